@@ -1,0 +1,3 @@
+from kuzet.cli import main
+
+raise SystemExit(main())

@@ -1,0 +1,68 @@
+#include <openssl/crypto.h>
+#include <pybind11/pybind11.h>
+
+extern "C" {
+#include <libavcodec/avcodec.h>
+#include <libavformat/avformat.h>
+#include <libavutil/avutil.h>
+#include <libswscale/swscale.h>
+}
+
+#include "bindings/bindings.hpp"
+#include "common/cuda_runtime_info.hpp"
+
+namespace py = pybind11;
+
+namespace kuzet::bindings {
+
+namespace {
+
+std::string av_version_string(unsigned v) {
+  return std::to_string(AV_VERSION_MAJOR(v)) + "." + std::to_string(AV_VERSION_MINOR(v)) + "." +
+         std::to_string(AV_VERSION_MICRO(v));
+}
+
+py::dict native_build_info() {
+  py::dict d;
+  d["version"] = KUZET_VERSION;
+  d["ffmpeg"] = std::string(av_version_info());
+  py::dict libs;
+  libs["libavformat"] = av_version_string(avformat_version());
+  libs["libavcodec"] = av_version_string(avcodec_version());
+  libs["libavutil"] = av_version_string(avutil_version());
+  libs["libswscale"] = av_version_string(swscale_version());
+  d["ffmpeg_libraries"] = libs;
+  d["openssl"] = std::string(OpenSSL_version(OPENSSL_VERSION));
+
+  CudaRuntimeInfo cuda;
+  {
+    py::gil_scoped_release release;  // first CUDA call may take a while to load the driver
+    cuda = query_cuda_runtime();
+  }
+  py::dict c;
+  c["built"] = cuda.built;
+  c["runtime_version"] = cuda.runtime_version;
+  c["driver_version"] = cuda.driver_version;
+  c["error"] = cuda.error;
+  py::list devices;
+  for (const auto& dev : cuda.devices) {
+    py::dict dd;
+    dd["index"] = dev.index;
+    dd["name"] = dev.name;
+    dd["compute_capability"] = std::to_string(dev.compute_major) + "." + std::to_string(dev.compute_minor);
+    dd["total_memory"] = dev.total_memory;
+    devices.append(dd);
+  }
+  c["devices"] = devices;
+  d["cuda"] = c;
+  return d;
+}
+
+}  // namespace
+
+void bind_info(py::module_& m) {
+  m.def("native_build_info", &native_build_info,
+        "Versions of the native libraries kuzet was built against and the CUDA devices it sees.");
+}
+
+}  // namespace kuzet::bindings
