@@ -1,11 +1,18 @@
-"""Exception hierarchy. Every error kuzet raises derives from :class:`KuzetError`."""
+"""Exception hierarchy. Every error kuzet raises derives from :class:`KuzetError`.
+
+Pure Python on purpose: the native module imports these classes when it loads and raises them from C++, so
+the classes exist (and type-check) before and without the native module.
+"""
 
 from __future__ import annotations
 
-from kuzet._native import core
 
-KuzetError = core.KuzetError
-InvalidArgument = core.InvalidArgument
+class KuzetError(RuntimeError):
+    """Base class of every kuzet error."""
+
+
+class InvalidArgument(KuzetError, ValueError):
+    """An argument has the wrong type, shape, dtype or value."""
 
 
 class ModelError(KuzetError):
