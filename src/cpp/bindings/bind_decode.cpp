@@ -1,7 +1,309 @@
+// kuzet._core decoding API: a native VideoDecoder (wrapped by kuzet.VideoReader in python/kuzet/video.py)
+// and the DecodeError hierarchy. Every decoding call runs with the GIL released; file-like sources take
+// it back only inside their read/seek callbacks.
+#include <pybind11/numpy.h>
+#include <pybind11/pybind11.h>
+#include <pybind11/stl.h>
+
+#include <algorithm>
+#include <cstring>
+#include <mutex>
+#include <numeric>
+
 #include "bindings/bindings.hpp"
+#include "decode/decode_errors.hpp"
+#include "decode/decoder.hpp"
+#include "decode/frame_buffer.hpp"
+
+extern "C" {
+#include <libavutil/log.h>
+}
+
+namespace py = pybind11;
 
 namespace kuzet::bindings {
 
-void bind_decode(pybind11::module_& /*m*/) {}
+namespace {
+
+using namespace kuzet::decode;
+
+// Keeps a Python object alive from native code; dropping it takes the GIL, whatever thread does so.
+std::shared_ptr<py::object> hold(py::object obj) {
+  return std::shared_ptr<py::object>(new py::object(std::move(obj)), [](py::object* p) {
+    py::gil_scoped_acquire gil;
+    delete p;
+  });
+}
+
+py::array owned_array(FrameBuffer buf, const std::vector<size_t>& shape) {
+  uint8_t* data = buf.release();
+  py::capsule owner(data, [](void* p) { av_free(p); });
+  return py::array(py::dtype::of<uint8_t>(), shape, {}, data, owner);
+}
+
+py::dict metadata_dict(const StreamMetadata& m) {
+  py::dict d;
+  d["container"] = m.container;
+  d["codec"] = m.codec;
+  d["profile"] = m.profile;
+  d["width"] = m.width;
+  d["height"] = m.height;
+  d["frame_rate"] = py::make_tuple(m.frame_rate.num, m.frame_rate.den);
+  d["average_frame_rate"] = py::make_tuple(m.average_frame_rate.num, m.average_frame_rate.den);
+  d["time_base"] = py::make_tuple(m.time_base.num, m.time_base.den);
+  d["duration"] = m.duration;
+  d["start_time"] = m.start_time;
+  d["frame_count"] = m.frame_count;
+  d["rotation"] = m.rotation;
+  d["pixel_format"] = m.pixel_format;
+  d["color_space"] = m.color_space;
+  d["color_range"] = m.color_range;
+  d["color_primaries"] = m.color_primaries;
+  d["color_transfer"] = m.color_transfer;
+  d["bit_rate"] = m.bit_rate;
+  return d;
+}
+
+py::dict stats_dict(const DecodeStats& s) {
+  py::dict d;
+  d["decoded"] = s.decoded;
+  d["corrupt"] = s.corrupt;
+  d["skipped"] = s.skipped;
+  d["dropped"] = s.dropped;
+  d["reconnects"] = s.reconnects;
+  return d;
+}
+
+// One decoder used from Python. The mutex serialises calls from several Python threads; it is always
+// taken after the GIL is released, so the two locks never wait on each other.
+class PyDecoder {
+ public:
+  explicit PyDecoder(std::unique_ptr<Decoder> d) : decoder_(std::move(d)) {}
+
+  Decoder& get() {
+    if (!decoder_) throw DecodeError("the reader is closed");
+    return *decoder_;
+  }
+
+  py::object next_frame(const std::string& layout_name) {
+    const Layout layout = parse_layout(layout_name);
+    DecodedFrame f;
+    FrameBuffer buf;
+    FrameGeometry geo;
+    bool got = false;
+    {
+      py::gil_scoped_release release;
+      std::lock_guard<std::mutex> lock(mutex_);
+      Decoder& d = get();
+      got = d.next(f);
+      if (got) {
+        geo = frame_geometry(layout, f.frame->width, f.frame->height, d.device().native_format(f.frame));
+        buf = allocate_frame_buffer(geo.bytes);
+        d.device().convert(f.frame, layout, buf.get());
+      }
+    }
+    if (!got) return py::none();
+    return py::make_tuple(owned_array(std::move(buf), geo.shape), f.pts_raw, f.pts, f.index, f.key_frame);
+  }
+
+  py::tuple get_frames(const std::vector<int64_t>& indices, const std::string& layout_name) {
+    const Layout layout = parse_layout(layout_name);
+    const size_t n = indices.size();
+    std::vector<size_t> order(n);
+    std::iota(order.begin(), order.end(), 0);
+    std::stable_sort(order.begin(), order.end(), [&](size_t a, size_t b) { return indices[a] < indices[b]; });
+    std::vector<int64_t> pts_raw(n), index(n);
+    std::vector<double> pts(n);
+    std::vector<uint8_t> key(n);
+    FrameBuffer batch;
+    FrameGeometry geo;
+    int width = 0, height = 0, format = -1;
+    {
+      py::gil_scoped_release release;
+      std::lock_guard<std::mutex> lock(mutex_);
+      Decoder& d = get();
+      for (size_t j = 0; j < n; ++j) {
+        const size_t slot = order[j];
+        if (j > 0 && indices[slot] == indices[order[j - 1]]) {  // repeated index: copy the frame already made
+          const size_t prev = order[j - 1];
+          std::memcpy(batch.get() + slot * geo.bytes, batch.get() + prev * geo.bytes, geo.bytes);
+          pts_raw[slot] = pts_raw[prev];
+          pts[slot] = pts[prev];
+          index[slot] = index[prev];
+          key[slot] = key[prev];
+          continue;
+        }
+        d.seek_to_index(indices[slot]);
+        DecodedFrame f;
+        if (!d.next(f)) throw DecodeError(d.name() + ": frame " + std::to_string(indices[slot]) + " is missing");
+        const int fmt = d.device().native_format(f.frame);
+        if (j == 0) {
+          width = f.frame->width;
+          height = f.frame->height;
+          format = fmt;
+          geo = frame_geometry(layout, width, height, static_cast<AVPixelFormat>(fmt));
+          batch = allocate_frame_buffer(geo.bytes * n);
+        } else if (f.frame->width != width || f.frame->height != height || fmt != format) {
+          throw DecodeError(d.name() + ": frame " + std::to_string(f.index) +
+                            " has a different size or pixel format than the rest of the batch");
+        }
+        d.device().convert(f.frame, layout, batch.get() + slot * geo.bytes);
+        pts_raw[slot] = f.pts_raw;
+        pts[slot] = f.pts;
+        index[slot] = f.index;
+        key[slot] = f.key_frame;
+      }
+    }
+    std::vector<size_t> shape{n};
+    if (n == 0) {
+      shape.push_back(0);
+      batch = allocate_frame_buffer(0);
+    } else {
+      shape.insert(shape.end(), geo.shape.begin(), geo.shape.end());
+    }
+    py::array bools = py::array_t<bool>(static_cast<py::ssize_t>(n));
+    std::copy(key.begin(), key.end(), static_cast<bool*>(bools.mutable_data()));
+    return py::make_tuple(owned_array(std::move(batch), shape), py::array_t<int64_t>(n, pts_raw.data()),
+                          py::array_t<double>(n, pts.data()), py::array_t<int64_t>(n, index.data()), bools);
+  }
+
+  py::array_t<int64_t> frame_pts() {
+    std::vector<int64_t> copy;
+    {
+      py::gil_scoped_release release;
+      std::lock_guard<std::mutex> lock(mutex_);
+      copy = get().frame_pts();
+    }
+    return py::array_t<int64_t>(copy.size(), copy.data());
+  }
+
+  py::dict metadata() { return metadata_dict(get().metadata()); }
+  py::dict stats() { return stats_dict(get().stats()); }
+  std::string device() { return get().device().name(); }
+
+  void close() {
+    std::unique_ptr<Decoder> doomed;
+    {
+      py::gil_scoped_release release;
+      if (decoder_) decoder_->source().abort();  // unblocks a read in another thread
+      std::lock_guard<std::mutex> lock(mutex_);
+      doomed = std::move(decoder_);
+      doomed.reset();  // joins the codec's threads without the GIL
+    }
+  }
+
+ private:
+  std::unique_ptr<Decoder> decoder_;
+  std::mutex mutex_;
+};
+
+SourceSpec spec_from_python(const std::string& kind, const py::object& target, const std::string& name,
+                            double timeout_s, const std::map<std::string, std::string>& options) {
+  SourceSpec spec;
+  spec.name = name;
+  spec.timeout_s = timeout_s;
+  spec.options = options;
+  if (kind == "url") {
+    spec.kind = SourceSpec::Kind::Url;
+    spec.url = target.cast<std::string>();
+  } else if (kind == "memory") {
+    spec.kind = SourceSpec::Kind::Memory;
+    auto view = std::shared_ptr<py::buffer_info>(new py::buffer_info(py::buffer(target).request()),
+                                                 [](py::buffer_info* p) {
+                                                   py::gil_scoped_acquire gil;
+                                                   delete p;
+                                                 });
+    spec.data = static_cast<const uint8_t*>(view->ptr);
+    spec.size = static_cast<size_t>(view->size * view->itemsize);
+    spec.owner = view;
+  } else if (kind == "file") {
+    spec.kind = SourceSpec::Kind::Callbacks;
+    auto file = hold(target);
+    auto io_error = spec.io_error;
+    const bool has_readinto = py::hasattr(target, "readinto");
+    spec.read = [file, io_error, has_readinto](uint8_t* buf, int size) -> int {
+      py::gil_scoped_acquire gil;
+      try {
+        if (has_readinto) {
+          py::object mv = py::memoryview::from_memory(buf, size, false);
+          py::object n = file->attr("readinto")(mv);
+          return n.is_none() ? 0 : n.cast<int>();
+        }
+        py::bytes data = file->attr("read")(size);
+        const std::string s = data;
+        const int n = static_cast<int>(std::min<size_t>(s.size(), static_cast<size_t>(size)));
+        std::memcpy(buf, s.data(), static_cast<size_t>(n));
+        return n;
+      } catch (py::error_already_set& e) {
+        *io_error = e.what();
+        return -1;
+      }
+    };
+    const bool seekable = py::hasattr(target, "seekable") && target.attr("seekable")().cast<bool>();
+    if (seekable) {
+      spec.seek = [file, io_error](int64_t offset, int whence) -> int64_t {
+        py::gil_scoped_acquire gil;
+        try {
+          if (whence == AVSEEK_SIZE) {
+            const auto here = file->attr("tell")().cast<int64_t>();
+            const auto end = file->attr("seek")(0, 2).cast<int64_t>();
+            file->attr("seek")(here, 0);
+            return end;
+          }
+          return file->attr("seek")(offset, whence).cast<int64_t>();
+        } catch (py::error_already_set& e) {
+          *io_error = e.what();
+          return -1;
+        }
+      };
+    }
+  } else {
+    throw InvalidArgument("unknown source kind '" + kind + "'");
+  }
+  return spec;
+}
+
+std::unique_ptr<PyDecoder> open_decoder(const std::string& kind, const py::object& target, const std::string& name,
+                                        const std::string& device, int threads, bool skip_errors, double timeout_s,
+                                        const std::map<std::string, std::string>& options) {
+  if (threads < 0) throw InvalidArgument("threads must be >= 0 (0 = one per core), got " + std::to_string(threads));
+  SourceSpec spec = spec_from_python(kind, target, name, timeout_s, options);
+  DecoderOptions opts{device, threads, skip_errors};
+  std::unique_ptr<Decoder> decoder;
+  {
+    py::gil_scoped_release release;  // opening probes the stream: I/O and some decoding
+    decoder = std::make_unique<Decoder>(std::move(spec), std::move(opts));
+  }
+  return std::make_unique<PyDecoder>(std::move(decoder));
+}
+
+}  // namespace
+
+void bind_decode(py::module_& m) {
+  // FFmpeg's own log lines would duplicate (and interleave with) the exceptions we raise.
+  av_log_set_level(AV_LOG_FATAL);
+
+  auto base = py::register_exception<DecodeError>(m, "DecodeError", m.attr("KuzetError"));
+  py::register_exception<SourceNotFound>(m, "SourceNotFound", base);
+  py::register_exception<NotAVideo>(m, "NotAVideo", base);
+  py::register_exception<UnsupportedCodec>(m, "UnsupportedCodec", base);
+  py::register_exception<CorruptStream>(m, "CorruptStream", base);
+  py::register_exception<EncryptedStream>(m, "EncryptedStream", base);
+  py::register_exception<StreamTimeout>(m, "StreamTimeout", base);
+  py::register_exception<DeviceUnavailable>(m, "DeviceUnavailable", base);
+
+  py::class_<PyDecoder>(m, "VideoDecoder", "Native video decoder; use kuzet.VideoReader.")
+      .def(py::init(&open_decoder), py::arg("kind"), py::arg("target"), py::arg("name"), py::arg("device"),
+           py::arg("threads"), py::arg("skip_errors"), py::arg("timeout"), py::arg("options"))
+      .def("next_frame", &PyDecoder::next_frame, py::arg("layout"),
+           "(data, pts_raw, pts, index, key_frame) of the next frame, or None at the end")
+      .def("get_frames", &PyDecoder::get_frames, py::arg("indices"), py::arg("layout"),
+           "(data, pts_raw, pts, index, key_frame) arrays for the given frame indices (exact seek)")
+      .def("frame_pts", &PyDecoder::frame_pts, "pts (time-base units) of every frame of the decoded stream")
+      .def("metadata", &PyDecoder::metadata)
+      .def("stats", &PyDecoder::stats)
+      .def_property_readonly("device", &PyDecoder::device)
+      .def("close", &PyDecoder::close);
+}
 
 }  // namespace kuzet::bindings

@@ -1,0 +1,287 @@
+"""VideoReader: decode a video file, URL, bytes or binary file object into numpy frames.
+
+Frames come from the native decoder (FFmpeg, frame threads) with the GIL released; every array owns its
+native buffer (no copy on the way to numpy).
+"""
+
+from __future__ import annotations
+
+import os
+import warnings
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass
+from fractions import Fraction
+from typing import IO, Any, Literal, Union
+
+import numpy as np
+
+from kuzet._native import core
+from kuzet.errors import DecodeError, InvalidArgument
+
+Layout = Literal["rgb", "bgr", "rgb_planar", "yuv420p", "nv12", "native"]
+Device = Literal["auto", "cpu", "cuda"]
+ErrorPolicy = Literal["raise", "skip"]
+Source = Union[str, "os.PathLike[str]", bytes, bytearray, memoryview, IO[bytes]]
+
+_URL_SCHEMES = ("file://", "http://", "https://", "rtsp://", "rtsps://", "rtmp://", "tcp://", "udp://", "srt://")
+_LAYOUTS = ("rgb", "bgr", "rgb_planar", "yuv420p", "nv12", "native")
+
+
+@dataclass(frozen=True)
+class VideoMetadata:
+    """What the container and codec say about the video stream (before decoding)."""
+
+    container: str
+    codec: str
+    profile: str | None
+    width: int
+    height: int
+    frame_rate: Fraction | None  # nominal (r_frame_rate)
+    average_frame_rate: Fraction | None
+    duration: float | None  # seconds
+    start_time: float  # seconds
+    frame_count: int | None  # from the container; None when it does not say
+    rotation: int  # degrees clockwise to turn frames upright: 0, 90, 180, 270
+    pixel_format: str
+    color_space: str
+    color_range: str
+    color_primaries: str
+    color_transfer: str
+    time_base: Fraction
+    bit_rate: int | None
+
+
+@dataclass(frozen=True)
+class Frame:
+    """One decoded frame. ``pts`` is in seconds, ``pts_raw`` in time-base units."""
+
+    data: np.ndarray
+    pts: float
+    pts_raw: int
+    index: int
+    key_frame: bool
+
+
+@dataclass(frozen=True)
+class FrameBatch:
+    """Several frames in one array: ``data`` is (N, H, W, 3) for rgb/bgr, (N, 3, H, W) for rgb_planar."""
+
+    data: np.ndarray
+    pts: np.ndarray  # float64 seconds
+    pts_raw: np.ndarray  # int64 time-base units
+    index: np.ndarray  # int64 frame indices in the decoded stream
+    key_frame: np.ndarray  # bool
+
+    def __len__(self) -> int:
+        return int(self.data.shape[0])
+
+
+@dataclass(frozen=True)
+class DecodeStats:
+    decoded: int
+    corrupt: int
+    skipped: int
+    dropped: int
+    reconnects: int
+
+
+def _fraction(pair: tuple[int, int]) -> Fraction | None:
+    num, den = pair
+    return Fraction(num, den) if num > 0 and den > 0 else None
+
+
+def _metadata(d: Mapping[str, Any]) -> VideoMetadata:
+    tb_num, tb_den = d["time_base"]
+    return VideoMetadata(
+        container=d["container"],
+        codec=d["codec"],
+        profile=d["profile"] or None,
+        width=d["width"],
+        height=d["height"],
+        frame_rate=_fraction(d["frame_rate"]),
+        average_frame_rate=_fraction(d["average_frame_rate"]),
+        duration=d["duration"] if d["duration"] >= 0 else None,
+        start_time=d["start_time"],
+        frame_count=d["frame_count"] if d["frame_count"] >= 0 else None,
+        rotation=d["rotation"],
+        pixel_format=d["pixel_format"],
+        color_space=d["color_space"],
+        color_range=d["color_range"],
+        color_primaries=d["color_primaries"],
+        color_transfer=d["color_transfer"],
+        time_base=Fraction(tb_num, tb_den) if tb_den else Fraction(0),
+        bit_rate=d["bit_rate"] or None,
+    )
+
+
+def _classify_source(source: Source) -> tuple[str, Any, str]:
+    """(kind, target, display name) for the native decoder."""
+    if isinstance(source, (bytes, bytearray, memoryview)):
+        return "memory", source, f"<{len(source)} bytes>"
+    if isinstance(source, (str, os.PathLike)):
+        text = os.fspath(source)
+        if not isinstance(text, str):
+            raise InvalidArgument(f"source path must be text, got {type(text).__name__}")
+        if text.startswith(_URL_SCHEMES):
+            return "url", text, text
+        if "://" in text:
+            raise InvalidArgument(f"{text}: unsupported URL scheme (use one of {', '.join(_URL_SCHEMES)})")
+        return "url", "file:" + os.path.abspath(text), text
+    if hasattr(source, "read"):
+        return "file", source, f"<file object {getattr(source, 'name', type(source).__name__)}>"
+    raise InvalidArgument(
+        f"source must be a path, URL, bytes or a binary file object, got {type(source).__name__}"
+    )
+
+
+def _cuda_decode_available() -> tuple[bool, str]:
+    info = getattr(core, "nvdec_info", None)
+    if info is None:
+        return False, "kuzet was built without the CUDA/NVDEC decoder"
+    status = dict(info())
+    if not status.get("available"):
+        return False, str(status.get("reason") or "NVDEC is not available")
+    return True, ""
+
+
+class VideoReader:
+    """Reads frames from a video.
+
+    ``device="auto"`` decodes on the GPU when this build and machine have NVDEC, else on the CPU (then
+    ``fallback_reason`` says why and a warning is issued). ``errors="skip"`` drops corrupt frames (counted
+    in ``stats``) instead of raising :class:`kuzet.CorruptStream`. ``timeout`` (seconds) bounds every
+    blocking read of a network source.
+    """
+
+    def __init__(
+        self,
+        source: Source,
+        *,
+        device: Device = "auto",
+        layout: Layout = "rgb",
+        threads: int = 0,
+        errors: ErrorPolicy = "raise",
+        apply_rotation: bool = False,
+        timeout: float | None = 10.0,
+        options: Mapping[str, str] | None = None,
+    ) -> None:
+        if layout not in _LAYOUTS:
+            raise InvalidArgument(f"layout must be one of {', '.join(_LAYOUTS)}, got {layout!r}")
+        if errors not in ("raise", "skip"):
+            raise InvalidArgument(f"errors must be 'raise' or 'skip', got {errors!r}")
+        if device not in ("auto", "cpu", "cuda"):
+            raise InvalidArgument(f"device must be 'auto', 'cpu' or 'cuda', got {device!r}")
+        if timeout is not None and timeout <= 0:
+            raise InvalidArgument(f"timeout must be > 0 seconds or None, got {timeout!r}")
+        kind, target, name = _classify_source(source)
+        self.fallback_reason: str | None = None
+        native_device = device
+        if device == "auto":
+            available, reason = _cuda_decode_available()
+            native_device = "cuda" if available else "cpu"
+            if not available:
+                self.fallback_reason = reason
+                warnings.warn(f"kuzet.VideoReader: decoding on the CPU ({reason})", RuntimeWarning, stacklevel=2)
+        self.name = name
+        self.layout: Layout = layout
+        self.apply_rotation = apply_rotation
+        self._decoder = core.VideoDecoder(
+            kind,
+            target,
+            name,
+            native_device,
+            threads,
+            errors == "skip",
+            float(timeout or 0.0),
+            dict(options or {}),
+        )
+        self.metadata = _metadata(self._decoder.metadata())
+        self.device: str = self._decoder.device
+        self._pts_index: np.ndarray | None = None
+
+    # --- sequential reading -------------------------------------------------------------------------
+    def __iter__(self) -> Iterator[Frame]:
+        while True:
+            frame = self.read()
+            if frame is None:
+                return
+            yield frame
+
+    def read(self) -> Frame | None:
+        """The next frame, or None at the end of the stream."""
+        out = self._decoder.next_frame(self.layout)
+        if out is None:
+            return None
+        data, pts_raw, pts, index, key = out
+        return Frame(data=self._rotate(data, batched=False), pts=pts, pts_raw=pts_raw, index=index, key_frame=key)
+
+    # --- random access ------------------------------------------------------------------------------
+    def get_frames(self, indices: Sequence[int] | np.ndarray) -> FrameBatch:
+        """Frames at these indices of the decoded stream (exact: same pixels as sequential decoding)."""
+        wanted = [int(i) for i in np.asarray(indices, dtype=np.int64).reshape(-1)]
+        data, pts_raw, pts, index, key = self._decoder.get_frames(wanted, self.layout)
+        return FrameBatch(data=self._rotate(data, batched=True), pts=pts, pts_raw=pts_raw, index=index, key_frame=key)
+
+    def get_frames_at(self, seconds: Sequence[float] | np.ndarray) -> FrameBatch:
+        """The frames shown at these times (the last frame whose pts <= t), in seconds."""
+        times = np.asarray(seconds, dtype=np.float64).reshape(-1)
+        pts = self.frame_pts()
+        if len(pts) == 0:
+            raise DecodeError(f"{self.name}: the stream has no frames")
+        starts = pts.astype(np.float64) * float(self.metadata.time_base)
+        end = self._end_time(starts)
+        bad = (times < starts[0]) | (times >= end) | ~np.isfinite(times)
+        if bad.any():
+            raise InvalidArgument(
+                f"{self.name}: time {float(times[bad][0])!r} s is outside the video [{starts[0]:.6f}, {end:.6f}) s"
+            )
+        indices = np.searchsorted(starts, times, side="right") - 1
+        return self.get_frames(indices)
+
+    def frame_pts(self) -> np.ndarray:
+        """pts (time-base units) of every frame of the decoded stream; indexing the file on first use."""
+        if self._pts_index is None:
+            self._pts_index = self._decoder.frame_pts()
+        return self._pts_index
+
+    def _end_time(self, starts: np.ndarray) -> float:
+        if len(starts) > 1:
+            last_step = float(starts[-1] - starts[-2])
+        elif self.metadata.frame_rate:
+            last_step = float(1 / self.metadata.frame_rate)
+        else:
+            last_step = 0.0
+        return float(starts[-1]) + max(last_step, 1e-9)
+
+    def _rotate(self, data: np.ndarray, *, batched: bool) -> np.ndarray:
+        turns = self.metadata.rotation // 90
+        if not self.apply_rotation or turns == 0:
+            return data
+        if self.layout not in ("rgb", "bgr", "rgb_planar"):
+            raise InvalidArgument(f"apply_rotation needs an image layout (rgb, bgr, rgb_planar), not {self.layout}")
+        # Image axes: (H, W) are the first two of HWC, the last two of CHW; a batch adds a leading axis.
+        axes = (1, 2) if self.layout == "rgb_planar" else (0, 1)
+        if batched:
+            axes = (axes[0] + 1, axes[1] + 1)
+        return np.ascontiguousarray(np.rot90(data, k=-turns, axes=axes))
+
+    # --- state --------------------------------------------------------------------------------------
+    @property
+    def stats(self) -> DecodeStats:
+        return DecodeStats(**self._decoder.stats())
+
+    def close(self) -> None:
+        self._decoder.close()
+
+    def __enter__(self) -> VideoReader:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def __repr__(self) -> str:
+        m = self.metadata
+        return f"VideoReader({self.name!r}, {m.codec} {m.width}x{m.height}, device={self.device!r})"
+
+
+__all__ = ["VideoReader", "VideoMetadata", "Frame", "FrameBatch", "DecodeStats"]

@@ -1,0 +1,125 @@
+#include "decode/cpu_device.hpp"
+
+#include "decode/decode_errors.hpp"
+
+extern "C" {
+#include <libavutil/imgutils.h>
+#include <libavutil/pixdesc.h>
+#include <libswscale/swscale.h>
+}
+
+namespace kuzet::decode {
+
+namespace {
+
+// The yuvj* formats are deprecated aliases of yuv* with full range; swscale wants the range given apart.
+AVPixelFormat without_jpeg_alias(AVPixelFormat f, bool* full_range) {
+  switch (f) {
+    case AV_PIX_FMT_YUVJ420P: *full_range = true; return AV_PIX_FMT_YUV420P;
+    case AV_PIX_FMT_YUVJ422P: *full_range = true; return AV_PIX_FMT_YUV422P;
+    case AV_PIX_FMT_YUVJ444P: *full_range = true; return AV_PIX_FMT_YUV444P;
+    case AV_PIX_FMT_YUVJ440P: *full_range = true; return AV_PIX_FMT_YUV440P;
+    case AV_PIX_FMT_YUVJ411P: *full_range = true; return AV_PIX_FMT_YUV411P;
+    default: return f;
+  }
+}
+
+// swscale's matrix for a stream colour space; unspecified follows FFmpeg's own default (BT.601).
+int sws_colorspace(AVColorSpace space) {
+  switch (space) {
+    case AVCOL_SPC_BT709: return SWS_CS_ITU709;
+    case AVCOL_SPC_FCC: return SWS_CS_FCC;
+    case AVCOL_SPC_SMPTE240M: return SWS_CS_SMPTE240M;
+    case AVCOL_SPC_BT2020_NCL:
+    case AVCOL_SPC_BT2020_CL: return SWS_CS_BT2020;
+    default: return SWS_CS_ITU601;  // BT470BG, SMPTE170M, unspecified
+  }
+}
+
+bool is_rgb_format(AVPixelFormat f) {
+  const AVPixFmtDescriptor* d = av_pix_fmt_desc_get(f);
+  return d && (d->flags & AV_PIX_FMT_FLAG_RGB);
+}
+
+}  // namespace
+
+CpuDevice::~CpuDevice() { sws_freeContext(sws_); }
+
+void CpuDevice::configure_codec(AVCodecContext* ctx, int threads) {
+  ctx->thread_count = threads;  // 0 lets FFmpeg pick one per core
+  ctx->thread_type = FF_THREAD_FRAME | FF_THREAD_SLICE;
+}
+
+AVPixelFormat CpuDevice::native_format(const AVFrame* frame) const {
+  return static_cast<AVPixelFormat>(frame->format);
+}
+
+void CpuDevice::scale(const AVFrame* frame, AVPixelFormat dst_format, uint8_t* const dst[4],
+                      const int dst_stride[4]) {
+  bool full_range = frame->color_range == AVCOL_RANGE_JPEG;
+  const AVPixelFormat src_format = without_jpeg_alias(static_cast<AVPixelFormat>(frame->format), &full_range);
+  SwsContext* ctx = sws_getCachedContext(sws_, frame->width, frame->height, src_format, frame->width,
+                                         frame->height, dst_format, SWS_BILINEAR, nullptr, nullptr, nullptr);
+  if (!ctx) {
+    const char* from = av_get_pix_fmt_name(src_format);
+    const char* to = av_get_pix_fmt_name(dst_format);
+    throw DecodeError(std::string("cannot convert pixel format ") + (from ? from : "?") + " to " + (to ? to : "?"));
+  }
+  const int space = sws_colorspace(frame->colorspace);
+  const int range = full_range ? 1 : 0;
+  if (ctx != sws_ || space != applied_space_ || range != applied_range_ || dst_format != applied_dst_) {
+    // RGB output is always full range; YUV output keeps the source range (no silent re-ranging).
+    const int dst_range = is_rgb_format(dst_format) || dst_format == AV_PIX_FMT_GBRP ? 1 : range;
+    const int* table = sws_getCoefficients(space);
+    sws_setColorspaceDetails(ctx, table, range, table, dst_range, 0, 1 << 16, 1 << 16);
+    applied_space_ = space;
+    applied_range_ = range;
+    applied_dst_ = dst_format;
+  }
+  sws_ = ctx;
+  sws_scale(ctx, frame->data, frame->linesize, 0, frame->height, dst, dst_stride);
+}
+
+void CpuDevice::convert(const AVFrame* frame, Layout layout, uint8_t* dst) {
+  const int w = frame->width;
+  const int h = frame->height;
+  const auto src_format = static_cast<AVPixelFormat>(frame->format);
+  const size_t plane = static_cast<size_t>(w) * static_cast<size_t>(h);
+  switch (layout) {
+    case Layout::Rgb:
+    case Layout::Bgr: {
+      uint8_t* planes[4] = {dst, nullptr, nullptr, nullptr};
+      const int strides[4] = {w * 3, 0, 0, 0};
+      scale(frame, layout == Layout::Rgb ? AV_PIX_FMT_RGB24 : AV_PIX_FMT_BGR24, planes, strides);
+      return;
+    }
+    case Layout::RgbPlanar: {
+      // GBRP stores its planes in G, B, R order; point them at the R, G, B thirds of dst.
+      uint8_t* planes[4] = {dst + plane, dst + 2 * plane, dst, nullptr};
+      const int strides[4] = {w, w, w, 0};
+      scale(frame, AV_PIX_FMT_GBRP, planes, strides);
+      return;
+    }
+    case Layout::Yuv420p:
+    case Layout::Nv12:
+    case Layout::Native: {
+      AVPixelFormat want = layout == Layout::Yuv420p ? AV_PIX_FMT_YUV420P
+                           : layout == Layout::Nv12  ? AV_PIX_FMT_NV12
+                                                     : src_format;
+      bool ignored = false;
+      const size_t bytes = static_cast<size_t>(av_image_get_buffer_size(want, w, h, 1));
+      if (without_jpeg_alias(src_format, &ignored) == want || src_format == want) {
+        // Same format: a plain plane copy keeps the output bit-exact.
+        av_image_copy_to_buffer(dst, static_cast<int>(bytes), frame->data, frame->linesize, src_format, w, h, 1);
+        return;
+      }
+      uint8_t* planes[4] = {nullptr, nullptr, nullptr, nullptr};
+      int strides[4] = {0, 0, 0, 0};
+      av_image_fill_arrays(planes, strides, dst, want, w, h, 1);
+      scale(frame, want, planes, strides);
+      return;
+    }
+  }
+}
+
+}  // namespace kuzet::decode

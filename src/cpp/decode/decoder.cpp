@@ -1,0 +1,361 @@
+#include "decode/decoder.hpp"
+
+#include <algorithm>
+#include <utility>
+
+#include "decode/decode_errors.hpp"
+
+extern "C" {
+#include <libavutil/avutil.h>
+}
+
+namespace kuzet::decode {
+
+namespace {
+
+bool frame_is_key(const AVFrame* f) {
+#if LIBAVUTIL_VERSION_INT >= AV_VERSION_INT(58, 29, 100)
+  return (f->flags & AV_FRAME_FLAG_KEY) != 0;
+#else
+  return f->key_frame != 0;
+#endif
+}
+
+bool frame_is_corrupt(const AVFrame* f) {
+  return f->decode_error_flags != 0 || (f->flags & AV_FRAME_FLAG_CORRUPT) != 0;
+}
+
+const uint8_t* stream_side_data(const AVStream* stream, AVPacketSideDataType type) {
+#if LIBAVFORMAT_VERSION_MAJOR >= 61
+  const AVPacketSideData* sd = av_packet_side_data_get(stream->codecpar->coded_side_data,
+                                                       stream->codecpar->nb_coded_side_data, type);
+  return sd ? sd->data : nullptr;
+#else
+  return av_stream_get_side_data(stream, type, nullptr);
+#endif
+}
+
+}  // namespace
+
+Decoder::Decoder(SourceSpec spec, DecoderOptions options) : options_(std::move(options)) {
+  device_ = make_device(options_.device);  // fails fast on an unavailable device, before any I/O
+  source_ = std::make_unique<Source>(std::move(spec));
+  try {
+    open_codec();
+  } catch (...) {
+    av_frame_free(&frame_);
+    av_packet_free(&packet_);
+    avcodec_free_context(&codec_);
+    throw;
+  }
+}
+
+Decoder::~Decoder() {
+  av_frame_free(&frame_);
+  av_packet_free(&packet_);
+  avcodec_free_context(&codec_);
+}
+
+void Decoder::open_codec() {
+  AVFormatContext* fmt = source_->format();
+  const std::string& name = source_->name();
+  const int index = av_find_best_stream(fmt, AVMEDIA_TYPE_VIDEO, -1, -1, nullptr, 0);
+  if (index < 0 || (fmt->streams[index]->disposition & AV_DISPOSITION_ATTACHED_PIC)) {
+    throw NotAVideo(name + ": has no video stream (" + std::to_string(fmt->nb_streams) + " other stream(s))");
+  }
+  stream_ = fmt->streams[index];
+  for (unsigned i = 0; i < fmt->nb_streams; ++i) {
+    if (static_cast<int>(i) != index) fmt->streams[i]->discard = AVDISCARD_ALL;  // demux video only
+  }
+  if (stream_side_data(stream_, AV_PKT_DATA_ENCRYPTION_INIT_INFO)) {
+    throw EncryptedStream(name + ": the video stream is encrypted (CENC); it cannot be decoded without keys");
+  }
+  const AVCodecParameters* par = stream_->codecpar;
+  const AVCodec* codec = avcodec_find_decoder(par->codec_id);
+  if (!codec) {
+    char tag[AV_FOURCC_MAX_STRING_SIZE] = {0};
+    av_fourcc_make_string(tag, par->codec_tag);
+    throw UnsupportedCodec(name + ": no decoder for video codec '" + avcodec_get_name(par->codec_id) +
+                           "' (codec tag " + tag + ") in this FFmpeg build");
+  }
+  codec_ = avcodec_alloc_context3(codec);
+  packet_ = av_packet_alloc();
+  frame_ = av_frame_alloc();
+  if (!codec_ || !packet_ || !frame_) throw DecodeError(name + ": out of memory");
+  int ret = avcodec_parameters_to_context(codec_, par);
+  if (ret < 0) throw DecodeError(name + ": bad codec parameters (" + av_error_text(ret) + ")");
+  codec_->pkt_timebase = stream_->time_base;
+  device_->configure_codec(codec_, options_.threads);
+  ret = avcodec_open2(codec_, codec, nullptr);
+  if (ret < 0) {
+    throw UnsupportedCodec(name + ": cannot open the " + codec->name + " decoder (" + av_error_text(ret) + ")");
+  }
+  metadata_ = read_metadata(fmt, stream_, codec_);
+}
+
+void Decoder::check_not_encrypted(const AVPacket* pkt) const {
+  if (av_packet_get_side_data(pkt, AV_PKT_DATA_ENCRYPTION_INFO, nullptr)) {
+    throw EncryptedStream(source_->name() +
+                          ": the video stream is encrypted (CENC/cbcs); it cannot be decoded without keys");
+  }
+}
+
+void Decoder::throw_read_error(int ret) const {
+  const std::string& name = source_->name();
+  if (source_->timed_out()) {
+    throw StreamTimeout(name + ": no data for " + std::to_string(source_->spec().timeout_s) + " s");
+  }
+  if (source_->aborted()) throw DecodeError(name + ": reading was stopped (reader closed)");
+  const std::string& io = *source_->spec().io_error;
+  throw DecodeError(name + ": read failed (" + (io.empty() ? av_error_text(ret) : io) + ")");
+}
+
+void Decoder::feed_packet() {
+  AVFormatContext* fmt = source_->format();
+  while (true) {
+    source_->arm_deadline();
+    int ret = av_read_frame(fmt, packet_);
+    if (ret < 0) {
+      if (ret != AVERROR_EOF) {
+        if (source_->timed_out() || source_->aborted() || !source_->spec().io_error->empty()) throw_read_error(ret);
+        // The container itself is damaged past this point.
+        ++stats_.corrupt;
+        if (!options_.skip_errors) {
+          throw CorruptStream(source_->name() + ": damaged container after frame " + std::to_string(next_index_) +
+                              " (" + av_error_text(ret) + ")");
+        }
+      }
+      avcodec_send_packet(codec_, nullptr);  // drain the frames still inside the decoder
+      draining_ = true;
+      return;
+    }
+    if (packet_->stream_index != stream_->index) {
+      av_packet_unref(packet_);
+      continue;
+    }
+    check_not_encrypted(packet_);
+    ret = avcodec_send_packet(codec_, packet_);
+    av_packet_unref(packet_);
+    if (ret < 0 && ret != AVERROR(EAGAIN)) {
+      ++stats_.corrupt;
+      if (!options_.skip_errors) {
+        throw CorruptStream(source_->name() + ": corrupt video packet after frame " + std::to_string(next_index_) +
+                            " (" + av_error_text(ret) + ")");
+      }
+      ++stats_.skipped;
+    }
+    return;
+  }
+}
+
+bool Decoder::receive(DecodedFrame& out) {
+  while (true) {
+    const int ret = avcodec_receive_frame(codec_, frame_);
+    if (ret == 0) {
+      int64_t pts = frame_->best_effort_timestamp;
+      if (pts == AV_NOPTS_VALUE) {
+        // No timestamp at all (some raw streams): continue from the previous one at the nominal rate.
+        const AVRational rate = stream_->r_frame_rate.num > 0 ? stream_->r_frame_rate : AVRational{25, 1};
+        const int64_t step = std::max<int64_t>(1, av_rescale_q(1, av_inv_q(rate), stream_->time_base));
+        pts = last_pts_ == AV_NOPTS_VALUE ? 0 : last_pts_ + step;
+      }
+      out.frame = frame_;
+      out.pts_raw = pts;
+      out.pts = static_cast<double>(pts) * av_q2d(stream_->time_base);
+      out.key_frame = frame_is_key(frame_);
+      return true;
+    }
+    if (ret == AVERROR_EOF) {
+      finished_ = true;
+      return false;
+    }
+    if (ret != AVERROR(EAGAIN)) {
+      ++stats_.corrupt;
+      if (!options_.skip_errors) {
+        throw CorruptStream(source_->name() + ": decoding failed after frame " + std::to_string(next_index_) +
+                            " (" + av_error_text(ret) + ")");
+      }
+      ++stats_.skipped;
+      continue;
+    }
+    if (draining_) {  // a drained decoder answers EOF; EAGAIN here means nothing more will come
+      finished_ = true;
+      return false;
+    }
+    feed_packet();
+  }
+}
+
+bool Decoder::next(DecodedFrame& out) {
+  if (pending_) {
+    pending_ = false;
+    out = pending_info_;
+    out.frame = frame_;
+  } else {
+    while (true) {
+      if (finished_ || !receive(out)) return false;
+      if (!frame_is_corrupt(frame_)) break;
+      ++stats_.corrupt;
+      if (!options_.skip_errors) {
+        throw CorruptStream(source_->name() + ": frame " + std::to_string(next_index_) +
+                            " decoded with errors (damaged bitstream)");
+      }
+      ++stats_.skipped;
+    }
+    out.index = next_index_;
+  }
+  next_index_ = out.index + 1;
+  last_pts_ = out.pts_raw;
+  ++stats_.decoded;
+  return true;
+}
+
+void Decoder::rewind() {
+  if (!source_->seekable()) {
+    throw DecodeError(source_->name() + ": the source is not seekable, so frames cannot be fetched by position");
+  }
+  AVFormatContext* fmt = source_->format();
+  const int64_t start = stream_->start_time != AV_NOPTS_VALUE ? stream_->start_time : 0;
+  int ret = av_seek_frame(fmt, stream_->index, start, AVSEEK_FLAG_BACKWARD);
+  if (ret < 0) ret = av_seek_frame(fmt, stream_->index, 0, AVSEEK_FLAG_BYTE);
+  if (ret < 0) ret = avformat_seek_file(fmt, -1, INT64_MIN, INT64_MIN, INT64_MIN, 0);
+  if (ret < 0) throw DecodeError(source_->name() + ": cannot seek to the start (" + av_error_text(ret) + ")");
+  avcodec_flush_buffers(codec_);
+  draining_ = finished_ = pending_ = false;
+  next_index_ = 0;
+  last_pts_ = AV_NOPTS_VALUE;
+}
+
+void Decoder::build_index_from_packets() {
+  rewind();
+  struct Entry {
+    int64_t pts;
+    bool key;
+  };
+  std::vector<Entry> entries;
+  bool usable = true;
+  AVFormatContext* fmt = source_->format();
+  while (true) {
+    source_->arm_deadline();
+    const int ret = av_read_frame(fmt, packet_);
+    if (ret < 0) {
+      if (ret != AVERROR_EOF && ret != AVERROR_INVALIDDATA) throw_read_error(ret);
+      break;
+    }
+    if (packet_->stream_index == stream_->index && packet_->size > 0 && !(packet_->flags & AV_PKT_FLAG_DISCARD)) {
+      if (packet_->pts == AV_NOPTS_VALUE) usable = false;
+      entries.push_back({packet_->pts, (packet_->flags & AV_PKT_FLAG_KEY) != 0});
+    }
+    av_packet_unref(packet_);
+    if (!usable) break;
+  }
+  rewind();
+  std::sort(entries.begin(), entries.end(), [](const Entry& a, const Entry& b) { return a.pts < b.pts; });
+  for (size_t i = 1; usable && i < entries.size(); ++i) usable = entries[i].pts != entries[i - 1].pts;
+  if (!usable || entries.empty()) return;
+  pts_index_.clear();
+  key_indices_.clear();
+  for (size_t i = 0; i < entries.size(); ++i) {
+    pts_index_.push_back(entries[i].pts);
+    if (entries[i].key) key_indices_.push_back(static_cast<int64_t>(i));
+  }
+  index_from_packets_ = true;
+}
+
+void Decoder::build_index_by_decoding() {
+  const DecodeStats saved = stats_;
+  rewind();
+  pts_index_.clear();
+  key_indices_.clear();
+  DecodedFrame f;
+  while (next(f)) {
+    pts_index_.push_back(f.pts_raw);
+    if (f.key_frame) key_indices_.push_back(f.index);
+  }
+  rewind();
+  stats_ = saved;
+  index_from_packets_ = false;
+}
+
+const std::vector<int64_t>& Decoder::frame_pts() {
+  if (!index_built_) {
+    build_index_from_packets();
+    if (!index_from_packets_) build_index_by_decoding();
+    index_built_ = true;
+  }
+  return pts_index_;
+}
+
+int64_t Decoder::key_index_at_or_before(int64_t index) const {
+  auto it = std::upper_bound(key_indices_.begin(), key_indices_.end(), index);
+  return it == key_indices_.begin() ? -1 : *(it - 1);
+}
+
+bool Decoder::try_seek_to_index(int64_t index) {
+  const int64_t target = pts_index_[static_cast<size_t>(index)];
+  const int64_t key = key_index_at_or_before(index);
+  const bool forward = !pending_ && next_index_ <= index && key <= next_index_ && !finished_;
+  if (!forward) {
+    if (key <= 0) {
+      rewind();
+    } else {
+      const int ret = av_seek_frame(source_->format(), stream_->index, pts_index_[static_cast<size_t>(key)],
+                                    AVSEEK_FLAG_BACKWARD);
+      if (ret < 0) return false;
+      avcodec_flush_buffers(codec_);
+      draining_ = finished_ = pending_ = false;
+    }
+  }
+  pending_ = false;
+  DecodedFrame f;
+  while (receive(f)) {
+    if (f.pts_raw < target) continue;  // frames before the target (possibly damaged by the seek)
+    if (f.pts_raw > target) return false;
+    if (frame_is_corrupt(frame_)) {
+      ++stats_.corrupt;
+      if (!options_.skip_errors) {
+        throw CorruptStream(source_->name() + ": frame " + std::to_string(index) + " decoded with errors");
+      }
+      ++stats_.skipped;
+    }
+    pending_info_ = f;
+    pending_info_.index = index;
+    pending_ = true;
+    next_index_ = index;
+    return true;
+  }
+  return false;
+}
+
+void Decoder::seek_to_index(int64_t index) {
+  const auto& pts = frame_pts();
+  if (index < 0 || index >= static_cast<int64_t>(pts.size())) {
+    throw InvalidArgument(source_->name() + ": frame index " + std::to_string(index) + " is out of range (" +
+                          std::to_string(pts.size()) + " frames)");
+  }
+  if (pending_ && next_index_ == index) return;
+  if (index_from_packets_) {
+    if (try_seek_to_index(index)) return;
+    // The packet index disagrees with what the decoder outputs: index by decoding instead.
+    build_index_by_decoding();
+    if (index >= static_cast<int64_t>(pts_index_.size())) {
+      throw InvalidArgument(source_->name() + ": frame index " + std::to_string(index) + " is out of range (" +
+                            std::to_string(pts_index_.size()) + " frames)");
+    }
+  }
+  // Without a usable packet index: decode forward from here or from the start, counting frames.
+  if (pending_ || next_index_ > index) rewind();
+  DecodedFrame f;
+  const DecodeStats saved = stats_;
+  while (next_index_ < index) {
+    if (!next(f)) throw DecodeError(source_->name() + ": stream ended before frame " + std::to_string(index));
+  }
+  stats_ = saved;
+  if (!next(f)) throw DecodeError(source_->name() + ": stream ended before frame " + std::to_string(index));
+  stats_ = saved;
+  pending_info_ = f;
+  pending_ = true;
+  next_index_ = index;
+}
+
+}  // namespace kuzet::decode

@@ -1,0 +1,94 @@
+// The decoder core: demuxes the best video stream, decodes it in presentation order, keeps frame
+// indices consistent with sequential decoding, and seeks exactly (to the key frame before the target,
+// then forward). Device specifics (codec setup, output conversion) live behind DeviceInterface.
+#pragma once
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "decode/device_interface.hpp"
+#include "decode/metadata.hpp"
+#include "decode/source.hpp"
+
+namespace kuzet::decode {
+
+struct DecoderOptions {
+  std::string device = "cpu";
+  int threads = 0;           // 0: one per core
+  bool skip_errors = false;  // errors="skip": drop corrupt frames (counted) instead of raising
+};
+
+struct DecodeStats {
+  int64_t decoded = 0;     // frames handed out
+  int64_t corrupt = 0;     // corrupt packets/frames seen
+  int64_t skipped = 0;     // corrupt frames dropped under errors="skip"
+  int64_t dropped = 0;     // frames a live buffer discarded (drop_oldest)
+  int64_t reconnects = 0;  // live reconnections
+};
+
+struct DecodedFrame {
+  const AVFrame* frame = nullptr;  // valid until the next call into the decoder
+  int64_t pts_raw = 0;             // time-base units
+  double pts = 0;                  // seconds
+  int64_t index = 0;               // position in the decoded stream
+  bool key_frame = false;
+};
+
+class Decoder {
+ public:
+  Decoder(SourceSpec spec, DecoderOptions options);
+  ~Decoder();
+  Decoder(const Decoder&) = delete;
+  Decoder& operator=(const Decoder&) = delete;
+
+  const StreamMetadata& metadata() const { return metadata_; }
+  const std::string& name() const { return source_->name(); }
+  DeviceInterface& device() { return *device_; }
+  DecodeStats& stats() { return stats_; }
+  Source& source() { return *source_; }
+
+  // The next frame in presentation order; false at the end of the stream.
+  bool next(DecodedFrame& out);
+  // Presentation timestamps of every frame of the decoded stream (built on first use).
+  const std::vector<int64_t>& frame_pts();
+  // Makes the next call to next() return frame `index` (exact).
+  void seek_to_index(int64_t index);
+
+ private:
+  void open_codec();
+  void check_not_encrypted(const AVPacket* pkt) const;
+  // Reads and sends one packet of the video stream; at the end of input, starts draining.
+  void feed_packet();
+  bool receive(DecodedFrame& out);  // one decode step; false when the decoder needs input or ended
+  void rewind();
+  void build_index_from_packets();
+  void build_index_by_decoding();
+  int64_t key_index_at_or_before(int64_t index) const;
+  bool try_seek_to_index(int64_t index);
+  [[noreturn]] void throw_read_error(int ret) const;
+
+  std::unique_ptr<Source> source_;
+  std::unique_ptr<DeviceInterface> device_;
+  DecoderOptions options_;
+  AVStream* stream_ = nullptr;
+  AVCodecContext* codec_ = nullptr;
+  AVPacket* packet_ = nullptr;
+  AVFrame* frame_ = nullptr;
+  StreamMetadata metadata_;
+  DecodeStats stats_;
+
+  bool draining_ = false;
+  bool finished_ = false;
+  bool pending_ = false;  // frame_ holds a frame already positioned by a seek
+  DecodedFrame pending_info_;
+  int64_t next_index_ = 0;
+  int64_t last_pts_ = AV_NOPTS_VALUE;
+
+  bool index_built_ = false;
+  bool index_from_packets_ = false;  // seekable by key frame; else seeking rewinds and decodes forward
+  std::vector<int64_t> pts_index_;   // pts of frame i
+  std::vector<int64_t> key_indices_; // sorted indices of key frames
+};
+
+}  // namespace kuzet::decode

@@ -1,0 +1,31 @@
+// The device-specific half of decoding (torchcodec-style): it configures the codec context before it is
+// opened (e.g. a CUDA device would attach a hw_device_ctx for NVDEC) and turns a decoded AVFrame into the
+// requested output layout in memory the caller owns. The decoder core (demux, decode, seek) is shared.
+#pragma once
+#include <memory>
+#include <string>
+
+extern "C" {
+#include <libavcodec/avcodec.h>
+}
+
+#include "decode/layout.hpp"
+
+namespace kuzet::decode {
+
+class DeviceInterface {
+ public:
+  virtual ~DeviceInterface() = default;
+  virtual std::string name() const = 0;
+  // Called after the codec parameters are copied into `ctx` and before avcodec_open2.
+  virtual void configure_codec(AVCodecContext* ctx, int threads) = 0;
+  // The pixel format the 'native' layout exposes for this frame.
+  virtual AVPixelFormat native_format(const AVFrame* frame) const = 0;
+  // Converts `frame` into `dst`, which holds frame_geometry(layout, frame->width, frame->height).bytes.
+  virtual void convert(const AVFrame* frame, Layout layout, uint8_t* dst) = 0;
+};
+
+// Creates the interface for "cpu" or "cuda"; "cuda" throws DeviceUnavailable in builds without NVDEC.
+std::unique_ptr<DeviceInterface> make_device(const std::string& device);
+
+}  // namespace kuzet::decode
