@@ -11,6 +11,7 @@
 #include <numeric>
 
 #include "bindings/bindings.hpp"
+#include "bindings/python_errors.hpp"
 #include "decode/decode_errors.hpp"
 #include "decode/decoder.hpp"
 #include "decode/frame_buffer.hpp"
@@ -283,14 +284,14 @@ void bind_decode(py::module_& m) {
   // FFmpeg's own log lines would duplicate (and interleave with) the exceptions we raise.
   av_log_set_level(AV_LOG_FATAL);
 
-  auto base = py::register_exception<DecodeError>(m, "DecodeError", m.attr("KuzetError"));
-  py::register_exception<SourceNotFound>(m, "SourceNotFound", base);
-  py::register_exception<NotAVideo>(m, "NotAVideo", base);
-  py::register_exception<UnsupportedCodec>(m, "UnsupportedCodec", base);
-  py::register_exception<CorruptStream>(m, "CorruptStream", base);
-  py::register_exception<EncryptedStream>(m, "EncryptedStream", base);
-  py::register_exception<StreamTimeout>(m, "StreamTimeout", base);
-  py::register_exception<DeviceUnavailable>(m, "DeviceUnavailable", base);
+  raise_as_python_error<DecodeError>("DecodeError");
+  raise_as_python_error<SourceNotFound>("SourceNotFound");
+  raise_as_python_error<NotAVideo>("NotAVideo");
+  raise_as_python_error<UnsupportedCodec>("UnsupportedCodec");
+  raise_as_python_error<CorruptStream>("CorruptStream");
+  raise_as_python_error<EncryptedStream>("EncryptedStream");
+  raise_as_python_error<StreamTimeout>("StreamTimeout");
+  raise_as_python_error<DeviceUnavailable>("DeviceUnavailable");
 
   py::class_<PyDecoder>(m, "VideoDecoder", "Native video decoder; use kuzet.VideoReader.")
       .def(py::init(&open_decoder), py::arg("kind"), py::arg("target"), py::arg("name"), py::arg("device"),
