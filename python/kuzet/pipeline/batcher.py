@@ -29,6 +29,7 @@ class DynamicBatcher(Generic[T]):
         self._order: list[str] = []
         self._next = 0
         self._stopped = False
+        self._max_depth: dict[str, int] = {}
 
     def add_source(self, source: str) -> None:
         with self._cond:
@@ -56,12 +57,18 @@ class DynamicBatcher(Generic[T]):
             if self._stopped:
                 return False
             queue.append(item)
+            self._max_depth[source] = max(self._max_depth.get(source, 0), len(queue))
             self._cond.notify_all()
             return True
 
     def depths(self) -> dict[str, int]:
         with self._cond:
             return {name: len(q) for name, q in self._queues.items()}
+
+    def max_depths(self) -> dict[str, int]:
+        """The deepest each source's queue has been: never more than queue_size."""
+        with self._cond:
+            return dict(self._max_depth)
 
     def _pending(self) -> int:
         return sum(len(q) for q in self._queues.values())

@@ -64,6 +64,7 @@ class Pipeline:
         self.on_event = on_event
         self.metrics = Metrics()
         self.metrics.register_gauge("queue_depth", self.batcher.depths)
+        self.metrics.register_gauge("queue_depth_max", self.batcher.max_depths)
         self._events: queue.Queue[object] = queue.Queue(maxsize=4096)
         self._workers: list[SourceWorker] = []
         self._urls: dict[str, str] = {}

@@ -66,29 +66,34 @@ class SourceWorker(threading.Thread):
         self.metrics.update_source(name, state="running")
         try:
             self.reader = self.open_source(self.url)
-            with self.reader:
-                for frame in self.reader:
-                    if self.stop_event.is_set():
-                        self.metrics.update_source(name, state="stopped")
-                        return
-                    self.metrics.add(name, decoded=1)
-                    self.metrics.update_source(name, last_pts=frame.pts)
-                    if not self.sampler.keep(frame.index, frame.pts):
-                        self.metrics.add(name, sampled_out=1)
-                        continue
-                    with self.metrics.stage("queue_wait"):
-                        accepted = self.batcher.put(name, FrameItem(name, frame.index, frame.pts, frame.data))
-                    if not accepted:
-                        self.metrics.update_source(name, state="stopped")
-                        return
-                self._record_reader_counters()
-            self.metrics.update_source(name, state="finished")
+            try:
+                state = self._feed(self.reader)
+            finally:
+                self._record_reader_counters()  # before close: a closed reader has no counters
+                self.reader.close()
+            self.metrics.update_source(name, state=state)
         except Exception as exc:  # any failure of this source is reported and stops this source only
-            self._record_reader_counters()
             self.metrics.update_source(name, state="failed", error=f"{type(exc).__name__}: {exc}")
             self.on_error(name, exc)
         finally:
             self.batcher.close_source(name)
+
+    def _feed(self, reader: Any) -> str:
+        """Decode, sample and queue every frame; returns the source's final state."""
+        name = self.source_name
+        for frame in reader:
+            if self.stop_event.is_set():
+                return "stopped"
+            self.metrics.add(name, decoded=1)
+            self.metrics.update_source(name, last_pts=frame.pts)
+            if not self.sampler.keep(frame.index, frame.pts):
+                self.metrics.add(name, sampled_out=1)
+                continue
+            with self.metrics.stage("queue_wait"):
+                accepted = self.batcher.put(name, FrameItem(name, frame.index, frame.pts, frame.data))
+            if not accepted:
+                return "stopped"
+        return "finished"
 
     def _record_reader_counters(self) -> None:
         stats = getattr(self.reader, "stats", None)
