@@ -26,6 +26,9 @@ class RecordingTask:
         self.seen: dict[str, list[int]] = defaultdict(list)
         self.batch_sizes: list[int] = []
 
+    def start_source(self, source: str, url: str) -> None:
+        self.seen[source] = []
+
     def process(self, items: list[FrameItem]) -> list[list[dict]]:
         self.batch_sizes.append(len(items))
         for item in items:

@@ -102,6 +102,9 @@ class Pipeline:
             self.metrics.source(name)
             self._workers.append(SourceWorker(name, os.fspath(url), self.open_source, self.batcher, self.metrics,
                                               self.sampling, self._source_failed))
+        for name, url in self._urls.items():
+            for task in self.tasks:
+                task.start_source(name, url)
         self._analysis = threading.Thread(target=self._analyse, name="kuzet-analysis", daemon=True)
         self._analysis.start()
         for worker in self._workers:
