@@ -8,7 +8,9 @@ from typing import Any
 from kuzet.evidence.errors import ManifestError
 
 
-def require_object(value: Any, where: str, keys: set[str], optional: frozenset[str] = frozenset()) -> dict[str, Any]:
+def require_object(
+    value: Any, where: str, keys: set[str], optional: frozenset[str] = frozenset()
+) -> dict[str, Any]:
     if not isinstance(value, dict):
         raise ManifestError(f"{where}: expected a JSON object, got {type(value).__name__}")
     missing = keys - value.keys()
@@ -20,8 +22,15 @@ def require_object(value: Any, where: str, keys: set[str], optional: frozenset[s
     return value
 
 
-def require_int(obj: Mapping[str, Any], key: str, where: str, *, minimum: int | None = 0,
-                maximum: int = 2**63 - 1, nullable: bool = False) -> Any:
+def require_int(
+    obj: Mapping[str, Any],
+    key: str,
+    where: str,
+    *,
+    minimum: int | None = 0,
+    maximum: int = 2**63 - 1,
+    nullable: bool = False,
+) -> Any:
     value = obj[key]
     if value is None and nullable:
         return None

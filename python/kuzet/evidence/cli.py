@@ -70,8 +70,13 @@ def _parse_metadata(items: list[str]) -> dict[str, str]:
 
 
 def _cmd_seal(args: argparse.Namespace) -> int:
-    manifest = seal(args.video, private_key=load_private_key(args.key), log_id=args.log_id,
-                    target_duration_s=args.segment_seconds, metadata=_parse_metadata(args.meta))
+    manifest = seal(
+        args.video,
+        private_key=load_private_key(args.key),
+        log_id=args.log_id,
+        target_duration_s=args.segment_seconds,
+        metadata=_parse_metadata(args.meta),
+    )
     manifest.write(args.out)
     print(f"sealed {manifest.tree_head.tree_size} segments, root {manifest.tree_head.root_hash.hex()}")
     return EXIT_OK
@@ -94,14 +99,26 @@ def _cmd_exhibit(args: argparse.Namespace) -> int:
 def _cmd_verify_exhibit(args: argparse.Namespace) -> int:
     report = verify_exhibit(args.exhibit, public_keys=[load_public_key(path) for path in args.key])
     if args.json:
-        print(json.dumps({"ok": report.ok, "signature_valid": report.signature_valid,
-                          "signer_key_id": report.signer_key_id, "inclusion_valid": report.inclusion_valid,
-                          "segment": report.segment.to_json(), "tree_head": report.tree_head.to_json()}, indent=2))
+        print(
+            json.dumps(
+                {
+                    "ok": report.ok,
+                    "signature_valid": report.signature_valid,
+                    "signer_key_id": report.signer_key_id,
+                    "inclusion_valid": report.inclusion_valid,
+                    "segment": report.segment.to_json(),
+                    "tree_head": report.tree_head.to_json(),
+                },
+                indent=2,
+            )
+        )
     else:
         state = "OK" if report.ok else "BAD"
-        print(f"{state}: segment {report.segment.index} of {report.tree_head.tree_size} "
-              f"(signature {'valid' if report.signature_valid else 'NOT by a trusted key'}, "
-              f"inclusion {'valid' if report.inclusion_valid else 'INVALID'})")
+        print(
+            f"{state}: segment {report.segment.index} of {report.tree_head.tree_size} "
+            f"(signature {'valid' if report.signature_valid else 'NOT by a trusted key'}, "
+            f"inclusion {'valid' if report.inclusion_valid else 'INVALID'})"
+        )
     return EXIT_OK if report.ok else EXIT_BAD_SIGNATURE
 
 
@@ -120,12 +137,19 @@ def add_subcommands(subparsers: Any) -> None:
     p.add_argument("--key", required=True, help="private key (PEM)")
     p.add_argument("--out", required=True, help="manifest path to write")
     p.add_argument("--segment-seconds", type=float, default=2.0, help="target segment duration (default 2)")
-    p.add_argument("--log-id", default=None, help="recording identity in the signed head (default: file name)")
+    p.add_argument(
+        "--log-id", default=None, help="recording identity in the signed head (default: file name)"
+    )
     p.add_argument("--meta", action="append", default=[], metavar="KEY=VALUE", help="metadata in each record")
     p.set_defaults(func=lambda a: _run(_cmd_seal, a))
 
-    p = _parser(subparsers, "verify", help="check a recording against its signed manifest",
-                description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p = _parser(
+        subparsers,
+        "verify",
+        help="check a recording against its signed manifest",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     p.add_argument("video")
     p.add_argument("--manifest", required=True)
     p.add_argument("--key", required=True, action="append", help="trusted public key (PEM); repeatable")

@@ -47,36 +47,53 @@ class ExhibitReport:
     tree_head: TreeHead
 
 
-def verify_exhibit(exhibit: dict[str, Any] | str | os.PathLike[str], *,
-                   public_keys: Iterable[PublicKey]) -> ExhibitReport:
+def verify_exhibit(
+    exhibit: dict[str, Any] | str | os.PathLike[str], *, public_keys: Iterable[PublicKey]
+) -> ExhibitReport:
     """Checks the tree head's signature with the trusted keys and the segment's inclusion proof."""
     if not isinstance(exhibit, dict):
         try:
             text = Path(exhibit).read_bytes()
         except OSError as exc:
-            raise EvidenceError(f"cannot read exhibit '{os.fspath(exhibit)}': {exc.strerror or exc}") from None
+            raise EvidenceError(
+                f"cannot read exhibit '{os.fspath(exhibit)}': {exc.strerror or exc}"
+            ) from None
         try:
             exhibit = json.loads(text)
         except (ValueError, RecursionError) as exc:
             raise ManifestError(f"exhibit is not valid JSON: {exc}") from None
-    obj = require_object(exhibit, "exhibit",
-                         {"format", "version", "segment", "leaf_index", "inclusion_proof", "tree_head", "signature"})
+    obj = require_object(
+        exhibit,
+        "exhibit",
+        {"format", "version", "segment", "leaf_index", "inclusion_proof", "tree_head", "signature"},
+    )
     require_literal(obj, "format", "exhibit", EXHIBIT_FORMAT)
     require_literal(obj, "version", "exhibit", EXHIBIT_VERSION)
     record, claimed_leaf = SegmentRecord.from_json(obj["segment"], "exhibit.segment")
     index = require_int(obj, "leaf_index", "exhibit")
     proof_items = require_list(obj, "inclusion_proof", "exhibit", max_len=64)
-    proof = [require_hex({"h": h}, "h", f"exhibit.inclusion_proof[{k}]", size=32) for k, h in enumerate(proof_items)]
+    proof = [
+        require_hex({"h": h}, "h", f"exhibit.inclusion_proof[{k}]", size=32)
+        for k, h in enumerate(proof_items)
+    ]
     head = TreeHead.from_json(obj["tree_head"], "exhibit.tree_head")
     signature = Signature.from_json(obj["signature"], "exhibit.signature")
 
     signer = find_signer(head, signature, list(public_keys))
     leaf = record.leaf_hash()
-    inclusion = (leaf == claimed_leaf and record.index == index
-                 and bool(core.verify_inclusion(leaf, index, head.tree_size, proof, head.root_hash)))
-    return ExhibitReport(ok=signer is not None and inclusion, signature_valid=signer is not None,
-                         signer_key_id=signer.key_id if signer else None, inclusion_valid=inclusion,
-                         segment=record, tree_head=head)
+    inclusion = (
+        leaf == claimed_leaf
+        and record.index == index
+        and bool(core.verify_inclusion(leaf, index, head.tree_size, proof, head.root_hash))
+    )
+    return ExhibitReport(
+        ok=signer is not None and inclusion,
+        signature_valid=signer is not None,
+        signer_key_id=signer.key_id if signer else None,
+        inclusion_valid=inclusion,
+        segment=record,
+        tree_head=head,
+    )
 
 
 def verify_consistency(old: TreeHead, new: TreeHead, proof: list[bytes]) -> bool:

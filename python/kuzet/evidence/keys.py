@@ -62,14 +62,17 @@ def load_public_key(path: str | os.PathLike[str]) -> PublicKey:
     return PublicKey.from_pem(_read(path))
 
 
-def write_keypair(key: PrivateKey, private_path: str | os.PathLike[str],
-                  public_path: str | os.PathLike[str]) -> None:
+def write_keypair(
+    key: PrivateKey, private_path: str | os.PathLike[str], public_path: str | os.PathLike[str]
+) -> None:
     """Writes the private key readable by the owner only (0600) and the public key (0644). No overwrite."""
     flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL
     for path, data, mode in ((private_path, key.pem, 0o600), (public_path, key.public_key.pem, 0o644)):
         try:
             fd = os.open(path, flags, mode)
         except OSError as exc:
-            raise EvidenceError(f"cannot create key file '{os.fspath(path)}': {exc.strerror or exc}") from None
+            raise EvidenceError(
+                f"cannot create key file '{os.fspath(path)}': {exc.strerror or exc}"
+            ) from None
         with os.fdopen(fd, "w", encoding="ascii") as f:
             f.write(data)

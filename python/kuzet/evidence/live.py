@@ -24,8 +24,15 @@ class EvidenceLog:
     of the directory), so after a power cut the file on disk is the last complete checkpoint: at most the
     segment in progress is lost. The cost is O(segments) per append (about 0.5 KB per segment)."""
 
-    def __init__(self, path: str | os.PathLike[str], *, private_key: PrivateKey, log_id: str,
-                 target_duration_s: float = 2.0, metadata: Mapping[str, str] | None = None) -> None:
+    def __init__(
+        self,
+        path: str | os.PathLike[str],
+        *,
+        private_key: PrivateKey,
+        log_id: str,
+        target_duration_s: float = 2.0,
+        metadata: Mapping[str, str] | None = None,
+    ) -> None:
         """Starts a new log at path. Refuses to overwrite an existing file (use EvidenceLog.resume)."""
         self._path = Path(path)
         if self._path.exists():
@@ -39,8 +46,13 @@ class EvidenceLog:
         self._manifest = self._checkpoint()
 
     @classmethod
-    def resume(cls, path: str | os.PathLike[str], *, private_key: PrivateKey,
-               metadata: Mapping[str, str] | None = None) -> EvidenceLog:
+    def resume(
+        cls,
+        path: str | os.PathLike[str],
+        *,
+        private_key: PrivateKey,
+        metadata: Mapping[str, str] | None = None,
+    ) -> EvidenceLog:
         """Continues an existing log after checking it was signed by this key and its tree is intact."""
         from kuzet.evidence.verify import check_tree
 
@@ -83,9 +95,14 @@ class EvidenceLog:
             raise
         return self._manifest
 
-    def record(self, source: str | os.PathLike[str], *, input_format: str | None = None,
-               segment_metadata: SegmentMetadata | None = None,
-               should_stop: Callable[[], bool] | None = None) -> str | None:
+    def record(
+        self,
+        source: str | os.PathLike[str],
+        *,
+        input_format: str | None = None,
+        segment_metadata: SegmentMetadata | None = None,
+        should_stop: Callable[[], bool] | None = None,
+    ) -> str | None:
         """Segments a live source (FIFO, pipe:, URL or file) and appends each segment as it closes.
 
         Returns None at the end of the stream, else why demuxing stopped early."""
@@ -94,15 +111,17 @@ class EvidenceLog:
             self.append(rec, segment_metadata(rec) if segment_metadata else None)
             return not (should_stop and should_stop())
 
-        return stream_segments(source, on_segment, target_duration_s=self._target_duration_s,
-                               input_format=input_format)
+        return stream_segments(
+            source, on_segment, target_duration_s=self._target_duration_s, input_format=input_format
+        )
 
     def consistency_proof(self, old_size: int) -> list[bytes]:
         """RFC 6962 proof that the checkpoint of old_size segments is a prefix of the current one."""
         return [bytes(h) for h in core.consistency_proof(self._leaves, old_size)]
 
     def _checkpoint(self) -> Manifest:
-        manifest = build_manifest(self._records, self._key, log_id=self._log_id,
-                                  target_duration_s=self._target_duration_s)
+        manifest = build_manifest(
+            self._records, self._key, log_id=self._log_id, target_duration_s=self._target_duration_s
+        )
         manifest.write(self._path)
         return manifest

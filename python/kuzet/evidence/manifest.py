@@ -64,8 +64,14 @@ class Manifest:
         atomic_write_text(path, self.dumps())
 
 
-def build_manifest(records: Sequence[SegmentRecord], key: PrivateKey, *, log_id: str, target_duration_s: float,
-                   timestamp_ms: int | None = None) -> Manifest:
+def build_manifest(
+    records: Sequence[SegmentRecord],
+    key: PrivateKey,
+    *,
+    log_id: str,
+    target_duration_s: float,
+    timestamp_ms: int | None = None,
+) -> Manifest:
     """Builds and signs the manifest of these records (indices must run 0..n-1)."""
     for position, record in enumerate(records):
         if record.index != position:
@@ -89,11 +95,15 @@ def parse_manifest(text: str | bytes) -> Manifest:
         value = json.loads(text)
     except (ValueError, RecursionError) as exc:  # UnicodeDecodeError is a ValueError
         raise ManifestError(f"manifest is not valid JSON: {exc}") from None
-    obj = require_object(value, "manifest", {"format", "version", "algorithms", "segments", "tree_head", "signature"})
+    obj = require_object(
+        value, "manifest", {"format", "version", "algorithms", "segments", "tree_head", "signature"}
+    )
     require_literal(obj, "format", "manifest", MANIFEST_FORMAT)
     if obj["version"] != MANIFEST_VERSION or type(obj["version"]) is not int:
-        raise ManifestError(f"manifest.version: unsupported version {obj['version']!r} (this kuzet reads "
-                            f"version {MANIFEST_VERSION})")
+        raise ManifestError(
+            f"manifest.version: unsupported version {obj['version']!r} (this kuzet reads "
+            f"version {MANIFEST_VERSION})"
+        )
     if obj["algorithms"] != ALGORITHMS:
         raise ManifestError(f"manifest.algorithms: expected {ALGORITHMS}, got {obj['algorithms']!r}")
     segments = require_list(obj, "segments", "manifest")
@@ -102,7 +112,9 @@ def parse_manifest(text: str | bytes) -> Manifest:
     for position, item in enumerate(segments):
         record, leaf = SegmentRecord.from_json(item, f"manifest.segments[{position}]")
         if record.index != position:
-            raise ManifestError(f"manifest.segments[{position}].index: expected {position}, got {record.index}")
+            raise ManifestError(
+                f"manifest.segments[{position}].index: expected {position}, got {record.index}"
+            )
         records.append(record)
         claimed.append(leaf)
     head = TreeHead.from_json(obj["tree_head"], "manifest.tree_head")

@@ -8,12 +8,21 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 
 from kuzet._native import core
-from kuzet.evidence._json import require_hex, require_int, require_list, require_object, require_str
+from kuzet.evidence._json import require_hex, require_int, require_object
 from kuzet.evidence.errors import ManifestError
 
 _RECORD_KEYS = {
-    "index", "start_pts", "end_pts", "time_base", "packet_count", "byte_length", "payload_sha256",
-    "timing_sha256", "stream_params_sha256", "metadata", "leaf_hash",
+    "index",
+    "start_pts",
+    "end_pts",
+    "time_base",
+    "packet_count",
+    "byte_length",
+    "payload_sha256",
+    "timing_sha256",
+    "stream_params_sha256",
+    "metadata",
+    "leaf_hash",
 }
 
 
@@ -49,35 +58,53 @@ class SegmentRecord:
             self.payload_digest == other.payload_digest
             and self.timing_digest == other.timing_digest
             and self.stream_params_digest == other.stream_params_digest
-            and (self.start_pts, self.end_pts, self.time_base) == (other.start_pts, other.end_pts, other.time_base)
+            and (self.start_pts, self.end_pts, self.time_base)
+            == (other.start_pts, other.end_pts, other.time_base)
             and (self.packet_count, self.byte_length) == (other.packet_count, other.byte_length)
         )
 
     def _native(self) -> dict[str, Any]:
         return {
-            "index": self.index, "start_pts": self.start_pts, "end_pts": self.end_pts,
-            "time_base": self.time_base, "packet_count": self.packet_count, "byte_length": self.byte_length,
-            "payload_digest": self.payload_digest, "timing_digest": self.timing_digest,
-            "stream_params_digest": self.stream_params_digest, "metadata": dict(self.metadata),
+            "index": self.index,
+            "start_pts": self.start_pts,
+            "end_pts": self.end_pts,
+            "time_base": self.time_base,
+            "packet_count": self.packet_count,
+            "byte_length": self.byte_length,
+            "payload_digest": self.payload_digest,
+            "timing_digest": self.timing_digest,
+            "stream_params_digest": self.stream_params_digest,
+            "metadata": dict(self.metadata),
         }
 
     @classmethod
     def _from_native(cls, d: Mapping[str, Any], metadata: Mapping[str, str] | None = None) -> SegmentRecord:
         return cls(
-            index=int(d["index"]), start_pts=d["start_pts"], end_pts=d["end_pts"],
-            time_base=(int(d["time_base"][0]), int(d["time_base"][1])), packet_count=int(d["packet_count"]),
-            byte_length=int(d["byte_length"]), payload_digest=bytes(d["payload_digest"]),
-            timing_digest=bytes(d["timing_digest"]), stream_params_digest=bytes(d["stream_params_digest"]),
+            index=int(d["index"]),
+            start_pts=d["start_pts"],
+            end_pts=d["end_pts"],
+            time_base=(int(d["time_base"][0]), int(d["time_base"][1])),
+            packet_count=int(d["packet_count"]),
+            byte_length=int(d["byte_length"]),
+            payload_digest=bytes(d["payload_digest"]),
+            timing_digest=bytes(d["timing_digest"]),
+            stream_params_digest=bytes(d["stream_params_digest"]),
             metadata=dict(metadata or {}),
         )
 
     def to_json(self) -> dict[str, Any]:
         return {
-            "index": self.index, "start_pts": self.start_pts, "end_pts": self.end_pts,
-            "time_base": list(self.time_base), "packet_count": self.packet_count,
-            "byte_length": self.byte_length, "payload_sha256": self.payload_digest.hex(),
-            "timing_sha256": self.timing_digest.hex(), "stream_params_sha256": self.stream_params_digest.hex(),
-            "metadata": dict(sorted(self.metadata.items())), "leaf_hash": self.leaf_hash().hex(),
+            "index": self.index,
+            "start_pts": self.start_pts,
+            "end_pts": self.end_pts,
+            "time_base": list(self.time_base),
+            "packet_count": self.packet_count,
+            "byte_length": self.byte_length,
+            "payload_sha256": self.payload_digest.hex(),
+            "timing_sha256": self.timing_digest.hex(),
+            "stream_params_sha256": self.stream_params_digest.hex(),
+            "metadata": dict(sorted(self.metadata.items())),
+            "leaf_hash": self.leaf_hash().hex(),
         }
 
     @classmethod
@@ -85,8 +112,11 @@ class SegmentRecord:
         """Parses a record and returns it with the leaf hash the JSON claims (checked by the verifier)."""
         obj = require_object(value, where, _RECORD_KEYS)
         time_base = obj["time_base"]
-        if (not isinstance(time_base, list) or len(time_base) != 2
-                or not all(isinstance(x, int) and not isinstance(x, bool) and 0 < x < 2**31 for x in time_base)):
+        if (
+            not isinstance(time_base, list)
+            or len(time_base) != 2
+            or not all(isinstance(x, int) and not isinstance(x, bool) and 0 < x < 2**31 for x in time_base)
+        ):
             raise ManifestError(f"{where}.time_base: expected [num, den] with positive 32-bit integers")
         metadata = obj["metadata"]
         if not isinstance(metadata, dict) or not all(
@@ -143,11 +173,17 @@ def segment_file(
     input_format: str | None = None,
 ) -> Segmentation:
     """Splits media (a path or any libavformat URL) into GOP-aligned segment records, without decoding."""
-    result = core.segment_media(_url(source), target_duration_s=target_duration_s,
-                                input_format=input_format or "")
+    result = core.segment_media(
+        _url(source), target_duration_s=target_duration_s, input_format=input_format or ""
+    )
     records = tuple(SegmentRecord._from_native(d, metadata) for d in result["segments"])
-    return Segmentation(records, bytes(result["stream_params_digest"]), int(result["packet_count"]),
-                        int(result["byte_length"]), result["error"])
+    return Segmentation(
+        records,
+        bytes(result["stream_params_digest"]),
+        int(result["packet_count"]),
+        int(result["byte_length"]),
+        result["error"],
+    )
 
 
 def stream_segments(
@@ -161,7 +197,9 @@ def stream_segments(
 
     Returns None at the end of the stream, else why demuxing stopped early."""
     result = core.segment_media(
-        _url(source), target_duration_s=target_duration_s, input_format=input_format or "",
+        _url(source),
+        target_duration_s=target_duration_s,
+        input_format=input_format or "",
         on_segment=lambda d: on_segment(SegmentRecord._from_native(d)),
     )
     error: str | None = result["error"]

@@ -26,7 +26,9 @@ def seal(
     if seg.error is not None:
         raise EvidenceError(f"refusing to seal an incompletely readable recording: {seg.error}")
     return build_manifest(
-        seg.records, private_key,
+        seg.records,
+        private_key,
         log_id=log_id if log_id is not None else os.path.basename(os.fspath(video)),
-        target_duration_s=target_duration_s, timestamp_ms=timestamp_ms,
+        target_duration_s=target_duration_s,
+        timestamp_ms=timestamp_ms,
     )

@@ -26,16 +26,28 @@ class TreeHead:
         """kuzet.sth.v1 || u64 tree_size || root || u64 timestamp_ms || u64 target_duration_us ||
         u32 len(log_id) || log_id (UTF-8); integers big-endian."""
         log_id = self.log_id.encode("utf-8")
-        return (STH_TAG + struct.pack(">Q", self.tree_size) + self.root_hash
-                + struct.pack(">QQI", self.timestamp_ms, self.target_duration_us, len(log_id)) + log_id)
+        return (
+            STH_TAG
+            + struct.pack(">Q", self.tree_size)
+            + self.root_hash
+            + struct.pack(">QQI", self.timestamp_ms, self.target_duration_us, len(log_id))
+            + log_id
+        )
 
     def to_json(self) -> dict[str, Any]:
-        return {"tree_size": self.tree_size, "root_hash": self.root_hash.hex(), "timestamp_ms": self.timestamp_ms,
-                "log_id": self.log_id, "target_duration_us": self.target_duration_us}
+        return {
+            "tree_size": self.tree_size,
+            "root_hash": self.root_hash.hex(),
+            "timestamp_ms": self.timestamp_ms,
+            "log_id": self.log_id,
+            "target_duration_us": self.target_duration_us,
+        }
 
     @classmethod
     def from_json(cls, value: Any, where: str = "tree_head") -> TreeHead:
-        obj = require_object(value, where, {"tree_size", "root_hash", "timestamp_ms", "log_id", "target_duration_us"})
+        obj = require_object(
+            value, where, {"tree_size", "root_hash", "timestamp_ms", "log_id", "target_duration_us"}
+        )
         return cls(
             tree_size=require_int(obj, "tree_size", where),
             root_hash=require_hex(obj, "root_hash", where, size=32),

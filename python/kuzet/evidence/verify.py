@@ -119,8 +119,9 @@ def verify(
         media_error = str(exc)
 
     al = align(manifest.records, actual)
-    tampered = bool(al.modified or al.missing or al.extra or al.reordered or al.retimed or params_changed
-                    or media_error)
+    tampered = bool(
+        al.modified or al.missing or al.extra or al.reordered or al.retimed or params_changed or media_error
+    )
     if signer is None:
         status = "bad_signature"
     elif not tree_valid:
@@ -134,7 +135,11 @@ def verify(
         tree_valid=tree_valid,
         expected_segments=len(manifest.records),
         actual_segments=len(actual),
-        modified=al.modified, missing=al.missing, extra=al.extra, reordered=al.reordered, retimed=al.retimed,
+        modified=al.modified,
+        missing=al.missing,
+        extra=al.extra,
+        reordered=al.reordered,
+        retimed=al.retimed,
         stream_params_changed=params_changed,
         media_error=media_error,
         actual_order=al.actual_order,
