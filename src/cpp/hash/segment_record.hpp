@@ -15,7 +15,7 @@ constexpr std::int64_t kNoTimestamp = INT64_MIN;
 struct SegmentRecord {
   std::uint64_t index = 0;
   std::int64_t start_pts = kNoTimestamp;  // first video packet's pts, in the video stream time base
-  std::int64_t end_pts = kNoTimestamp;    // max(pts + duration) over the segment's video packets
+  std::int64_t end_pts = kNoTimestamp;    // largest pts among the segment's video packets
   std::int32_t time_base_num = 0;         // the video stream's time base
   std::int32_t time_base_den = 0;
   std::uint64_t packet_count = 0;

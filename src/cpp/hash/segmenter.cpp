@@ -19,9 +19,6 @@ struct FormatCloser {
 struct PacketFree {
   void operator()(AVPacket* p) const { av_packet_free(&p); }
 };
-struct DictFree {
-  void operator()(AVDictionary* d) const { av_dict_free(&d); }
-};
 
 std::string av_error(int code) {
   char buf[AV_ERROR_MAX_STRING_SIZE] = {};
@@ -32,9 +29,6 @@ std::string av_error(int code) {
 // Wrapping arithmetic: corrupt inputs may carry any timestamp; signed overflow must not be undefined.
 std::int64_t wrap_sub(std::int64_t a, std::int64_t b) {
   return static_cast<std::int64_t>(static_cast<std::uint64_t>(a) - static_cast<std::uint64_t>(b));
-}
-std::int64_t wrap_add(std::int64_t a, std::int64_t b) {
-  return static_cast<std::int64_t>(static_cast<std::uint64_t>(a) + static_cast<std::uint64_t>(b));
 }
 
 void put_u32(Sha256& h, std::uint32_t v) {
@@ -119,8 +113,8 @@ class SegmentBuilder {
       const std::int64_t ts = pkt.pts != AV_NOPTS_VALUE ? pkt.pts : pkt.dts;
       if (ts != AV_NOPTS_VALUE) {
         if (record_.start_pts == kNoTimestamp) record_.start_pts = ts;
-        const std::int64_t end = wrap_add(ts, pkt.duration > 0 ? pkt.duration : 0);
-        if (record_.end_pts == kNoTimestamp || end > record_.end_pts) record_.end_pts = end;
+        // Packet durations are not used: demuxers derive them differently across FFmpeg versions.
+        if (record_.end_pts == kNoTimestamp || ts > record_.end_pts) record_.end_pts = ts;
       }
     }
   }
@@ -155,8 +149,12 @@ std::unique_ptr<AVFormatContext, FormatCloser> open_input(const std::string& url
     forced = av_find_input_format(format.c_str());
     if (forced == nullptr) throw InvalidArgument("unknown input format '" + format + "'");
   }
-  AVFormatContext* raw = nullptr;
-  const int rc = avformat_open_input(&raw, url.c_str(), forced, nullptr);
+  // Timestamps exactly as stored in the container: libavformat must not infer missing ones (its guesses
+  // depend on the FFmpeg version and on probing, which would make hashes unreproducible elsewhere).
+  AVFormatContext* raw = avformat_alloc_context();
+  if (raw == nullptr) throw kuzet::Error("cannot allocate an AVFormatContext");
+  raw->flags |= AVFMT_FLAG_NOFILLIN;
+  const int rc = avformat_open_input(&raw, url.c_str(), forced, nullptr);  // frees raw on failure
   if (rc < 0) throw EvidenceError("cannot open '" + url + "': " + av_error(rc));
   return std::unique_ptr<AVFormatContext, FormatCloser>(raw);
 }
