@@ -19,6 +19,7 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True)
     p = sub.add_parser("info", help="versions, CUDA/NVDEC availability, ONNX Runtime providers")
     p.set_defaults(func=_cmd_info)
+    __import__("kuzet.evidence.cli", fromlist=["add_subcommands"]).add_subcommands(sub)
     return parser
 
 
