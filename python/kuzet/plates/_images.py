@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Union
 
 import numpy as np
 
 from kuzet.errors import InvalidArgument
 
-Images = Union[Sequence[np.ndarray], np.ndarray]
+Images = Sequence[np.ndarray] | np.ndarray
 
 
 def as_image_batch(images: Images, what: str) -> list[np.ndarray] | np.ndarray:
