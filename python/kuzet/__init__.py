@@ -17,27 +17,14 @@ from kuzet.errors import (
     StreamTimeout,
     UnsupportedCodec,
 )
+from kuzet.plates import Hotlist, PlateDetector, PlatePipeline, PlateRead, PlateReader, PlateTrack, PlateTracker
 from kuzet.video import DecodeStats, Frame, FrameBatch, VideoMetadata, VideoReader
 
 __version__: str = _core.__version__
 
-__all__ = [
-    "__version__",
-    "build_info",
-    "KuzetError",
-    "InvalidArgument",
-    "ModelError",
-    "DecodeError",
-    "SourceNotFound",
-    "NotAVideo",
-    "UnsupportedCodec",
-    "CorruptStream",
-    "EncryptedStream",
-    "StreamTimeout",
-    "DeviceUnavailable",
-    "VideoReader",
-    "VideoMetadata",
-    "Frame",
-    "FrameBatch",
-    "DecodeStats",
-]
+__all__ = ["__version__", "build_info"]
+__all__ += ["KuzetError", "InvalidArgument", "ModelError"]
+__all__ += ["DecodeError", "SourceNotFound", "NotAVideo", "UnsupportedCodec", "CorruptStream", "EncryptedStream",
+            "StreamTimeout", "DeviceUnavailable"]
+__all__ += ["VideoReader", "VideoMetadata", "Frame", "FrameBatch", "DecodeStats"]
+__all__ += ["Hotlist", "PlateDetector", "PlatePipeline", "PlateRead", "PlateReader", "PlateTrack", "PlateTracker"]

@@ -1,7 +1,194 @@
+// kuzet._core vision primitives shared by the face and plate pipelines: batched pre-processing into model
+// inputs, batched warps (alignment / rectification), NMS, and the face detectors' output decoders.
+#include <pybind11/numpy.h>
+#include <pybind11/pybind11.h>
+
+#include <cmath>
+#include <cstring>
+#include <string>
+
 #include "bindings/bindings.hpp"
+#include "common/errors.hpp"
+#include "detect/nms.hpp"
+#include "preprocess/numpy_images.hpp"
+#include "preprocess/preprocess.hpp"
+#include "preprocess/warp.hpp"
+
+namespace py = pybind11;
 
 namespace kuzet::bindings {
 
-void bind_vision(pybind11::module_& /*m*/) {}
+namespace {
+
+using vision::Fit;
+
+constexpr int kMaxSide = 1 << 14;
+
+void check_size(int h, int w, const char* what) {
+  if (h <= 0 || w <= 0 || h > kMaxSide || w > kMaxSide)
+    throw InvalidArgument(std::string(what) + ": output size " + std::to_string(h) + "x" + std::to_string(w) +
+                          " is out of range (1.." + std::to_string(kMaxSide) + ")");
+}
+
+Fit parse_fit(const std::string& fit) {
+  if (fit == "letterbox_center") return Fit::LetterboxCenter;
+  if (fit == "letterbox_topleft") return Fit::LetterboxTopLeft;
+  if (fit == "stretch") return Fit::Stretch;
+  if (fit == "keep_height") return Fit::KeepHeight;
+  throw InvalidArgument("preprocess_batch: fit " + fit +
+                        " is not one of letterbox_center, letterbox_topleft, stretch, keep_height");
+}
+
+std::array<float, 3> three_floats(const py::handle& v, const char* what) {
+  std::array<float, 3> out{};
+  if (py::isinstance<py::float_>(v) || py::isinstance<py::int_>(v)) {
+    out.fill(v.cast<float>());
+    return out;
+  }
+  py::sequence seq;
+  try {
+    seq = py::reinterpret_borrow<py::sequence>(v);
+    if (seq.size() != 3) throw py::value_error();
+    for (size_t i = 0; i < 3; ++i) out[i] = seq[i].cast<float>();
+  } catch (const py::error_already_set&) {
+    throw InvalidArgument(std::string("preprocess_batch: ") + what + " must be a number or 3 numbers");
+  } catch (const py::cast_error&) {
+    throw InvalidArgument(std::string("preprocess_batch: ") + what + " must be a number or 3 numbers");
+  } catch (const py::value_error&) {
+    throw InvalidArgument(std::string("preprocess_batch: ") + what + " must be a number or 3 numbers");
+  }
+  for (float f : out)
+    if (!std::isfinite(f)) throw InvalidArgument(std::string("preprocess_batch: ") + what + " must be finite");
+  return out;
+}
+
+py::tuple preprocess_batch(const py::handle& images, int out_h, int out_w, const std::string& channel_order,
+                           const py::handle& mean, const py::handle& scale, const std::string& fit,
+                           float pad_value, const py::object& out) {
+  check_size(out_h, out_w, "preprocess_batch");
+  vision::PreprocessOptions opt;
+  opt.out_h = out_h;
+  opt.out_w = out_w;
+  if (channel_order != "rgb" && channel_order != "bgr")
+    throw InvalidArgument("preprocess_batch: channel_order must be 'rgb' or 'bgr', got '" + channel_order + "'");
+  opt.bgr = channel_order == "bgr";
+  opt.mean = three_floats(mean, "mean");
+  opt.scale = three_floats(scale, "scale");
+  opt.fit = parse_fit(fit);
+  opt.pad_value = pad_value;
+  auto imgs = vision::images_from_python(images, "preprocess_batch: images");
+  const auto n = static_cast<py::ssize_t>(imgs.views.size());
+
+  py::array_t<float> batch;
+  if (out.is_none()) {
+    batch = py::array_t<float>({n, py::ssize_t{3}, py::ssize_t{out_h}, py::ssize_t{out_w}});
+  } else {
+    if (!py::isinstance<py::array>(out)) throw InvalidArgument("preprocess_batch: out must be a numpy array");
+    auto o = py::reinterpret_borrow<py::array>(out);
+    const bool ok_type = o.dtype().kind() == 'f' && o.itemsize() == 4;
+    const bool ok_shape = o.ndim() == 4 && o.shape(0) == n && o.shape(1) == 3 && o.shape(2) == out_h &&
+                          o.shape(3) == out_w;
+    if (!ok_type || !ok_shape)
+      throw InvalidArgument("preprocess_batch: out must be float32 of shape (" + std::to_string(n) + ", 3, " +
+                            std::to_string(out_h) + ", " + std::to_string(out_w) + ")");
+    if (!(o.flags() & py::array::c_style) || !o.writeable())
+      throw InvalidArgument("preprocess_batch: out must be C-contiguous and writeable");
+    batch = py::reinterpret_borrow<py::array_t<float>>(o);
+  }
+  py::array_t<float> transforms({n, py::ssize_t{4}});
+  float* dst = batch.mutable_data();
+  float* tr = transforms.mutable_data();
+  {
+    py::gil_scoped_release release;
+    vision::preprocess_batch(imgs.views, opt, dst, tr);
+  }
+  return py::make_tuple(batch, transforms);
+}
+
+py::array_t<std::uint8_t> warp_batch(const py::handle& images, const py::array& image_index,
+                                     const py::array& matrices, int out_h, int out_w, int border_value) {
+  check_size(out_h, out_w, "warp_batch");
+  if (border_value < 0 || border_value > 255)
+    throw InvalidArgument("warp_batch: border_value must be in 0..255, got " + std::to_string(border_value));
+  auto imgs = vision::images_from_python(images, "warp_batch: images");
+  if (matrices.ndim() != 3 || matrices.shape(1) != 3 || matrices.shape(2) != 3 || matrices.dtype().kind() != 'f')
+    throw InvalidArgument("warp_batch: matrices must be a float32/float64 (M,3,3) array");
+  const auto m = matrices.shape(0);
+  if (image_index.ndim() != 1 || image_index.shape(0) != m ||
+      (image_index.dtype().kind() != 'i' && image_index.dtype().kind() != 'u'))
+    throw InvalidArgument("warp_batch: image_index must be an integer array of shape (" + std::to_string(m) +
+                          ",), one source image per matrix");
+  auto idx = py::array_t<std::int64_t, py::array::c_style | py::array::forcecast>::ensure(image_index);
+  auto mats = py::array_t<double, py::array::c_style | py::array::forcecast>::ensure(matrices);
+  std::vector<int> index(static_cast<size_t>(m));
+  std::vector<vision::Matrix3> mv(static_cast<size_t>(m));
+  for (py::ssize_t k = 0; k < m; ++k) {
+    const auto i = idx.at(k);
+    if (i < 0 || i >= static_cast<std::int64_t>(imgs.views.size()))
+      throw InvalidArgument("warp_batch: image_index[" + std::to_string(k) + "] = " + std::to_string(i) +
+                            " is out of range for " + std::to_string(imgs.views.size()) + " images");
+    index[static_cast<size_t>(k)] = static_cast<int>(i);
+    std::memcpy(mv[static_cast<size_t>(k)].data(), mats.data(k, 0, 0), 9 * sizeof(double));
+  }
+  py::array_t<std::uint8_t> out({m, py::ssize_t{out_h}, py::ssize_t{out_w}, py::ssize_t{3}});
+  std::uint8_t* dst = out.mutable_data();
+  {
+    py::gil_scoped_release release;
+    vision::warp_batch(imgs.views, index, mv, out_h, out_w, static_cast<std::uint8_t>(border_value), dst);
+  }
+  return out;
+}
+
+py::array_t<std::int64_t> nms(const py::array& boxes, const py::array& scores, float iou_threshold,
+                              const py::object& groups) {
+  if (boxes.ndim() != 2 || boxes.shape(1) != 4 || boxes.dtype().kind() != 'f')
+    throw InvalidArgument("nms: boxes must be a float (K,4) array of x1,y1,x2,y2");
+  const auto k = boxes.shape(0);
+  if (scores.ndim() != 1 || scores.shape(0) != k || scores.dtype().kind() != 'f')
+    throw InvalidArgument("nms: scores must be a float (K,) array matching boxes");
+  if (!(iou_threshold >= 0.f && iou_threshold <= 1.f))
+    throw InvalidArgument("nms: iou_threshold must be in [0, 1]");
+  auto b = py::array_t<float, py::array::c_style | py::array::forcecast>::ensure(boxes);
+  auto s = py::array_t<float, py::array::c_style | py::array::forcecast>::ensure(scores);
+  py::array_t<std::int32_t, py::array::c_style | py::array::forcecast> g;
+  if (!groups.is_none()) {
+    auto ga = py::reinterpret_borrow<py::array>(groups);
+    if (!py::isinstance<py::array>(groups) || ga.ndim() != 1 || ga.shape(0) != k ||
+        (ga.dtype().kind() != 'i' && ga.dtype().kind() != 'u'))
+      throw InvalidArgument("nms: groups must be an integer (K,) array");
+    g = py::array_t<std::int32_t, py::array::c_style | py::array::forcecast>::ensure(ga);
+  }
+  for (py::ssize_t i = 0; i < k; ++i)
+    if (!std::isfinite(s.at(i))) throw InvalidArgument("nms: scores[" + std::to_string(i) + "] is not finite");
+  std::vector<std::int64_t> kept;
+  {
+    py::gil_scoped_release release;
+    kept = vision::nms(b.data(), s.data(), groups.is_none() ? nullptr : g.data(), static_cast<size_t>(k),
+                       iou_threshold);
+  }
+  py::array_t<std::int64_t> out(static_cast<py::ssize_t>(kept.size()));
+  std::copy(kept.begin(), kept.end(), out.mutable_data());
+  return out;
+}
+
+}  // namespace
+
+void bind_vision(py::module_& m) {
+  m.def("preprocess_batch", &preprocess_batch, py::arg("images"), py::arg("out_h"), py::arg("out_w"), py::kw_only(),
+        py::arg("channel_order") = "rgb", py::arg("mean") = py::make_tuple(0.0, 0.0, 0.0),
+        py::arg("scale") = py::make_tuple(1.0, 1.0, 1.0), py::arg("fit") = "letterbox_center",
+        py::arg("pad_value") = 0.0f, py::arg("out") = py::none(),
+        "Resize, reorder and normalise RGB uint8 images into a float32 NCHW batch in one pass per image.\n"
+        "Returns (batch (N,3,out_h,out_w), transforms (N,4) = scale_x, scale_y, pad_x, pad_y) with\n"
+        "orig_x = (model_x - pad_x) / scale_x.");
+  m.def("warp_batch", &warp_batch, py::arg("images"), py::arg("image_index"), py::arg("matrices"), py::arg("out_h"),
+        py::arg("out_w"), py::kw_only(), py::arg("border_value") = 0,
+        "Bilinear warp of M crops: matrices (M,3,3) map output pixel coordinates to source coordinates of\n"
+        "images[image_index[k]]. Returns uint8 (M,out_h,out_w,3).");
+  m.def("nms", &nms, py::arg("boxes"), py::arg("scores"), py::arg("iou_threshold"), py::kw_only(),
+        py::arg("groups") = py::none(),
+        "Greedy NMS; returns int64 indices kept, by descending score. Different groups never suppress each "
+        "other.");
+}
 
 }  // namespace kuzet::bindings

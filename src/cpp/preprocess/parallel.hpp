@@ -1,0 +1,48 @@
+// Runs independent tasks on a few native threads. The work items (images, row bands) are coarse, so
+// plain std::threads per call cost little next to the work and need no global pool state.
+#pragma once
+#include <algorithm>
+#include <atomic>
+#include <cstddef>
+#include <exception>
+#include <mutex>
+#include <thread>
+#include <vector>
+
+namespace kuzet::vision {
+
+inline unsigned worker_count() {
+  unsigned n = std::thread::hardware_concurrency();
+  return n == 0 ? 1 : n;
+}
+
+// Calls fn(i) for i in [0, n), on up to worker_count() threads. Rethrows the first exception.
+template <class Fn>
+void parallel_for(std::size_t n, Fn&& fn) {
+  const std::size_t threads = std::min<std::size_t>(n, worker_count());
+  if (threads <= 1) {
+    for (std::size_t i = 0; i < n; ++i) fn(i);
+    return;
+  }
+  std::atomic<std::size_t> next{0};
+  std::exception_ptr error;
+  std::mutex error_mutex;
+  auto worker = [&]() {
+    for (std::size_t i = next++; i < n; i = next++) {
+      try {
+        fn(i);
+      } catch (...) {
+        std::lock_guard<std::mutex> lock(error_mutex);
+        if (!error) error = std::current_exception();
+      }
+    }
+  };
+  std::vector<std::thread> pool;
+  pool.reserve(threads - 1);
+  for (std::size_t t = 1; t < threads; ++t) pool.emplace_back(worker);
+  worker();
+  for (auto& th : pool) th.join();
+  if (error) std::rethrow_exception(error);
+}
+
+}  // namespace kuzet::vision
