@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 import kuzet
-from kuzet.pipeline import Event, FrameItem, JsonlWriter, Pipeline, Sampling
+from kuzet.pipeline import Event, FrameItem, JsonlWriter, Pipeline
 
 
 class RecordingTask:
@@ -88,7 +88,7 @@ def test_eight_sources_with_a_corrupt_and_a_stalled_one(data_dir: Path, tmp_path
 
     task = RecordingTask()
     pipeline = Pipeline([task], open_source=open_reader, max_batch=8, max_wait_ms=20, queue_size=4,
-                        sampling=Sampling(every_n=2))
+                        every_n=2)
     out = tmp_path / "events.jsonl"
     events: list[Event] = []
     with out.open("w") as f:
@@ -152,7 +152,7 @@ def test_stopping_early_shuts_down_cleanly(data_dir: Path):
 
 def test_fps_sampling_keeps_about_n_frames_per_second(data_dir: Path):
     task = RecordingTask()
-    pipeline = Pipeline([task], open_source=open_reader, sampling=Sampling(fps=5))
+    pipeline = Pipeline([task], open_source=open_reader, fps=5)
     list(pipeline.run([str(data_dir / "plates/video/license_plate_uk.mp4")]))
     s = pipeline.metrics.source("license_plate_uk.mp4")
     assert s.decoded == 140 and s.decoded == s.analysed + s.sampled_out

@@ -11,12 +11,24 @@ from typing import Any
 
 from kuzet.errors import InvalidArgument
 from kuzet.pipeline.batcher import DynamicBatcher
+from kuzet.pipeline.builtin_tasks import EvidenceTask
 from kuzet.pipeline.events import Event, FrameItem
+from kuzet.pipeline.factory import TaskOptions, build_task
 from kuzet.pipeline.metrics import Metrics
 from kuzet.pipeline.source_worker import OpenSource, Sampling, SourceWorker
 from kuzet.pipeline.tasks import Task
 
 _DONE = object()
+
+
+def _video_reader_opener(device: str, read_timeout: float) -> OpenSource:
+    def open_reader(url: str) -> Any:
+        from kuzet.video import VideoReader
+
+        # NVDEC only where it is usable: "auto" falls back to the CPU and says why
+        return VideoReader(url, device="cpu" if device == "cpu" else "auto", timeout=read_timeout)
+
+    return open_reader
 
 
 def source_name(url: str, taken: set[str]) -> str:
@@ -37,31 +49,49 @@ class Pipeline:
     (`queue_size`), so memory stays bounded and a slow analysis stage slows the decoders down rather than
     piling up frames. A source that fails (missing, corrupt, stalled) is reported and stops alone.
 
-    Use as `for event in pipeline.run(sources): ...`, or pass `on_event`; `pipeline.metrics` has per-stage
+    `tasks` are built-in task names ("faces", "plates", "evidence", built from the keyword options) or Task
+    objects. `every_n`/`fps` sample frames per source (sampled-out frames are counted, never silently lost).
+    Use as `for event in pipeline.run(sources): ...`, or pass `on_event`; `on_frame(item, detections)` sees
+    every analysed frame with its detections (e.g. to draw them); `pipeline.metrics` has per-stage
     timings, per-source counters and queue depths (also as Prometheus text: `pipeline.metrics.prometheus()`).
     """
 
     def __init__(
         self,
-        tasks: Sequence[Task],
+        tasks: Sequence[str | Task] = ("faces", "plates"),
         *,
-        open_source: OpenSource,
+        device: str = "auto",
+        model_dir: str | os.PathLike[str] | None = None,
+        watchlist: Any = None,
+        face_match_threshold: float = 0.43,
+        hotlist: Any = None,
+        plate_formats: Sequence[str] = (),
+        evidence_dir: str | os.PathLike[str] | None = None,
+        signing_key: Any = None,
         max_batch: int = 16,
         max_wait_ms: float = 50.0,
         queue_size: int = 32,
-        sampling: Sampling | None = None,
-        segment_lookup: Callable[[str, str, float], dict[str, Any] | None] | None = None,
+        every_n: int = 1,
+        fps: float | None = None,
+        read_timeout: float = 10.0,
+        open_source: OpenSource | None = None,
         on_event: Callable[[Event], None] | None = None,
+        on_frame: Callable[[FrameItem, list[dict[str, Any]]], None] | None = None,
     ):
         if not tasks:
             raise InvalidArgument("a pipeline needs at least one task")
-        self.tasks = list(tasks)
-        self.open_source = open_source
+        options = TaskOptions(device=device, model_dir=model_dir, watchlist=watchlist,
+                              face_match_threshold=face_match_threshold, hotlist=hotlist,
+                              plate_formats=tuple(plate_formats), evidence_dir=evidence_dir, signing_key=signing_key)
+        self.tasks: list[Task] = [build_task(t, options) if isinstance(t, str) else t for t in tasks]
+        evidence = [t for t in self.tasks if isinstance(t, EvidenceTask)]
+        self.segment_lookup = evidence[0].lookup if evidence else None
+        self.open_source = open_source or _video_reader_opener(device, read_timeout)
         self.batcher: DynamicBatcher[FrameItem] = DynamicBatcher(
             max_batch=max_batch, max_wait=max_wait_ms / 1000.0, queue_size=queue_size)
-        self.sampling = sampling or Sampling()
-        self.segment_lookup = segment_lookup
+        self.sampling = Sampling(every_n=every_n, fps=fps)
         self.on_event = on_event
+        self.on_frame = on_frame
         self.metrics = Metrics()
         self.metrics.register_gauge("queue_depth", self.batcher.depths)
         self.metrics.register_gauge("queue_depth_max", self.batcher.max_depths)
@@ -156,9 +186,11 @@ class Pipeline:
                             per_task.append(task.process(items))
                 for i, item in enumerate(items):
                     self.metrics.add(item.source, analysed=1)
-                    for detections in per_task:
-                        for det in detections[i]:
-                            self._emit(self._event(item.source, det, item.index, item.pts))
+                    found = [det for detections in per_task for det in detections[i]]
+                    if self.on_frame is not None:
+                        self.on_frame(item, found)
+                    for det in found:
+                        self._emit(self._event(item.source, det, item.index, item.pts))
                 self._finish_ended_sources(ended)
             self._finish_ended_sources(ended, all_sources=not self._stopping.is_set())
         except Exception as exc:  # a task failure ends the run with an error event for every source

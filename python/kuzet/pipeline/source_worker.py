@@ -7,6 +7,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
 
+from kuzet.errors import InvalidArgument
 from kuzet.pipeline.batcher import DynamicBatcher
 from kuzet.pipeline.events import FrameItem
 from kuzet.pipeline.metrics import Metrics
@@ -21,9 +22,9 @@ class Sampling:
 
     def __post_init__(self) -> None:
         if self.every_n < 1:
-            raise ValueError("every_n must be >= 1")
+            raise InvalidArgument(f"every_n must be >= 1, got {self.every_n}")
         if self.fps is not None and self.fps <= 0:
-            raise ValueError("fps must be > 0")
+            raise InvalidArgument(f"fps must be > 0, got {self.fps}")
 
 
 class _Sampler:
