@@ -13,9 +13,9 @@ _COLOURS = {"face": (40, 220, 40), "face_match": (230, 40, 40), "plate": (40, 14
 
 
 def _label_and_colour(det: dict[str, Any]) -> tuple[str, tuple[int, int, int]]:
-    if det.get("kind") == "plate":
+    if det.get("kind") in ("plate", "plate_read"):
         text = det.get("text") or "?"
-        hit = det.get("hotlist_hit")
+        hit = det.get("hotlist")
         return (f"{text} HOTLIST" if hit else text), _COLOURS["plate_hit" if hit else "plate"]
     identity = det.get("identity")
     if identity:
@@ -26,7 +26,7 @@ def _label_and_colour(det: dict[str, Any]) -> tuple[str, tuple[int, int, int]]:
 def draw_detections(image: np.ndarray, detections: list[dict[str, Any]]) -> np.ndarray:
     """A copy of an HxWx3 uint8 RGB image with each detection's box (or plate corners) and label drawn."""
     try:
-        from PIL import Image, ImageDraw
+        from PIL import Image, ImageDraw, ImageFont
     except ImportError as exc:  # pragma: no cover - pillow is a dependency
         raise ImportError("drawing annotations needs Pillow: pip install pillow") from exc
     if image.ndim != 3 or image.shape[2] != 3 or image.dtype != np.uint8:
@@ -34,6 +34,7 @@ def draw_detections(image: np.ndarray, detections: list[dict[str, Any]]) -> np.n
     canvas = Image.fromarray(np.ascontiguousarray(image))
     draw = ImageDraw.Draw(canvas)
     width = max(2, round(min(image.shape[:2]) / 300))
+    font = ImageFont.load_default(size=max(12, round(min(image.shape[:2]) / 30)))
     for det in detections:
         label, colour = _label_and_colour(det)
         x1, y1, x2, y2 = (float(v) for v in det["box"])
@@ -44,10 +45,10 @@ def draw_detections(image: np.ndarray, detections: list[dict[str, Any]]) -> np.n
             draw.rectangle((x1, y1, x2, y2), outline=colour, width=width)
         for x, y in det.get("landmarks") or []:
             draw.ellipse((x - width, y - width, x + width, y + width), fill=colour)
-        text_box = draw.textbbox((x1, y1), label)
-        top = max(0.0, y1 - (text_box[3] - text_box[1]) - 4)
-        draw.rectangle((x1, top, x1 + text_box[2] - text_box[0] + 4, y1), fill=colour)
-        draw.text((x1 + 2, top + 1), label, fill=(0, 0, 0))
+        _, _, text_w, text_h = draw.textbbox((0, 0), label, font=font)
+        top = max(0.0, y1 - text_h - 6)
+        draw.rectangle((x1, top, x1 + text_w + 4, top + text_h + 6), fill=colour)
+        draw.text((x1 + 2, top + 2), label, fill=(0, 0, 0), font=font)
     return np.asarray(canvas)
 
 
