@@ -110,7 +110,7 @@ class FaceDetector:
             chunk = frames[start:start + self.batch_size]
             batch, transforms = core.preprocess_batch(
                 chunk, h, w, channel_order=fmt.channel_order, mean=fmt.mean, scale=fmt.scale,
-                fit="letterbox_center", pad_value=fmt.pad_value, out=self._buffer[:len(chunk)])
+                fit="letterbox_topleft", pad_value=fmt.pad_value, out=self._buffer[:len(chunk)])
             outputs = self.model.run(batch)
             index, boxes, scores, landmarks = core.decode_faces(
                 self.family, outputs, h, w, transforms, score_threshold=self.score_threshold,
