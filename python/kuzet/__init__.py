@@ -17,7 +17,9 @@ from kuzet.errors import (
     StreamTimeout,
     UnsupportedCodec,
 )
+from kuzet.faces import FaceDetector, FaceEmbedder, FacePipeline, Watchlist
 from kuzet.plates import Hotlist, PlateDetector, PlatePipeline, PlateRead, PlateReader, PlateTrack, PlateTracker
+from kuzet.results import Face
 from kuzet.video import DecodeStats, Frame, FrameBatch, VideoMetadata, VideoReader
 
 __version__: str = _core.__version__
@@ -28,3 +30,4 @@ __all__ += ["DecodeError", "SourceNotFound", "NotAVideo", "UnsupportedCodec", "C
             "StreamTimeout", "DeviceUnavailable"]
 __all__ += ["VideoReader", "VideoMetadata", "Frame", "FrameBatch", "DecodeStats"]
 __all__ += ["Hotlist", "PlateDetector", "PlatePipeline", "PlateRead", "PlateReader", "PlateTrack", "PlateTracker"]
+__all__ += ["Face", "FaceDetector", "FaceEmbedder", "FacePipeline", "Watchlist"]

@@ -33,17 +33,15 @@ def build_task(name: str, options: TaskOptions) -> Task:
         watchlist = options.watchlist
         if watchlist is not None and not isinstance(watchlist, Watchlist):
             watchlist = Watchlist(watchlist)
-        detector = FaceDetector(model_dir=options.model_dir, device=options.device)
-        embedder = FaceEmbedder(model_dir=options.model_dir, device=options.device)
-        return FaceTask(FacePipeline(detector=detector, embedder=embedder, watchlist=watchlist,
-                                     match_threshold=options.face_match_threshold))
+        return FaceTask(FacePipeline(detector=FaceDetector(model_dir=options.model_dir, device=options.device),
+                                     embedder=FaceEmbedder(model_dir=options.model_dir, device=options.device),
+                                     watchlist=watchlist, match_threshold=options.face_match_threshold))
     if name == "plates":
         from kuzet.plates import PlateDetector, PlatePipeline, PlateReader
 
-        detector = PlateDetector(model_dir=options.model_dir, device=options.device)
-        reader = PlateReader(model_dir=options.model_dir, device=options.device)
-        return PlateTask(PlatePipeline(detector, reader, formats=tuple(options.plate_formats),
-                                       hotlist=options.hotlist))
+        return PlateTask(PlatePipeline(PlateDetector(model_dir=options.model_dir, device=options.device),
+                                       PlateReader(model_dir=options.model_dir, device=options.device),
+                                       formats=tuple(options.plate_formats), hotlist=options.hotlist))
     if name == "evidence":
         from kuzet.evidence import PrivateKey, load_private_key
 
