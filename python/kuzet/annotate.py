@@ -47,8 +47,9 @@ def draw_detections(image: np.ndarray, detections: list[dict[str, Any]]) -> np.n
             draw.ellipse((x - width, y - width, x + width, y + width), fill=colour)
         _, _, text_w, text_h = draw.textbbox((0, 0), label, font=font)
         top = max(0.0, y1 - text_h - 6)
-        draw.rectangle((x1, top, x1 + text_w + 4, top + text_h + 6), fill=colour)
-        draw.text((x1 + 2, top + 2), label, fill=(0, 0, 0), font=font)
+        left = max(0.0, min(x1, image.shape[1] - text_w - 4))  # keep the label inside the frame
+        draw.rectangle((left, top, left + text_w + 4, top + text_h + 6), fill=colour)
+        draw.text((left + 2, top + 2), label, fill=(0, 0, 0), font=font)
     return np.asarray(canvas)
 
 
