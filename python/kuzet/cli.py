@@ -21,10 +21,11 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("info", help="versions, CUDA/NVDEC availability, ONNX Runtime providers")
     p.set_defaults(func=_cmd_info)
     __import__("kuzet.evidence.cli", fromlist=["add_subcommands"]).add_subcommands(sub)
-    from kuzet.commands import analyze, enrol
+    from kuzet.commands import analyze, bench, enrol
 
     analyze.add_subcommand(sub)
     enrol.add_subcommand(sub)
+    bench.add_subcommand(sub)
     return parser
 
 
