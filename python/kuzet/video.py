@@ -23,7 +23,17 @@ Device = Literal["auto", "cpu", "cuda"]
 ErrorPolicy = Literal["raise", "skip"]
 Source = Union[str, "os.PathLike[str]", bytes, bytearray, memoryview, IO[bytes]]
 
-_URL_SCHEMES = ("file://", "http://", "https://", "rtsp://", "rtsps://", "rtmp://", "tcp://", "udp://", "srt://")
+_URL_SCHEMES = (
+    "file://",
+    "http://",
+    "https://",
+    "rtsp://",
+    "rtsps://",
+    "rtmp://",
+    "tcp://",
+    "udp://",
+    "srt://",
+)
 _LAYOUTS = ("rgb", "bgr", "rgb_planar", "yuv420p", "nv12", "native")
 
 
@@ -181,7 +191,9 @@ class VideoReader:
             native_device = "cuda" if available else "cpu"
             if not available:
                 self.fallback_reason = reason
-                warnings.warn(f"kuzet.VideoReader: decoding on the CPU ({reason})", RuntimeWarning, stacklevel=2)
+                warnings.warn(
+                    f"kuzet.VideoReader: decoding on the CPU ({reason})", RuntimeWarning, stacklevel=2
+                )
         self.name = name
         self.layout: Layout = layout
         self.apply_rotation = apply_rotation
@@ -213,14 +225,18 @@ class VideoReader:
         if out is None:
             return None
         data, pts_raw, pts, index, key = out
-        return Frame(data=self._rotate(data, batched=False), pts=pts, pts_raw=pts_raw, index=index, key_frame=key)
+        return Frame(
+            data=self._rotate(data, batched=False), pts=pts, pts_raw=pts_raw, index=index, key_frame=key
+        )
 
     # --- random access ------------------------------------------------------------------------------
     def get_frames(self, indices: Sequence[int] | np.ndarray) -> FrameBatch:
         """Frames at these indices of the decoded stream (exact: same pixels as sequential decoding)."""
         wanted = [int(i) for i in np.asarray(indices, dtype=np.int64).reshape(-1)]
         data, pts_raw, pts, index, key = self._decoder.get_frames(wanted, self.layout)
-        return FrameBatch(data=self._rotate(data, batched=True), pts=pts, pts_raw=pts_raw, index=index, key_frame=key)
+        return FrameBatch(
+            data=self._rotate(data, batched=True), pts=pts, pts_raw=pts_raw, index=index, key_frame=key
+        )
 
     def get_frames_at(self, seconds: Sequence[float] | np.ndarray) -> FrameBatch:
         """The frames shown at these times (the last frame whose pts <= t), in seconds."""
@@ -258,7 +274,9 @@ class VideoReader:
         if not self.apply_rotation or turns == 0:
             return data
         if self.layout not in ("rgb", "bgr", "rgb_planar"):
-            raise InvalidArgument(f"apply_rotation needs an image layout (rgb, bgr, rgb_planar), not {self.layout}")
+            raise InvalidArgument(
+                f"apply_rotation needs an image layout (rgb, bgr, rgb_planar), not {self.layout}"
+            )
         # Image axes: (H, W) are the first two of HWC, the last two of CHW; a batch adds a leading axis.
         axes = (1, 2) if self.layout == "rgb_planar" else (0, 1)
         if batched:

@@ -43,7 +43,10 @@ bool is_rgb_format(AVPixelFormat f) {
 
 }  // namespace
 
-CpuDevice::~CpuDevice() { sws_freeContext(sws_); }
+CpuDevice::~CpuDevice() {
+  sws_freeContext(sws_);
+  av_freep(&scratch_[0]);
+}
 
 void CpuDevice::configure_codec(AVCodecContext* ctx, int threads) {
   ctx->thread_count = threads;  // 0 lets FFmpeg pick one per core
@@ -77,7 +80,32 @@ void CpuDevice::scale(const AVFrame* frame, AVPixelFormat dst_format, uint8_t* c
     applied_dst_ = dst_format;
   }
   sws_ = ctx;
-  sws_scale(ctx, frame->data, frame->linesize, 0, frame->height, dst, dst_stride);
+  if (frame->width % kSafeWidthMultiple == 0) {
+    sws_scale(ctx, frame->data, frame->linesize, 0, frame->height, dst, dst_stride);
+    return;
+  }
+  // swscale's SIMD paths write whole blocks of pixels, past the end of a row whose width is not a
+  // multiple of the block: convert into padded scratch rows, then copy the exact rows out.
+  uint8_t** scratch = scratch_planes(dst_format, frame->width, frame->height);
+  sws_scale(ctx, frame->data, frame->linesize, 0, frame->height, scratch, scratch_stride_);
+  uint8_t* out[4] = {dst[0], dst[1], dst[2], dst[3]};
+  int out_stride[4] = {dst_stride[0], dst_stride[1], dst_stride[2], dst_stride[3]};
+  av_image_copy(out, out_stride, const_cast<const uint8_t**>(scratch), scratch_stride_, dst_format, frame->width,
+                frame->height);
+}
+
+uint8_t** CpuDevice::scratch_planes(AVPixelFormat format, int width, int height) {
+  if (format != scratch_format_ || width != scratch_width_ || height != scratch_height_) {
+    av_freep(&scratch_[0]);
+    const int padded = (width + 2 * kSafeWidthMultiple) & ~(kSafeWidthMultiple - 1);
+    if (av_image_alloc(scratch_, scratch_stride_, padded, height, format, 64) < 0) {
+      throw DecodeError("out of memory allocating a colour-conversion buffer");
+    }
+    scratch_format_ = format;
+    scratch_width_ = width;
+    scratch_height_ = height;
+  }
+  return scratch_;
 }
 
 void CpuDevice::convert(const AVFrame* frame, Layout layout, uint8_t* dst) {
