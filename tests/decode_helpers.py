@@ -48,9 +48,22 @@ def data_md_probes(data_dir: Path) -> dict[str, dict[str, object]]:
 def ffprobe_timestamps(path: Path) -> list[int]:
     """best_effort_timestamp (time-base units) of every decoded video frame, per ffprobe."""
     out = subprocess.run(
-        ["ffprobe", "-v", "error", "-select_streams", "v:0", "-show_entries", "frame=best_effort_timestamp",
-         "-of", "csv=p=0", str(path)],
-        capture_output=True, text=True, check=True, timeout=FFPROBE_TIMEOUT_S,
+        [
+            "ffprobe",
+            "-v",
+            "error",
+            "-select_streams",
+            "v:0",
+            "-show_entries",
+            "frame=best_effort_timestamp",
+            "-of",
+            "csv=p=0",
+            str(path),
+        ],
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=FFPROBE_TIMEOUT_S,
     ).stdout
     return [int(line.strip().rstrip(",")) for line in out.splitlines() if line.strip()]
 
@@ -58,10 +71,25 @@ def ffprobe_timestamps(path: Path) -> list[int]:
 def ffmpeg_rgb_frames(path: Path, width: int, height: int, count: int, *extra: str) -> np.ndarray:
     """The first `count` frames as RGB24 from the ffmpeg CLI, shape (count, H, W, 3)."""
     raw = subprocess.run(
-        ["ffmpeg", "-v", "error", "-i", str(path), *extra, "-frames:v", str(count), "-f", "rawvideo",
-         "-pix_fmt", "rgb24", "-"],
-        capture_output=True, check=True, timeout=FFPROBE_TIMEOUT_S,
+        [
+            "ffmpeg",
+            "-v",
+            "error",
+            "-i",
+            str(path),
+            *extra,
+            "-fps_mode",
+            "passthrough",
+            "-frames:v",
+            str(count),
+            "-f",
+            "rawvideo",
+            "-pix_fmt",
+            "rgb24",
+            "-",
+        ],
+        capture_output=True,
+        check=True,
+        timeout=FFPROBE_TIMEOUT_S,
     ).stdout
     return np.frombuffer(raw, np.uint8).reshape(count, height, width, 3)
-
-

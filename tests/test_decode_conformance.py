@@ -98,7 +98,7 @@ def test_every_conformance_file(path: Path, data_dir: Path) -> None:
 
 
 def test_skip_policy_counts_corrupt_frames(data_dir: Path) -> None:
-    # no_timescale.mp4 raises under errors="raise"; with "skip" the damaged packets are counted, the rest decode.
+    # no_timescale.mp4 raises under errors="raise"; with "skip" damaged packets are counted, the rest decode.
     with open_reader(data_dir / "conformance/mp4parse/no_timescale.mp4", errors="skip") as reader:
         frames = sum(1 for _ in reader)
         stats = reader.stats

@@ -249,7 +249,8 @@ class VideoReader:
         bad = (times < starts[0]) | (times >= end) | ~np.isfinite(times)
         if bad.any():
             raise InvalidArgument(
-                f"{self.name}: time {float(times[bad][0])!r} s is outside the video [{starts[0]:.6f}, {end:.6f}) s"
+                f"{self.name}: time {float(times[bad][0])!r} s is outside the video "
+                f"[{starts[0]:.6f}, {end:.6f}) s"
             )
         indices = np.searchsorted(starts, times, side="right") - 1
         return self.get_frames(indices)

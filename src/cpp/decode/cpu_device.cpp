@@ -41,6 +41,14 @@ bool is_rgb_format(AVPixelFormat f) {
   return d && (d->flags & AV_PIX_FMT_FLAG_RGB);
 }
 
+void deinterleave_rgb(const uint8_t* rgb, size_t pixels, uint8_t* r, uint8_t* g, uint8_t* b) {
+  for (size_t i = 0; i < pixels; ++i) {
+    r[i] = rgb[3 * i];
+    g[i] = rgb[3 * i + 1];
+    b[i] = rgb[3 * i + 2];
+  }
+}
+
 }  // namespace
 
 CpuDevice::~CpuDevice() {
@@ -122,10 +130,13 @@ void CpuDevice::convert(const AVFrame* frame, Layout layout, uint8_t* dst) {
       return;
     }
     case Layout::RgbPlanar: {
-      // GBRP stores its planes in G, B, R order; point them at the R, G, B thirds of dst.
-      uint8_t* planes[4] = {dst + plane, dst + 2 * plane, dst, nullptr};
-      const int strides[4] = {w, w, w, 0};
-      scale(frame, AV_PIX_FMT_GBRP, planes, strides);
+      // Through packed RGB, so planar output has the very same pixels as "rgb" (swscale's planar-RGB
+      // path interpolates chroma differently), then split into the R, G, B planes.
+      if (packed_.size() < plane * 3) packed_.resize(plane * 3);
+      uint8_t* planes[4] = {packed_.data(), nullptr, nullptr, nullptr};
+      const int strides[4] = {w * 3, 0, 0, 0};
+      scale(frame, AV_PIX_FMT_RGB24, planes, strides);
+      deinterleave_rgb(packed_.data(), plane, dst, dst + plane, dst + 2 * plane);
       return;
     }
     case Layout::Yuv420p:

@@ -1,6 +1,8 @@
 // CPU device: software decoding with FFmpeg's frame threads, colour conversion with a cached swscale
 // context that writes straight into the caller's buffer and honours the frame's colour matrix and range.
 #pragma once
+#include <vector>
+
 #include "decode/device_interface.hpp"
 
 struct SwsContext;
@@ -29,6 +31,7 @@ class CpuDevice final : public DeviceInterface {
   static constexpr int kSafeWidthMultiple = 32;
 
   SwsContext* sws_ = nullptr;
+  std::vector<uint8_t> packed_;  // packed RGB on the way to planar RGB
   uint8_t* scratch_[4] = {nullptr, nullptr, nullptr, nullptr};
   int scratch_stride_[4] = {0, 0, 0, 0};
   AVPixelFormat scratch_format_ = AV_PIX_FMT_NONE;

@@ -1,6 +1,7 @@
 #include "decode/decoder.hpp"
 
 #include <algorithm>
+#include <cstring>
 #include <utility>
 
 #include "decode/decode_errors.hpp"
@@ -69,6 +70,10 @@ void Decoder::open_codec() {
   const int index = av_find_best_stream(fmt, AVMEDIA_TYPE_VIDEO, -1, -1, nullptr, 0);
   if (index < 0 || (fmt->streams[index]->disposition & AV_DISPOSITION_ATTACHED_PIC)) {
     throw NotAVideo(name + ": has no video stream (" + std::to_string(fmt->nb_streams) + " other stream(s))");
+  }
+  if (fmt->iformat && std::strcmp(fmt->iformat->name, "tty") == 0) {
+    // FFmpeg's "tty" demuxer renders any text file as ANSI art; a text file is not a video.
+    throw NotAVideo(name + ": not a video (a text file)");
   }
   stream_ = fmt->streams[index];
   for (unsigned i = 0; i < fmt->nb_streams; ++i) {
