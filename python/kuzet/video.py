@@ -21,6 +21,7 @@ from kuzet.errors import DecodeError, InvalidArgument
 Layout = Literal["rgb", "bgr", "rgb_planar", "yuv420p", "nv12", "native"]
 Device = Literal["auto", "cpu", "cuda"]
 ErrorPolicy = Literal["raise", "skip"]
+BufferPolicy = Literal["drop_oldest", "block"]
 Source = Union[str, "os.PathLike[str]", bytes, bytearray, memoryview, IO[bytes]]
 
 _URL_SCHEMES = (
@@ -160,7 +161,14 @@ class VideoReader:
     ``device="auto"`` decodes on the GPU when this build and machine have NVDEC, else on the CPU (then
     ``fallback_reason`` says why and a warning is issued). ``errors="skip"`` drops corrupt frames (counted
     in ``stats``) instead of raising :class:`kuzet.CorruptStream`. ``timeout`` (seconds) bounds every
-    blocking read of a network source.
+    blocking read of a network source (a stalled stream raises :class:`kuzet.StreamTimeout`).
+
+    Live use: with ``buffer="drop_oldest"`` or ``"block"`` a native thread decodes ahead into a queue of
+    ``buffer_size`` frames; when it is full the oldest frame is dropped (counted in ``stats.dropped``) or
+    the decoder waits. ``reconnect=N`` (live mode; N > 0 turns it on with ``buffer="block"`` if no buffer
+    is given) reopens a network stream that stalled, failed or ended, up to N attempts per outage with
+    exponential backoff from ``reconnect_backoff`` seconds (counted in ``stats.reconnects``). Live readers
+    read sequentially only.
     """
 
     def __init__(
@@ -174,6 +182,10 @@ class VideoReader:
         apply_rotation: bool = False,
         timeout: float | None = 10.0,
         options: Mapping[str, str] | None = None,
+        buffer: BufferPolicy | None = None,
+        buffer_size: int = 8,
+        reconnect: int = 0,
+        reconnect_backoff: float = 0.5,
     ) -> None:
         if layout not in _LAYOUTS:
             raise InvalidArgument(f"layout must be one of {', '.join(_LAYOUTS)}, got {layout!r}")
@@ -197,16 +209,21 @@ class VideoReader:
         self.name = name
         self.layout: Layout = layout
         self.apply_rotation = apply_rotation
-        self._decoder = core.VideoDecoder(
-            kind,
-            target,
-            name,
-            native_device,
-            threads,
-            errors == "skip",
-            float(timeout or 0.0),
-            dict(options or {}),
-        )
+        if buffer is None and reconnect > 0:
+            buffer = "block"
+        if buffer is not None and buffer not in ("drop_oldest", "block"):
+            raise InvalidArgument(f"buffer must be 'drop_oldest', 'block' or None, got {buffer!r}")
+        if buffer_size < 1:
+            raise InvalidArgument(f"buffer_size must be >= 1, got {buffer_size}")
+        common = (kind, target, name, native_device, threads, errors == "skip", float(timeout or 0.0))
+        self.live = buffer is not None
+        self._decoder: Any
+        if buffer is None:
+            self._decoder = core.VideoDecoder(*common, dict(options or {}))
+        else:
+            self._decoder = core.LiveVideoDecoder(
+                *common, dict(options or {}), layout, buffer, buffer_size, reconnect, float(reconnect_backoff)
+            )
         self.metadata = _metadata(self._decoder.metadata())
         self.device: str = self._decoder.device
         self._pts_index: np.ndarray | None = None
@@ -221,7 +238,7 @@ class VideoReader:
 
     def read(self) -> Frame | None:
         """The next frame, or None at the end of the stream."""
-        out = self._decoder.next_frame(self.layout)
+        out = self._decoder.next_frame() if self.live else self._decoder.next_frame(self.layout)
         if out is None:
             return None
         data, pts_raw, pts, index, key = out
@@ -232,6 +249,7 @@ class VideoReader:
     # --- random access ------------------------------------------------------------------------------
     def get_frames(self, indices: Sequence[int] | np.ndarray) -> FrameBatch:
         """Frames at these indices of the decoded stream (exact: same pixels as sequential decoding)."""
+        self._require_random_access()
         wanted = [int(i) for i in np.asarray(indices, dtype=np.int64).reshape(-1)]
         data, pts_raw, pts, index, key = self._decoder.get_frames(wanted, self.layout)
         return FrameBatch(
@@ -257,9 +275,14 @@ class VideoReader:
 
     def frame_pts(self) -> np.ndarray:
         """pts (time-base units) of every frame of the decoded stream; indexing the file on first use."""
+        self._require_random_access()
         if self._pts_index is None:
             self._pts_index = self._decoder.frame_pts()
         return self._pts_index
+
+    def _require_random_access(self) -> None:
+        if self.live:
+            raise DecodeError(f"{self.name}: a live (buffered) reader reads sequentially only")
 
     def _end_time(self, starts: np.ndarray) -> float:
         if len(starts) > 1:

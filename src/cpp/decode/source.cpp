@@ -65,7 +65,7 @@ void Source::arm_deadline() {
 
 int Source::interrupt_cb(void* opaque) {
   auto* self = static_cast<Source*>(opaque);
-  if (self->aborted_.load()) return 1;
+  if (self->aborted()) return 1;
   const int64_t deadline = self->deadline_ns_.load();
   if (deadline != 0 && now_ns() > deadline) {
     self->timed_out_.store(true);
