@@ -59,7 +59,8 @@ bool Source::seekable() const {
 }
 
 void Source::arm_deadline() {
-  timed_out_.store(false);
+  // timed_out_ stays set: FFmpeg keeps the interrupted read's AVERROR_EXIT in the I/O context and
+  // returns it from later calls without asking the callback again.
   deadline_ns_.store(spec_.timeout_s > 0 ? now_ns() + static_cast<int64_t>(spec_.timeout_s * 1e9) : 0);
 }
 
