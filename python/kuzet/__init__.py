@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+from kuzet import evidence
 from kuzet._info import build_info
 from kuzet._native import core as _core
 from kuzet.errors import InvalidArgument, KuzetError, ModelError
 
 __version__: str = _core.__version__
 
-__all__ = ["__version__", "build_info", "KuzetError", "InvalidArgument", "ModelError"]
+__all__ = ["__version__", "build_info", "KuzetError", "InvalidArgument", "ModelError", "evidence"]
