@@ -248,3 +248,32 @@ def test_truncated_file_keeps_the_intact_segments(data_dir: Path, tmp_path: Path
     last = len(part.records) - 1
     assert [r.leaf_hash() for r in part.records[:last]] == [r.leaf_hash() for r in full.records[:last]]
     assert part.records[last].payload_digest != full.records[last].payload_digest
+
+
+@pytest.mark.parametrize(
+    "relpath",
+    ["conformance/sage/example.mkv", "conformance/sage/example.mp4", "faces/video/intel_asl_thanks.mkv"],
+)
+def test_corrupted_media_never_crashes(data_dir: Path, tmp_path: Path, relpath: str) -> None:
+    """Random byte corruption: the segmenter returns records (maybe with an error) or raises EvidenceError."""
+    import random
+
+    original = (data_dir / relpath).read_bytes()
+    rng = random.Random(relpath)
+    target = tmp_path / Path(relpath).name
+    outcomes = set()
+    for _ in range(40):
+        data = bytearray(original)
+        for _ in range(rng.randint(1, 16)):
+            data[rng.randrange(len(data))] = rng.randrange(256)
+        if rng.random() < 0.3:
+            data = data[: rng.randrange(1, len(data))]
+        target.write_bytes(bytes(data))
+        try:
+            seg = segment_file(target, target_duration_s=rng.choice([0.0, 0.5, 2.0]))
+        except EvidenceError:
+            outcomes.add("error")
+        else:
+            outcomes.add("segments")
+            assert seg.packet_count == sum(r.packet_count for r in seg.records)
+    assert "segments" in outcomes  # damaged files still yield records; above all, the process is alive
