@@ -132,3 +132,20 @@ def test_keys_public_and_exhibits(sealed, tmp_path: Path, capsys) -> None:
     exhibit.write_text(json.dumps(doc))
     assert main(["verify-exhibit", str(exhibit), "--key", str(sealed["pub"])]) == 2
     assert main(["exhibit", str(sealed["manifest"]), "--segment", "99", "--out", str(exhibit)]) == 4
+
+
+def test_verify_consistency_of_checkpoints(data_dir: Path, sealed, tmp_path: Path) -> None:
+    import kuzet.evidence as ev
+
+    key = ev.load_private_key(sealed["key"])
+    records = ev.segment_file(data_dir / HAMILTON, target_duration_s=1.0).records
+    old, new, forked = tmp_path / "old.json", tmp_path / "new.json", tmp_path / "forked.json"
+    ev.build_manifest(records[:2], key, log_id="cam", target_duration_s=1.0).write(old)
+    ev.build_manifest(records, key, log_id="cam", target_duration_s=1.0).write(new)
+    ev.build_manifest(
+        [records[0].with_metadata({"x": "y"}), *records[1:]], key, log_id="cam", target_duration_s=1.0
+    ).write(forked)
+    pub = str(sealed["pub"])
+    assert main(["verify-consistency", str(old), str(new), "--key", pub]) == 0
+    assert main(["verify-consistency", str(old), str(forked), "--key", pub]) == 2  # history rewritten
+    assert main(["verify-consistency", str(new), str(old), "--key", pub]) == 2  # shrunk
