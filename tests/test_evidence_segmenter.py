@@ -9,7 +9,6 @@ import shutil
 import struct
 import subprocess
 import threading
-from fractions import Fraction
 from pathlib import Path
 
 import av
@@ -30,18 +29,19 @@ VIDEOS = [
 ]
 
 
-def _rescale(ts: int, src: Fraction, dst: Fraction) -> int:
-    # av_rescale_q rounds to nearest, halves away from zero
-    num = ts * src.numerator * dst.denominator
-    den = src.denominator * dst.numerator
-    q, r = divmod(abs(num), den)
-    if 2 * r >= den:
-        q += 1
-    return q if num >= 0 else -q
-
-
 def _flags(pkt: av.Packet) -> int:
     return sum(bit for name, bit in HASHED_FLAGS.items() if getattr(pkt, name))
+
+
+def _combine(streams: dict[int, dict]) -> tuple[bytes, bytes]:
+    payload = hashlib.sha256(struct.pack(">I", len(streams)))
+    timing = hashlib.sha256(struct.pack(">I", len(streams)))
+    for index in sorted(streams):
+        st = streams[index]
+        header = struct.pack(">IQ", index, st["packets"])
+        payload.update(header + st["payload"].digest())
+        timing.update(header + st["timing"].digest())
+    return payload.digest(), timing.digest()
 
 
 def reference_segments(path: Path, target_s: float) -> list[dict]:
@@ -52,22 +52,9 @@ def reference_segments(path: Path, target_s: float) -> list[dict]:
     target_ticks = round(target_s * vtb.denominator / vtb.numerator)
     segments: list[dict] = []
     cur: dict | None = None
-
-    def new() -> dict:
-        return {
-            "payload": hashlib.sha256(),
-            "timing": hashlib.sha256(),
-            "origin": None,
-            "start": None,
-            "end": None,
-            "packets": 0,
-            "bytes": 0,
-        }
-
     for pkt in container.demux():
         if pkt.size == 0 and pkt.pts is None and pkt.dts is None:
             continue  # PyAV's end-of-stream flush packets
-        tb = pkt.time_base
         is_video = pkt.stream_index == video.index
         ts = pkt.pts if pkt.pts is not None else pkt.dts
         if cur is not None and is_video and pkt.is_keyframe and cur["start"] is not None and ts is not None:
@@ -75,14 +62,14 @@ def reference_segments(path: Path, target_s: float) -> list[dict]:
                 segments.append(cur)
                 cur = None
         if cur is None:
-            cur = new()
-        if cur["origin"] is None and (pkt.dts is not None or pkt.pts is not None):
-            cur["origin"] = (pkt.dts if pkt.dts is not None else pkt.pts, tb)
-        origin = _rescale(cur["origin"][0], cur["origin"][1], tb) if cur["origin"] else 0
+            cur = {"streams": {}, "start": None, "end": None, "packets": 0, "bytes": 0}
+        st = cur["streams"].setdefault(
+            pkt.stream_index, {"payload": hashlib.sha256(), "timing": hashlib.sha256(), "packets": 0}
+        )
         data = bytes(pkt)
-        cur["payload"].update(struct.pack(">IIQ", pkt.stream_index, _flags(pkt), len(data)) + data)
-        rel = [NOPTS if t is None else t - origin for t in (pkt.pts, pkt.dts)]
-        cur["timing"].update(struct.pack(">Iqq", pkt.stream_index, *rel))
+        st["payload"].update(struct.pack(">IQ", _flags(pkt), len(data)) + data)
+        st["timing"].update(struct.pack(">qq", *(NOPTS if t is None else t for t in (pkt.pts, pkt.dts))))
+        st["packets"] += 1
         cur["packets"] += 1
         cur["bytes"] += len(data)
         if is_video and ts is not None:
@@ -91,18 +78,21 @@ def reference_segments(path: Path, target_s: float) -> list[dict]:
             cur["end"] = ts if cur["end"] is None else max(cur["end"], ts)
     if cur is not None:
         segments.append(cur)
-    return [
-        {
-            "payload": s["payload"].digest(),
-            "timing": s["timing"].digest(),
-            "start_pts": s["start"],
-            "end_pts": s["end"],
-            "packet_count": s["packets"],
-            "byte_length": s["bytes"],
-            "time_base": (vtb.numerator, vtb.denominator),
-        }
-        for s in segments
-    ]
+    out = []
+    for s in segments:
+        payload, timing = _combine(s["streams"])
+        out.append(
+            {
+                "payload": payload,
+                "timing": timing,
+                "start_pts": s["start"],
+                "end_pts": s["end"],
+                "packet_count": s["packets"],
+                "byte_length": s["bytes"],
+                "time_base": (vtb.numerator, vtb.denominator),
+            }
+        )
+    return out
 
 
 @pytest.mark.parametrize(("relpath", "stored_timestamps"), VIDEOS)
@@ -258,3 +248,32 @@ def test_truncated_file_keeps_the_intact_segments(data_dir: Path, tmp_path: Path
     last = len(part.records) - 1
     assert [r.leaf_hash() for r in part.records[:last]] == [r.leaf_hash() for r in full.records[:last]]
     assert part.records[last].payload_digest != full.records[last].payload_digest
+
+
+@pytest.mark.parametrize(
+    "relpath",
+    ["conformance/sage/example.mkv", "conformance/sage/example.mp4", "faces/video/intel_asl_thanks.mkv"],
+)
+def test_corrupted_media_never_crashes(data_dir: Path, tmp_path: Path, relpath: str) -> None:
+    """Random byte corruption: the segmenter returns records (maybe with an error) or raises EvidenceError."""
+    import random
+
+    original = (data_dir / relpath).read_bytes()
+    rng = random.Random(relpath)
+    target = tmp_path / Path(relpath).name
+    outcomes = set()
+    for _ in range(40):
+        data = bytearray(original)
+        for _ in range(rng.randint(1, 16)):
+            data[rng.randrange(len(data))] = rng.randrange(256)
+        if rng.random() < 0.3:
+            data = data[: rng.randrange(1, len(data))]
+        target.write_bytes(bytes(data))
+        try:
+            seg = segment_file(target, target_duration_s=rng.choice([0.0, 0.5, 2.0]))
+        except EvidenceError:
+            outcomes.add("error")
+        else:
+            outcomes.add("segments")
+            assert seg.packet_count == sum(r.packet_count for r in seg.records)
+    assert "segments" in outcomes  # damaged files still yield records; above all, the process is alive

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from kuzet import evidence
 from kuzet._info import build_info
 from kuzet._native import core as _core
 from kuzet.errors import (
@@ -18,6 +19,7 @@ from kuzet.errors import (
     UnsupportedCodec,
 )
 from kuzet.faces import FaceDetector, FaceEmbedder, FacePipeline, Watchlist
+from kuzet.pipeline import Pipeline
 from kuzet.plates import Hotlist, PlateDetector, PlatePipeline, PlateRead, PlateReader, PlateTrack, PlateTracker
 from kuzet.results import Face
 from kuzet.video import DecodeStats, Frame, FrameBatch, VideoMetadata, VideoReader
@@ -31,3 +33,4 @@ __all__ += ["DecodeError", "SourceNotFound", "NotAVideo", "UnsupportedCodec", "C
 __all__ += ["VideoReader", "VideoMetadata", "Frame", "FrameBatch", "DecodeStats"]
 __all__ += ["Hotlist", "PlateDetector", "PlatePipeline", "PlateRead", "PlateReader", "PlateTrack", "PlateTracker"]
 __all__ += ["Face", "FaceDetector", "FaceEmbedder", "FacePipeline", "Watchlist"]
+__all__ += ["evidence", "Pipeline"]

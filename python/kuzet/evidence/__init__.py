@@ -8,7 +8,13 @@ See docs/evidence-format.md for the formats and `kuzet verify` / `kuzet keys` / 
 from __future__ import annotations
 
 from kuzet.evidence.errors import EvidenceError, KeyFormatError, ManifestError
-from kuzet.evidence.exhibit import ExhibitReport, make_exhibit, verify_consistency, verify_exhibit
+from kuzet.evidence.exhibit import (
+    ExhibitReport,
+    consistency_proof,
+    make_exhibit,
+    verify_consistency,
+    verify_exhibit,
+)
 from kuzet.evidence.keys import (
     PrivateKey,
     PublicKey,
@@ -29,6 +35,7 @@ __all__ = [
     "KeyFormatError",
     "ManifestError",
     "ExhibitReport",
+    "consistency_proof",
     "make_exhibit",
     "verify_consistency",
     "verify_exhibit",

@@ -1,8 +1,8 @@
-"""`kuzet keys`, `kuzet seal`, `kuzet verify`, `kuzet exhibit` and `kuzet verify-exhibit`.
+"""`kuzet keys`, `seal`, `verify`, `exhibit`, `verify-exhibit` and `verify-consistency`.
 
-Exit codes of verify / verify-exhibit: 0 ok, 1 tampered (recording differs from the manifest), 2 bad
-signature or bad tree (the manifest is not what a trusted key signed), 3 malformed manifest, 4 usage or I/O
-error (missing file, unreadable key)."""
+Exit codes of verify / verify-exhibit / verify-consistency: 0 ok, 1 tampered (recording differs from the
+manifest), 2 bad signature or bad tree (the manifest is not what a trusted key signed), 3 malformed
+manifest, 4 usage or I/O error (missing file, unreadable key)."""
 
 from __future__ import annotations
 
@@ -13,11 +13,19 @@ import types
 from typing import Any, NoReturn
 
 from kuzet.evidence.errors import EvidenceError, KeyFormatError, ManifestError
-from kuzet.evidence.exhibit import make_exhibit, verify_exhibit
+from kuzet.evidence.exhibit import consistency_proof, make_exhibit, verify_consistency, verify_exhibit
 from kuzet.evidence.keys import generate_keypair, load_private_key, load_public_key, write_keypair
 from kuzet.evidence.manifest import atomic_write_text, load_manifest
 from kuzet.evidence.seal import seal
-from kuzet.evidence.verify import EXIT_BAD_MANIFEST, EXIT_BAD_SIGNATURE, EXIT_OK, EXIT_USAGE, verify
+from kuzet.evidence.tree_head import find_signer
+from kuzet.evidence.verify import (
+    EXIT_BAD_MANIFEST,
+    EXIT_BAD_SIGNATURE,
+    EXIT_OK,
+    EXIT_USAGE,
+    check_tree,
+    verify,
+)
 
 
 def _usage_error(self: argparse.ArgumentParser, message: str) -> NoReturn:
@@ -122,6 +130,29 @@ def _cmd_verify_exhibit(args: argparse.Namespace) -> int:
     return EXIT_OK if report.ok else EXIT_BAD_SIGNATURE
 
 
+def _cmd_verify_consistency(args: argparse.Namespace) -> int:
+    """An earlier checkpoint must be a prefix of a later one, both signed by trusted keys."""
+    keys = [load_public_key(path) for path in args.key]
+    old, new = load_manifest(args.old), load_manifest(args.new)
+    signed = all(find_signer(m.tree_head, m.signature, keys) for m in (old, new))
+    trees = check_tree(old) and check_tree(new)
+    size = old.tree_head.tree_size
+    prefix = trees and (
+        size == 0
+        or (
+            0 < size <= new.tree_head.tree_size
+            and verify_consistency(old.tree_head, new.tree_head, consistency_proof(new, size))
+        )
+    )
+    ok = signed and trees and prefix
+    print(
+        f"{'OK' if ok else 'BAD'}: {size} -> {new.tree_head.tree_size} segments (signatures "
+        f"{'valid' if signed else 'NOT by trusted keys'}, trees {'valid' if trees else 'INVALID'}, "
+        f"prefix {'proven' if prefix else 'NOT proven'})"
+    )
+    return EXIT_OK if ok else EXIT_BAD_SIGNATURE
+
+
 def add_subcommands(subparsers: Any) -> None:
     keys = _parser(subparsers, "keys", help="Ed25519 signing keys for evidence manifests")
     keys_sub = keys.add_subparsers(dest="keys_command", required=True)
@@ -161,6 +192,14 @@ def add_subcommands(subparsers: Any) -> None:
     p.add_argument("--segment", type=int, required=True)
     p.add_argument("--out", required=True)
     p.set_defaults(func=lambda a: _run(_cmd_exhibit, a))
+
+    p = _parser(
+        subparsers, "verify-consistency", help="check that an earlier checkpoint is a prefix of a later one"
+    )
+    p.add_argument("old")
+    p.add_argument("new")
+    p.add_argument("--key", required=True, action="append", help="trusted public key (PEM); repeatable")
+    p.set_defaults(func=lambda a: _run(_cmd_verify_consistency, a))
 
     p = _parser(subparsers, "verify-exhibit", help="check an exhibit with trusted public keys")
     p.add_argument("exhibit")

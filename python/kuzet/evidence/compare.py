@@ -19,6 +19,8 @@ class Alignment:
     retimed: tuple[int, ...]  # manifest indices whose packets are intact but whose timestamps changed
     # For each segment of the recording: the manifest index it matches (by payload), or None.
     actual_order: tuple[int | None, ...]
+    # Extra segments that repeat a manifest segment: (recording position, manifest index).
+    duplicates: tuple[tuple[int, int], ...]
 
 
 def align(expected: Sequence[SegmentRecord], actual: Sequence[SegmentRecord]) -> Alignment:
@@ -62,6 +64,10 @@ def align(expected: Sequence[SegmentRecord], actual: Sequence[SegmentRecord]) ->
         extra.extend(rest_a[pairs:])
 
     retimed = [i for j, i in matched.items() if not expected[i].same_media(actual[j])]
+    index_of_payload = {key: i for i, key in enumerate(keys_e)}
+    duplicates = tuple(
+        (j, index_of_payload[keys_a[j]]) for j in sorted(extra) if keys_a[j] in index_of_payload
+    )
     order = [matched.get(j) for j in range(len(actual))]
     return Alignment(
         modified=tuple(sorted(modified)),
@@ -70,6 +76,7 @@ def align(expected: Sequence[SegmentRecord], actual: Sequence[SegmentRecord]) ->
         reordered=tuple(sorted(_out_of_order([i for i in order if i is not None]))),
         retimed=tuple(sorted(retimed)),
         actual_order=tuple(order),
+        duplicates=duplicates,
     )
 
 

@@ -96,6 +96,13 @@ def verify_exhibit(
     )
 
 
+def consistency_proof(manifest: Manifest, old_size: int) -> list[bytes]:
+    """RFC 6962 proof that the first old_size segments of manifest formed the tree of an earlier head."""
+    if not 0 < old_size <= len(manifest.records):
+        raise EvidenceError(f"old_size must be between 1 and {len(manifest.records)}, got {old_size}")
+    return [bytes(h) for h in core.consistency_proof(manifest.leaf_hashes(), old_size)]
+
+
 def verify_consistency(old: TreeHead, new: TreeHead, proof: list[bytes]) -> bool:
     """True when the tree of old is a prefix of the tree of new (RFC 6962 consistency proof)."""
     return bool(core.verify_consistency(old.tree_size, new.tree_size, proof, old.root_hash, new.root_hash))

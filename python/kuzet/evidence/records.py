@@ -36,8 +36,8 @@ class SegmentRecord:
     time_base: tuple[int, int]
     packet_count: int
     byte_length: int
-    payload_digest: bytes  # SHA-256 over each packet's stream index, flags, size and bytes
-    timing_digest: bytes  # SHA-256 over each packet's stream index and pts/dts relative to the segment
+    payload_digest: bytes  # per stream, in order: each packet's flags, size and bytes
+    timing_digest: bytes  # per stream, in order: each packet's pts and dts as stored
     stream_params_digest: bytes  # SHA-256 over all streams' codec, time base and extradata
     metadata: Mapping[str, str] = field(default_factory=dict)
 

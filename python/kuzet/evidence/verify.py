@@ -38,11 +38,17 @@ class VerificationReport:
     retimed: tuple[int, ...]
     stream_params_changed: bool  # codec/extradata/time base of the streams differ from the recording's
     media_error: str | None  # the recording could not be (fully) demuxed: truncated or corrupt container
-    actual_order: tuple[int | None, ...]
+    actual_order: tuple[int | None, ...]  # per recording segment: the manifest index with its packets
+    duplicates: tuple[tuple[int, int], ...]  # (recording position, manifest index) of repeated segments
 
     @property
     def ok(self) -> bool:
         return self.status == "ok"
+
+    @property
+    def payload_intact(self) -> bool:
+        """Every manifest segment's packets are present, once, in order (timestamps or container aside)."""
+        return not (self.modified or self.missing or self.extra or self.reordered or self.media_error)
 
     @property
     def exit_code(self) -> int:
@@ -51,6 +57,7 @@ class VerificationReport:
     def to_json(self) -> dict[str, Any]:
         d = asdict(self)
         d["ok"] = self.ok
+        d["payload_intact"] = self.payload_intact
         d["exit_code"] = self.exit_code
         return d
 
@@ -67,6 +74,10 @@ class VerificationReport:
             if values:
                 what = "recording positions" if name == "extra" else "segments"
                 lines.append(f"  {name}: {what} {', '.join(map(str, values))}")
+        for position, index in self.duplicates:
+            lines.append(f"  recording position {position} repeats segment {index}")
+        if self.payload_intact and self.retimed:
+            lines.append("  every segment's packets are intact: only timestamps (or the container) changed")
         if self.stream_params_changed:
             lines.append("  stream parameters (codecs, extradata, time bases) changed")
         if self.media_error:
@@ -143,4 +154,5 @@ def verify(
         stream_params_changed=params_changed,
         media_error=media_error,
         actual_order=al.actual_order,
+        duplicates=al.duplicates,
     )

@@ -20,8 +20,8 @@ struct SegmentRecord {
   std::int32_t time_base_den = 0;
   std::uint64_t packet_count = 0;
   std::uint64_t byte_length = 0;           // sum of packet payload sizes
-  Digest payload_digest{};                 // packets' stream index, flags, size and bytes
-  Digest timing_digest{};                  // packets' stream index and pts/dts relative to the segment
+  Digest payload_digest{};                 // per stream, in order: each packet's flags, size and bytes
+  Digest timing_digest{};                  // per stream, in order: each packet's pts and dts
   Digest stream_params_digest{};           // codec ids, time bases and extradata of all streams
   std::map<std::string, std::string> metadata;  // sorted by key (bytewise): device id, GPS, wall clock...
 };

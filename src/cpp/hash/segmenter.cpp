@@ -2,6 +2,7 @@
 
 #include <cmath>
 #include <cstring>
+#include <map>
 #include <memory>
 
 extern "C" {
@@ -77,7 +78,16 @@ int find_video_stream(const AVFormatContext* fmt) {
   return -1;
 }
 
-// Accumulates one segment: its packets go straight into the two digests.
+// One stream's packets within a segment, hashed in demux order.
+struct StreamDigests {
+  Sha256 payload;  // per packet: u32 flags, u64 size, bytes
+  Sha256 timing;   // per packet: i64 pts, i64 dts (as stored; INT64_MIN = none)
+  std::uint64_t packets = 0;
+};
+
+// Accumulates one segment. Each stream is hashed on its own and the per-stream digests are combined in
+// stream order, so a re-mux that only changes how streams are interleaved keeps the digests, while any
+// change to a packet, its order within its stream, or its timestamps does not.
 class SegmentBuilder {
  public:
   SegmentBuilder(AVRational video_tb, const Digest& params) : video_tb_(video_tb), params_(params) {}
@@ -86,26 +96,16 @@ class SegmentBuilder {
   bool has_video_start() const { return record_.start_pts != kNoTimestamp; }
   std::int64_t start_pts() const { return record_.start_pts; }
 
-  void add(const AVPacket& pkt, AVRational pkt_tb, bool is_video) {
-    // Timestamps are hashed relative to the segment's first timestamped packet, so a segment moved in
-    // time keeps its payload and timing digests; its absolute place is pinned by start/end_pts.
-    if (!has_origin_ && (pkt.dts != AV_NOPTS_VALUE || pkt.pts != AV_NOPTS_VALUE)) {
-      has_origin_ = true;
-      origin_ts_ = pkt.dts != AV_NOPTS_VALUE ? pkt.dts : pkt.pts;
-      origin_tb_ = pkt_tb;
-    }
-    const std::int64_t origin = has_origin_ ? av_rescale_q(origin_ts_, origin_tb_, pkt_tb) : 0;
-    auto relative = [&](std::int64_t ts) { return ts == AV_NOPTS_VALUE ? kNoTimestamp : wrap_sub(ts, origin); };
-
-    const auto stream = static_cast<std::uint32_t>(pkt.stream_index);
-    put_u32(payload_, stream);
-    put_u32(payload_, static_cast<std::uint32_t>(pkt.flags & kHashedFlags));
-    put_u64(payload_, static_cast<std::uint64_t>(pkt.size));
-    payload_.update(pkt.data, static_cast<std::size_t>(pkt.size));
-
-    put_u32(timing_, stream);
-    put_i64(timing_, relative(pkt.pts));
-    put_i64(timing_, relative(pkt.dts));
+  void add(const AVPacket& pkt, bool is_video) {
+    auto& slot = streams_[pkt.stream_index];
+    if (!slot) slot = std::make_unique<StreamDigests>();
+    StreamDigests& d = *slot;
+    put_u32(d.payload, static_cast<std::uint32_t>(pkt.flags & kHashedFlags));
+    put_u64(d.payload, static_cast<std::uint64_t>(pkt.size));
+    d.payload.update(pkt.data, static_cast<std::size_t>(pkt.size));
+    put_i64(d.timing, pkt.pts == AV_NOPTS_VALUE ? kNoTimestamp : pkt.pts);
+    put_i64(d.timing, pkt.dts == AV_NOPTS_VALUE ? kNoTimestamp : pkt.dts);
+    d.packets += 1;
 
     record_.packet_count += 1;
     record_.byte_length += static_cast<std::uint64_t>(pkt.size);
@@ -124,11 +124,25 @@ class SegmentBuilder {
     out.index = index;
     out.time_base_num = video_tb_.num;
     out.time_base_den = video_tb_.den;
-    out.payload_digest = payload_.finish();
-    out.timing_digest = timing_.finish();
+    // digest = SHA256(u32 stream count || per stream, ascending index: u32 index || u64 packets || digest)
+    Sha256 payload, timing;
+    put_u32(payload, static_cast<std::uint32_t>(streams_.size()));
+    put_u32(timing, static_cast<std::uint32_t>(streams_.size()));
+    for (auto& [stream, d] : streams_) {
+      for (Sha256* h : {&payload, &timing}) {
+        put_u32(*h, static_cast<std::uint32_t>(stream));
+        put_u64(*h, d->packets);
+      }
+      const Digest p = d->payload.finish();
+      const Digest t = d->timing.finish();
+      payload.update(p.data(), p.size());
+      timing.update(t.data(), t.size());
+    }
+    out.payload_digest = payload.finish();
+    out.timing_digest = timing.finish();
     out.stream_params_digest = params_;
     record_ = SegmentRecord{};
-    has_origin_ = false;
+    streams_.clear();
     return out;
   }
 
@@ -136,11 +150,7 @@ class SegmentBuilder {
   AVRational video_tb_;
   Digest params_;
   SegmentRecord record_;
-  Sha256 payload_;
-  Sha256 timing_;
-  bool has_origin_ = false;
-  std::int64_t origin_ts_ = 0;
-  AVRational origin_tb_{0, 1};
+  std::map<int, std::unique_ptr<StreamDigests>> streams_;  // ordered by stream index
 };
 
 std::unique_ptr<AVFormatContext, FormatCloser> open_input(const std::string& url, const std::string& format) {
@@ -205,7 +215,7 @@ SegmentationResult segment_media(const std::string& url, const SegmenterOptions&
       if (ts != AV_NOPTS_VALUE && wrap_sub(ts, builder.start_pts()) >= target_ticks) keep_going = emit();
     }
     if (keep_going) {
-      builder.add(*pkt, fmt->streams[pkt->stream_index]->time_base, is_video);
+      builder.add(*pkt, is_video);
       result.packet_count += 1;
       result.byte_length += static_cast<std::uint64_t>(pkt->size);
     }
