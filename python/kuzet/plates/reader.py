@@ -51,23 +51,41 @@ class PlateReader:
         self.max_width = max_width
 
     def read(self, crops: Sequence[np.ndarray]) -> list[TextRead]:
-        """Text of each crop; crops are resized to height 48 keeping aspect and batched in one run."""
+        """Text of each crop (HxWx3 uint8 RGB), resized to height 48 keeping its aspect.
+
+        Crops are batched per padded width (a multiple of 8): the recogniser mixes context across the
+        whole line, so padding a crop to a wider batch would change its read. Per-width batches give
+        exactly the reads of one crop at a time, in a few runs (rectified plates share a few widths).
+        """
         if len(crops) == 0:
             return []
-        widths = [min(self.max_width, max(8, round(HEIGHT * c.shape[1] / max(c.shape[0], 1)))) for c in crops]
-        batch_w = min(self.max_width, -(-max(widths) // 8) * 8)
-        tensor, _ = core.preprocess_batch(list(crops), HEIGHT, batch_w, channel_order="bgr",
-                                          mean=(127.5,) * 3, scale=(1 / 127.5,) * 3, fit="keep_height",
-                                          pad_value=0.0)
+        for i, crop in enumerate(crops):
+            if not isinstance(crop, np.ndarray) or crop.ndim != 3 or crop.shape[2] != 3 or crop.dtype != np.uint8:
+                raise InvalidArgument(f"PlateReader.read: crop {i} must be an HxWx3 uint8 array")
+            if crop.shape[0] == 0 or crop.shape[1] == 0:
+                raise InvalidArgument(f"PlateReader.read: crop {i} is empty ({crop.shape})")
+        widths = np.array([min(self.max_width, max(8, round(HEIGHT * c.shape[1] / c.shape[0]))) for c in crops])
+        padded = np.minimum(self.max_width, -(-widths // 8) * 8)
+        out: list[TextRead | None] = [None] * len(crops)
+        for batch_w in np.unique(padded):
+            members = np.flatnonzero(padded == batch_w)
+            for i, read in zip(members, self._read_batch([crops[i] for i in members], widths[members],
+                                                         int(batch_w)), strict=True):
+                out[i] = read
+        return [r for r in out if r is not None]
+
+    def _read_batch(self, crops: list[np.ndarray], widths: np.ndarray, batch_w: int) -> list[TextRead]:
+        tensor, _ = core.preprocess_batch(crops, HEIGHT, batch_w, channel_order="bgr", mean=(127.5,) * 3,
+                                          scale=(1 / 127.5,) * 3, fit="keep_height", pad_value=0.0)
         probs = next(iter(self.model.run(tensor).values()))
         if probs.ndim != 3 or probs.shape[2] != len(self.alphabet):
             raise ModelError(f"{self.model.spec.name}: output shape {probs.shape} does not fit an alphabet of "
                              f"{len(self.alphabet)} classes")
         steps = probs.shape[1]
         # Timesteps over the right padding carry no text; keep one extra for the last character's edge.
-        lengths = np.minimum(steps, np.ceil(np.array(widths) * steps / batch_w).astype(np.int32) + 1)
+        lengths = np.minimum(steps, np.ceil(widths * steps / batch_w).astype(np.int64) + 1)
         labels, confidences, offsets = core.plates_ctc_greedy_decode(
-            np.ascontiguousarray(probs, np.float32), allowed=self.allowed, lengths=lengths.astype(np.int32))
+            np.ascontiguousarray(probs, np.float32), allowed=self.allowed, lengths=lengths)
         out = []
         for r in range(len(crops)):
             lo, hi = int(offsets[r]), int(offsets[r + 1])
