@@ -68,10 +68,10 @@ class PlateReader:
         padded = np.minimum(self.max_width, -(-widths // 8) * 8)
         out: list[TextRead | None] = [None] * len(crops)
         for batch_w in np.unique(padded):
-            members = np.flatnonzero(padded == batch_w)
-            for i, read in zip(members, self._read_batch([crops[int(i)] for i in members], widths[members],
-                                                         int(batch_w)), strict=True):
-                out[int(i)] = read
+            members = [int(i) for i in np.flatnonzero(padded == batch_w)]
+            reads = self._read_batch([crops[i] for i in members], widths[members], int(batch_w))
+            for i, read in zip(members, reads, strict=True):
+                out[i] = read
         return [r for r in out if r is not None]
 
     def _read_batch(self, crops: list[np.ndarray], widths: np.ndarray, batch_w: int) -> list[TextRead]:
