@@ -10,8 +10,8 @@ import numpy as np
 
 from kuzet._native import core
 from kuzet.errors import InvalidArgument, ModelError
-from kuzet.models import load_model
 from kuzet.models.resolve import resolve_extra
+from kuzet.plates._runner import ChunkedRunner
 
 PLATE_CHARACTERS = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ"
 HEIGHT = 48  # PP-OCR recogniser input height
@@ -32,11 +32,13 @@ class PlateReader:
 
     def __init__(self, model: str = "ppocrv4_rec", *, model_dir: str | os.PathLike[str] | None = None,
                  path: str | os.PathLike[str] | None = None, device: str = "auto",
-                 characters: str = PLATE_CHARACTERS, max_width: int = 320, threads: int | None = None):
+                 characters: str = PLATE_CHARACTERS, max_width: int = 320, threads: int | None = None,
+                 workers: int | None = None):
         if max_width < 16 or max_width % 8:
             raise InvalidArgument(f"max_width must be a multiple of 8 and >= 16, got {max_width}")
-        self.model = load_model(model, model_dir=model_dir, path=path, device=device, threads=threads,
-                                role="plate_reader")
+        self._runner = ChunkedRunner(model, role="plate_reader", model_dir=model_dir, path=path, device=device,
+                                     threads=threads, workers=workers)
+        self.model = self._runner.model
         spec = self.model.spec
         if "dict" not in spec.extra_files:
             raise ModelError(f"plate reader {spec.name!r} has no alphabet ('dict') file registered")
@@ -66,18 +68,20 @@ class PlateReader:
                 raise InvalidArgument(f"PlateReader.read: crop {i} is empty ({crop.shape})")
         widths = np.array([min(self.max_width, max(8, round(HEIGHT * c.shape[1] / c.shape[0]))) for c in crops])
         padded = np.minimum(self.max_width, -(-widths // 8) * 8)
+        groups = [[int(i) for i in np.flatnonzero(padded == w)] for w in np.unique(padded)]
+        tensors = [
+            core.preprocess_batch([crops[i] for i in members], HEIGHT, int(padded[members[0]]), channel_order="bgr",
+                                  mean=(127.5,) * 3, scale=(1 / 127.5,) * 3, fit="keep_height", pad_value=0.0)[0]
+            for members in groups
+        ]
         out: list[TextRead | None] = [None] * len(crops)
-        for batch_w in np.unique(padded):
-            members = [int(i) for i in np.flatnonzero(padded == batch_w)]
-            reads = self._read_batch([crops[i] for i in members], widths[members], int(batch_w))
+        for members, probs in zip(groups, self._runner.run_many(tensors), strict=True):
+            reads = self._decode(probs, widths[members], int(padded[members[0]]))
             for i, read in zip(members, reads, strict=True):
                 out[i] = read
         return [r for r in out if r is not None]
 
-    def _read_batch(self, crops: list[np.ndarray], widths: np.ndarray, batch_w: int) -> list[TextRead]:
-        tensor, _ = core.preprocess_batch(crops, HEIGHT, batch_w, channel_order="bgr", mean=(127.5,) * 3,
-                                          scale=(1 / 127.5,) * 3, fit="keep_height", pad_value=0.0)
-        probs = next(iter(self.model.run(tensor).values()))
+    def _decode(self, probs: np.ndarray, widths: np.ndarray, batch_w: int) -> list[TextRead]:
         if probs.ndim != 3 or probs.shape[2] != len(self.alphabet):
             raise ModelError(f"{self.model.spec.name}: output shape {probs.shape} does not fit an alphabet of "
                              f"{len(self.alphabet)} classes")
@@ -87,7 +91,7 @@ class PlateReader:
         labels, confidences, offsets = core.plates_ctc_greedy_decode(
             np.ascontiguousarray(probs, np.float32), allowed=self.allowed, lengths=lengths)
         out = []
-        for r in range(len(crops)):
+        for r in range(len(widths)):
             lo, hi = int(offsets[r]), int(offsets[r + 1])
             text = "".join(self.alphabet[i] for i in labels[lo:hi])
             out.append(TextRead(text, tuple(float(c) for c in confidences[lo:hi])))
