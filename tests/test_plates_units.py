@@ -4,6 +4,9 @@ voting, tracking, hotlist and rectification geometry."""
 import cv2
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from hypothesis.extra.numpy import arrays
 
 import kuzet
 from kuzet import _core
@@ -273,3 +276,26 @@ def test_crop_matrices_match_opencv_perspective_transform():
     theirs = cv2.getPerspectiveTransform(dst, corners[0].astype(np.float32))
     np.testing.assert_allclose(ours / ours[2, 2], theirs / theirs[2, 2], rtol=1e-6, atol=1e-6)
     assert not np.isfinite(rectify.unit_square_homographies(np.zeros((1, 4, 2)))).all()
+
+
+# ---------------------------------------------------------------- robustness on arbitrary numbers
+
+_any_float = st.floats(allow_nan=True, allow_infinity=True, width=32)
+
+
+@settings(max_examples=60, deadline=None)
+@given(arrays(np.float32, st.tuples(st.integers(0, 3), st.integers(0, 20), st.just(15)), elements=_any_float))
+def test_decode_never_emits_non_finite_candidates(output):
+    transforms = np.tile(np.array([[0.5, 0.5, 3.0, 4.0]], np.float32), (len(output), 1))
+    image, boxes, corners, scores, classes = _core.plates_decode_yolo(output, transforms, score_threshold=0.25)
+    assert len(image) == len(boxes) == len(corners) == len(scores) == len(classes)
+    assert np.isfinite(boxes).all() and np.isfinite(corners).all()
+    assert ((image >= 0) & (image < max(len(output), 1))).all() and ((classes == 0) | (classes == 1)).all()
+
+
+@settings(max_examples=60, deadline=None)
+@given(arrays(np.float32, st.tuples(st.integers(0, 3), st.integers(0, 30), st.integers(2, 8)), elements=_any_float))
+def test_ctc_decode_is_total_on_arbitrary_scores(probs):
+    labels, conf, offsets = _core.plates_ctc_greedy_decode(probs)
+    assert offsets[0] == 0 and offsets[-1] == len(labels) == len(conf) and (np.diff(offsets) >= 0).all()
+    assert ((labels > 0) & (labels < probs.shape[2])).all()

@@ -53,6 +53,9 @@ class PlateDetector:
             np.ascontiguousarray(output, np.float32), transforms, score_threshold=self.score_threshold,
             corner_count=self.corner_count)
         keep = core.nms(boxes, scores, self.nms_threshold, groups=image)
+        # Boxes are clipped to their frame; corners are not (a warp samples outside as border).
+        sizes = np.array([im.shape[:2] for im in batch], np.float32)[image]  # (K, 2) = h, w
+        boxes = np.clip(boxes, 0.0, np.tile(sizes[:, ::-1], 2))
         results: list[list[PlateDetection]] = [[] for _ in range(len(batch))]
         for k in keep:  # sorted by descending score
             results[int(image[k])].append(PlateDetection(
