@@ -1,5 +1,6 @@
 """The plate pipeline on real images and video with the real models (HyperLPR3-320 + PP-OCRv4)."""
 
+import json
 from pathlib import Path
 
 import cv2
@@ -61,6 +62,8 @@ def test_stills_are_read_correctly_in_one_batch(models, data_dir):
     assert by_text["KS67AEA"].hotlist is not None and by_text["KS67AEA"].hotlist.distance == 1
     assert by_text["VODKAA"].double_row  # the state name line above it was dropped as not plate text
     assert by_text["FMA6383"].hotlist is None
+    as_json = json.loads(json.dumps(by_text["ZA834CO"].to_dict()))
+    assert as_json["raw_text"] == "ZA834C0" and len(as_json["corners"]) == 4 and len(as_json["box"]) == 4
 
 
 def test_batch_results_equal_single_image_results(models, data_dir):
@@ -89,6 +92,8 @@ def test_uk_video_gives_one_voted_track_for_the_mercedes(models, video_frames):
     assert track.frames == 140 and track.first_pts == 0.0 and track.last_pts == pytest.approx(139 / 30)
     assert track.hotlist is not None and track.hotlist.exact
     assert track.votes > 100
+    as_json = json.loads(json.dumps(track.to_dict()))
+    assert as_json["text"] == "LS15EBC" and as_json["hotlist"] == {"plate": "LS15EBC", "distance": 0, "exact": True}
 
 
 def test_uk_video_single_frames_raw_reads(models, video_frames):
