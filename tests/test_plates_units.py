@@ -4,7 +4,7 @@ voting, tracking, hotlist and rectification geometry."""
 import cv2
 import numpy as np
 import pytest
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
 
@@ -285,6 +285,7 @@ _any_float = st.floats(allow_nan=True, allow_infinity=True, width=32)
 
 @settings(max_examples=60, deadline=None)
 @given(arrays(np.float32, st.tuples(st.integers(0, 3), st.integers(0, 20), st.just(15)), elements=_any_float))
+@example(np.full((1, 1, 15), 1.13e38, np.float32))  # finite values whose frame coordinates overflow
 def test_decode_never_emits_non_finite_candidates(output):
     transforms = np.tile(np.array([[0.5, 0.5, 3.0, 4.0]], np.float32), (len(output), 1))
     image, boxes, corners, scores, classes = _core.plates_decode_yolo(output, transforms, score_threshold=0.25)
@@ -299,3 +300,19 @@ def test_ctc_decode_is_total_on_arbitrary_scores(probs):
     labels, conf, offsets = _core.plates_ctc_greedy_decode(probs)
     assert offsets[0] == 0 and offsets[-1] == len(labels) == len(conf) and (np.diff(offsets) >= 0).all()
     assert ((labels > 0) & (labels < probs.shape[2])).all()
+
+
+def test_pipeline_reads_nothing_from_a_degenerate_detection(model_dir):
+    from kuzet.plates import PlateDetection, PlatePipeline, PlateReader
+    from kuzet.plates.detector import PlateDetector
+
+    class FlatDetector(PlateDetector):
+        def __init__(self):  # no model: returns one zero-area plate per frame
+            pass
+
+        def detect(self, images):
+            return [[PlateDetection((5.0, 5.0, 5.0, 9.0), ((5.0, 5.0),) * 4, 0.9, False)] for _ in images]
+
+    pipeline = PlatePipeline(FlatDetector(), PlateReader(model_dir=model_dir, device="cpu"))
+    reads = pipeline.process([np.zeros((32, 32, 3), np.uint8)])
+    assert [(r.text, r.confidence) for r in reads[0]] == [("", 0.0)]
