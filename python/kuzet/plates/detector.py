@@ -8,8 +8,8 @@ import numpy as np
 
 from kuzet._native import core
 from kuzet.errors import InvalidArgument, ModelError
-from kuzet.models import load_model
 from kuzet.plates._images import Images, as_image_batch
+from kuzet.plates._runner import ChunkedRunner
 from kuzet.plates.results import PlateDetection
 
 # Number of corner points per family; y5fu rows are box, obj, 4 corners, classes (single, double row).
@@ -22,13 +22,14 @@ class PlateDetector:
 
     def __init__(self, model: str = "hyperlpr3_320", *, model_dir: str | os.PathLike[str] | None = None,
                  path: str | os.PathLike[str] | None = None, device: str = "auto", score_threshold: float = 0.5,
-                 nms_threshold: float = 0.5, threads: int | None = None):
+                 nms_threshold: float = 0.5, threads: int | None = None, workers: int | None = None):
         if not 0.0 <= score_threshold <= 1.0:
             raise InvalidArgument(f"score_threshold must be in [0, 1], got {score_threshold}")
         if not 0.0 < nms_threshold <= 1.0:
             raise InvalidArgument(f"nms_threshold must be in (0, 1], got {nms_threshold}")
-        self.model = load_model(model, model_dir=model_dir, path=path, device=device, threads=threads,
-                                role="plate_detector")
+        self._runner = ChunkedRunner(model, role="plate_detector", model_dir=model_dir, path=path, device=device,
+                                     threads=threads, workers=workers)
+        self.model = self._runner.model
         family = self.model.spec.family
         if family not in _CORNERS:
             raise ModelError(f"plate detector {model!r} has family {family!r}; supported: {sorted(_CORNERS)}")
@@ -45,13 +46,16 @@ class PlateDetector:
         h, w = self.input_size
         tensor, transforms = core.preprocess_batch(batch, h, w, channel_order="rgb", scale=(1 / 255,) * 3,
                                                    fit="letterbox_center", pad_value=0.0)
-        output = next(iter(self.model.run(tensor).values()))
+        output = self._runner.run_many([tensor])[0]
         if output.ndim != 3:
             raise ModelError(f"{self.model.spec.name}: expected a [N,M,C] output, got shape {output.shape}")
         image, boxes, corners, scores, classes = core.plates_decode_yolo(
             np.ascontiguousarray(output, np.float32), transforms, score_threshold=self.score_threshold,
             corner_count=self.corner_count)
         keep = core.nms(boxes, scores, self.nms_threshold, groups=image)
+        # Boxes are clipped to their frame; corners are not (a warp samples outside as border).
+        sizes = np.array([im.shape[:2] for im in batch], np.float32)[image]  # (K, 2) = h, w
+        boxes = np.clip(boxes, 0.0, np.tile(sizes[:, ::-1], 2))
         results: list[list[PlateDetection]] = [[] for _ in range(len(batch))]
         for k in keep:  # sorted by descending score
             results[int(image[k])].append(PlateDetection(

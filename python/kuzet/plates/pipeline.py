@@ -93,12 +93,17 @@ class PlatePipeline:
             quads[bad] = boxes[bad]
             unit[bad] = rectify.unit_square_homographies(quads[bad])
         aspect = rectify.plate_aspect(quads)
+        usable = np.isfinite(unit).all(axis=(1, 2)) & np.isfinite(aspect)  # a zero-area box cannot be read
         lines = []
         for p, (_, det) in enumerate(flat):
+            if not usable[p]:
+                continue
             bands = (rectify.TOP_LINE, rectify.BOTTOM_LINE) if det.double_row else (rectify.FULL,)
             lines += [_Line(p, band) for band in bands]
         crops: list[np.ndarray | None] = [None] * len(lines)
         # warp_batch makes crops of one size per call: group lines by their (rounded) width.
+        if not lines:
+            return [TextRead("", ()) for _ in flat]
         widths = np.array([
             rectify.crop_widths(aspect[ln.plate : ln.plate + 1], ln.band[1] - ln.band[0], HEIGHT, multiple=8,
                                 max_width=self.reader.max_width)[0]
@@ -119,7 +124,7 @@ class PlatePipeline:
         by_plate: list[list[TextRead]] = [[] for _ in flat]
         for ln, read in zip(lines, reads, strict=True):
             by_plate[ln.plate].append(read)
-        return [self._join_lines(parts) for parts in by_plate]
+        return [self._join_lines(parts) if parts else TextRead("", ()) for parts in by_plate]
 
     def _join_lines(self, parts: list[TextRead]) -> TextRead:
         if len(parts) == 1:

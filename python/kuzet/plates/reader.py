@@ -10,8 +10,8 @@ import numpy as np
 
 from kuzet._native import core
 from kuzet.errors import InvalidArgument, ModelError
-from kuzet.models import load_model
 from kuzet.models.resolve import resolve_extra
+from kuzet.plates._runner import ChunkedRunner
 
 PLATE_CHARACTERS = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ"
 HEIGHT = 48  # PP-OCR recogniser input height
@@ -32,11 +32,13 @@ class PlateReader:
 
     def __init__(self, model: str = "ppocrv4_rec", *, model_dir: str | os.PathLike[str] | None = None,
                  path: str | os.PathLike[str] | None = None, device: str = "auto",
-                 characters: str = PLATE_CHARACTERS, max_width: int = 320, threads: int | None = None):
+                 characters: str = PLATE_CHARACTERS, max_width: int = 320, threads: int | None = None,
+                 workers: int | None = None):
         if max_width < 16 or max_width % 8:
             raise InvalidArgument(f"max_width must be a multiple of 8 and >= 16, got {max_width}")
-        self.model = load_model(model, model_dir=model_dir, path=path, device=device, threads=threads,
-                                role="plate_reader")
+        self._runner = ChunkedRunner(model, role="plate_reader", model_dir=model_dir, path=path, device=device,
+                                     threads=threads, workers=workers)
+        self.model = self._runner.model
         spec = self.model.spec
         if "dict" not in spec.extra_files:
             raise ModelError(f"plate reader {spec.name!r} has no alphabet ('dict') file registered")
@@ -51,25 +53,45 @@ class PlateReader:
         self.max_width = max_width
 
     def read(self, crops: Sequence[np.ndarray]) -> list[TextRead]:
-        """Text of each crop; crops are resized to height 48 keeping aspect and batched in one run."""
+        """Text of each crop (HxWx3 uint8 RGB), resized to height 48 keeping its aspect.
+
+        Crops are batched per padded width (a multiple of 8): the recogniser mixes context across the
+        whole line, so padding a crop to a wider batch would change its read. Per-width batches give
+        exactly the reads of one crop at a time, in a few runs (rectified plates share a few widths).
+        """
         if len(crops) == 0:
             return []
-        widths = [min(self.max_width, max(8, round(HEIGHT * c.shape[1] / max(c.shape[0], 1)))) for c in crops]
-        batch_w = min(self.max_width, -(-max(widths) // 8) * 8)
-        tensor, _ = core.preprocess_batch(list(crops), HEIGHT, batch_w, channel_order="bgr",
-                                          mean=(127.5,) * 3, scale=(1 / 127.5,) * 3, fit="keep_height",
-                                          pad_value=0.0)
-        probs = next(iter(self.model.run(tensor).values()))
+        for i, crop in enumerate(crops):
+            if not isinstance(crop, np.ndarray) or crop.ndim != 3 or crop.shape[2] != 3 or crop.dtype != np.uint8:
+                raise InvalidArgument(f"PlateReader.read: crop {i} must be an HxWx3 uint8 array")
+            if crop.shape[0] == 0 or crop.shape[1] == 0:
+                raise InvalidArgument(f"PlateReader.read: crop {i} is empty ({crop.shape})")
+        widths = np.array([min(self.max_width, max(8, round(HEIGHT * c.shape[1] / c.shape[0]))) for c in crops])
+        padded = np.minimum(self.max_width, -(-widths // 8) * 8)
+        groups = [[int(i) for i in np.flatnonzero(padded == w)] for w in np.unique(padded)]
+        tensors = [
+            core.preprocess_batch([crops[i] for i in members], HEIGHT, int(padded[members[0]]), channel_order="bgr",
+                                  mean=(127.5,) * 3, scale=(1 / 127.5,) * 3, fit="keep_height", pad_value=0.0)[0]
+            for members in groups
+        ]
+        out: list[TextRead | None] = [None] * len(crops)
+        for members, probs in zip(groups, self._runner.run_many(tensors), strict=True):
+            reads = self._decode(probs, widths[members], int(padded[members[0]]))
+            for i, read in zip(members, reads, strict=True):
+                out[i] = read
+        return [r for r in out if r is not None]
+
+    def _decode(self, probs: np.ndarray, widths: np.ndarray, batch_w: int) -> list[TextRead]:
         if probs.ndim != 3 or probs.shape[2] != len(self.alphabet):
             raise ModelError(f"{self.model.spec.name}: output shape {probs.shape} does not fit an alphabet of "
                              f"{len(self.alphabet)} classes")
         steps = probs.shape[1]
         # Timesteps over the right padding carry no text; keep one extra for the last character's edge.
-        lengths = np.minimum(steps, np.ceil(np.array(widths) * steps / batch_w).astype(np.int32) + 1)
+        lengths = np.minimum(steps, np.ceil(widths * steps / batch_w).astype(np.int64) + 1)
         labels, confidences, offsets = core.plates_ctc_greedy_decode(
-            np.ascontiguousarray(probs, np.float32), allowed=self.allowed, lengths=lengths.astype(np.int32))
+            np.ascontiguousarray(probs, np.float32), allowed=self.allowed, lengths=lengths)
         out = []
-        for r in range(len(crops)):
+        for r in range(len(widths)):
             lo, hi = int(offsets[r]), int(offsets[r + 1])
             text = "".join(self.alphabet[i] for i in labels[lo:hi])
             out.append(TextRead(text, tuple(float(c) for c in confidences[lo:hi])))

@@ -69,9 +69,9 @@ py::tuple ctc_greedy_decode(const py::array& probs, const py::object& allowed, c
                             std::to_string(c) + ")");
     }
   }
-  py::array_t<int32_t, py::array::c_style> lens;
+  py::array_t<int64_t, py::array::c_style> lens;
   if (!lengths.is_none()) {
-    lens = py::array_t<int32_t, py::array::c_style>::ensure(lengths);
+    lens = py::array_t<int64_t, py::array::c_style>::ensure(lengths);
     if (!lens || lens.ndim() != 1 || static_cast<size_t>(lens.shape(0)) != n) {
       throw InvalidArgument("lengths must be a 1-D integer array with one entry per row (" +
                             std::to_string(n) + ")");
@@ -79,7 +79,7 @@ py::tuple ctc_greedy_decode(const py::array& probs, const py::object& allowed, c
   }
   const auto* p = static_cast<const float*>(probs.data());
   const uint8_t* mask_data = allowed.is_none() ? nullptr : mask.data();
-  const int32_t* lens_data = lengths.is_none() ? nullptr : lens.data();
+  const int64_t* lens_data = lengths.is_none() ? nullptr : lens.data();
   plates::CtcResult result;
   {
     py::gil_scoped_release release;

@@ -8,7 +8,7 @@
 namespace kuzet::plates {
 
 CtcResult ctc_greedy_decode(const float* probs, size_t n, size_t t, size_t c, const uint8_t* allowed,
-                            const int32_t* lengths) {
+                            const int64_t* lengths) {
   if (c < 2) throw InvalidArgument("CTC output needs at least 2 classes (blank + 1), got " + std::to_string(c));
   CtcResult out;
   out.offsets.reserve(n + 1);

@@ -18,6 +18,6 @@ struct CtcResult {
 // be null) limits row r to its first lengths[r] timesteps (the rest is width padding). Greedy decoding:
 // argmax per timestep, collapse repeats, drop blanks.
 CtcResult ctc_greedy_decode(const float* probs, size_t n, size_t t, size_t c, const uint8_t* allowed,
-                            const int32_t* lengths);
+                            const int64_t* lengths);
 
 }  // namespace kuzet::plates

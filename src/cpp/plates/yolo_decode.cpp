@@ -9,6 +9,8 @@ namespace kuzet::plates {
 
 namespace {
 
+constexpr int kMaxCorners = 16;
+
 bool all_finite(const float* row, size_t count) {
   for (size_t i = 0; i < count; ++i) {
     if (!std::isfinite(row[i])) return false;
@@ -20,7 +22,10 @@ bool all_finite(const float* row, size_t count) {
 
 YoloCandidates decode_yolo(const float* output, size_t n, size_t m, size_t c, const float* transforms,
                            const YoloLayout& layout) {
-  if (layout.corner_count < 0) throw InvalidArgument("corner_count must be >= 0");
+  if (layout.corner_count < 0 || layout.corner_count > kMaxCorners) {
+    throw InvalidArgument("corner_count must be within [0, " + std::to_string(kMaxCorners) + "]");
+  }
+  const size_t corner_values = 2 * static_cast<size_t>(layout.corner_count);
   const size_t first_class = 5 + 2 * static_cast<size_t>(layout.corner_count);
   if (c <= first_class) {
     throw InvalidArgument("detector output rows have " + std::to_string(c) + " values, but " +
@@ -53,17 +58,22 @@ YoloCandidates decode_yolo(const float* output, size_t n, size_t m, size_t c, co
         }
       }
       const float score = obj * best;
-      if (!(score >= layout.score_threshold) || !all_finite(row, first_class)) continue;
+      if (!(score >= layout.score_threshold) || !std::isfinite(score) || !all_finite(row, first_class)) continue;
+      // Frame coordinates; huge finite model values can still overflow here, so check the results too.
+      float mapped[4 + 2 * kMaxCorners];
       const float cx = row[0], cy = row[1], hw = row[2] * 0.5F, hh = row[3] * 0.5F;
-      out.image.push_back(static_cast<int32_t>(img));
-      out.boxes.push_back((cx - hw - px) / sx);
-      out.boxes.push_back((cy - hh - py) / sy);
-      out.boxes.push_back((cx + hw - px) / sx);
-      out.boxes.push_back((cy + hh - py) / sy);
-      for (int k = 0; k < layout.corner_count; ++k) {
-        out.corners.push_back((row[5 + 2 * k] - px) / sx);
-        out.corners.push_back((row[6 + 2 * k] - py) / sy);
+      mapped[0] = (cx - hw - px) / sx;
+      mapped[1] = (cy - hh - py) / sy;
+      mapped[2] = (cx + hw - px) / sx;
+      mapped[3] = (cy + hh - py) / sy;
+      for (size_t k = 0; k < corner_values; k += 2) {
+        mapped[4 + k] = (row[5 + k] - px) / sx;
+        mapped[5 + k] = (row[6 + k] - py) / sy;
       }
+      if (!all_finite(mapped, 4 + corner_values)) continue;
+      out.image.push_back(static_cast<int32_t>(img));
+      out.boxes.insert(out.boxes.end(), mapped, mapped + 4);
+      out.corners.insert(out.corners.end(), mapped + 4, mapped + 4 + corner_values);
       out.scores.push_back(score);
       out.classes.push_back(best_class);
     }
