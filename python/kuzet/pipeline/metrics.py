@@ -25,6 +25,7 @@ class SourceStats:
     sampled_out: int = 0
     dropped: int = 0  # frames a live source's buffer dropped (drop-oldest policy)
     corrupt: int = 0
+    reconnects: int = 0
     error: str | None = None
     last_pts: float | None = None
     extra: dict[str, float] = field(default_factory=dict)

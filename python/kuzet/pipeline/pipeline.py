@@ -21,12 +21,20 @@ from kuzet.pipeline.tasks import Task
 _DONE = object()
 
 
-def _video_reader_opener(device: str, read_timeout: float) -> OpenSource:
+LIVE_SCHEMES = ("rtsp", "rtsps", "rtmp", "tcp", "udp", "srt")
+
+
+def _video_reader_opener(device: str, read_timeout: float, live_buffer: str, reconnect: int,
+                         corrupt_frames: str) -> OpenSource:
     def open_reader(url: str) -> Any:
         from kuzet.video import VideoReader
 
+        live = url.split("://", 1)[0].lower() in LIVE_SCHEMES if "://" in url else False
         # NVDEC only where it is usable: "auto" falls back to the CPU and says why
-        return VideoReader(url, device="cpu" if device == "cpu" else "auto", timeout=read_timeout)
+        return VideoReader(url, device="cpu" if device == "cpu" else "auto", timeout=read_timeout,
+                           errors=corrupt_frames,  # type: ignore[arg-type]
+                           buffer=live_buffer if live else None,  # type: ignore[arg-type]
+                           reconnect=reconnect if live else 0)
 
     return open_reader
 
@@ -48,6 +56,11 @@ class Pipeline:
     `max_wait_ms` for a batch to fill) and runs every task on them. Per-source queues are bounded
     (`queue_size`), so memory stays bounded and a slow analysis stage slows the decoders down rather than
     piling up frames. A source that fails (missing, corrupt, stalled) is reported and stops alone.
+
+    Live sources (rtsp, rtmp, tcp, udp, srt URLs) decode in a native thread into a small buffer that drops the
+    oldest frame when analysis falls behind (`live_buffer="drop_oldest"`, counted as dropped) or makes the
+    decoder wait (`"block"`), and reconnect up to `reconnect` times with backoff; files are read at the pace
+    of the analysis. Corrupt frames are skipped and counted (`corrupt_frames="skip"`) or end the source.
 
     `tasks` are built-in task names ("faces", "plates", "evidence", built from the keyword options) or Task
     objects. `every_n`/`fps` sample frames per source (sampled-out frames are counted, never silently lost).
@@ -74,6 +87,9 @@ class Pipeline:
         every_n: int = 1,
         fps: float | None = None,
         read_timeout: float = 10.0,
+        live_buffer: str = "drop_oldest",
+        reconnect: int = 5,
+        corrupt_frames: str = "skip",
         open_source: OpenSource | None = None,
         on_event: Callable[[Event], None] | None = None,
         on_frame: Callable[[FrameItem, list[dict[str, Any]]], None] | None = None,
@@ -86,7 +102,11 @@ class Pipeline:
         self.tasks: list[Task] = [build_task(t, options) if isinstance(t, str) else t for t in tasks]
         evidence = [t for t in self.tasks if isinstance(t, EvidenceTask)]
         self.segment_lookup = evidence[0].lookup if evidence else None
-        self.open_source = open_source or _video_reader_opener(device, read_timeout)
+        if live_buffer not in ("drop_oldest", "block") or corrupt_frames not in ("skip", "raise") or reconnect < 0:
+            raise InvalidArgument("live_buffer must be 'drop_oldest' or 'block', corrupt_frames 'skip' or 'raise', "
+                                  "reconnect >= 0")
+        self.open_source = open_source or _video_reader_opener(device, read_timeout, live_buffer, reconnect,
+                                                               corrupt_frames)
         self.batcher: DynamicBatcher[FrameItem] = DynamicBatcher(
             max_batch=max_batch, max_wait=max_wait_ms / 1000.0, queue_size=queue_size)
         self.sampling = Sampling(every_n=every_n, fps=fps)

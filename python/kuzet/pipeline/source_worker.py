@@ -100,7 +100,7 @@ class SourceWorker(threading.Thread):
         stats = getattr(self.reader, "stats", None)
         if stats is None:
             return
-        for counter in ("dropped", "corrupt"):
+        for counter in ("dropped", "corrupt", "reconnects"):
             value = getattr(stats, counter, None)
             if isinstance(value, int):
                 self.metrics.update_source(self.source_name, **{counter: value})
