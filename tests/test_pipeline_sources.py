@@ -40,6 +40,10 @@ class RecordingTask:
         return [{"kind": "source_summary", "frames": len(self.seen[source]), "frame_index": None, "pts": None}]
 
 
+def pipeline_threads() -> list[threading.Thread]:
+    return [t for t in threading.enumerate() if t.name.startswith(("kuzet-source-", "kuzet-analysis"))]
+
+
 def open_reader(url: str) -> kuzet.VideoReader:
     return kuzet.VideoReader(url, device="cpu", timeout=2.0)
 
@@ -128,7 +132,7 @@ def test_eight_sources_with_a_corrupt_and_a_stalled_one(data_dir: Path, tmp_path
     assert isinstance(depth_max, dict) and max(depth_max.values()) <= 4
     lines = out.read_text().splitlines()
     assert len(lines) == len(events) and json.loads(lines[0])["source"]
-    assert not [t for t in threading.enumerate() if t.name.startswith("kuzet-")]
+    assert not pipeline_threads()
 
 
 @pytest.mark.timeout(60)
@@ -142,9 +146,9 @@ def test_stopping_early_shuts_down_cleanly(data_dir: Path):
             break
     run.close()
     deadline = time.monotonic() + 10
-    while [t for t in threading.enumerate() if t.name.startswith("kuzet-")] and time.monotonic() < deadline:
+    while pipeline_threads() and time.monotonic() < deadline:
         time.sleep(0.05)
-    assert not [t for t in threading.enumerate() if t.name.startswith("kuzet-")]
+    assert not pipeline_threads()
     s = pipeline.metrics.snapshot()["sources"]
     assert isinstance(s, dict)
     assert all(v["decoded"] < 1829 for v in s.values())  # stopped well before the end
