@@ -105,7 +105,8 @@ class EvidenceLog:
     ) -> str | None:
         """Segments a live source (FIFO, pipe:, URL or file) and appends each segment as it closes.
 
-        Returns None at the end of the stream, else why demuxing stopped early."""
+        Returns None at the end of the stream, else why demuxing stopped early. A signal (Ctrl-C) stops a
+        source that blocks: the segment in progress is appended first, then KeyboardInterrupt propagates."""
 
         def on_segment(rec: SegmentRecord) -> bool:
             self.append(rec, segment_metadata(rec) if segment_metadata else None)
