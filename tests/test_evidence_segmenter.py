@@ -285,7 +285,7 @@ class _Stop(Exception):
 
 def test_signal_interrupts_a_blocked_live_source(data_dir: Path, tmp_path: Path) -> None:
     """A camera that stops sending (FIFO open, no data) must not make the recorder unkillable: a signal
-    handler's exception (like Ctrl-C's KeyboardInterrupt) ends segmenting once the open segment is passed on."""
+    handler's exception (like Ctrl-C's KeyboardInterrupt) ends segmenting; the open segment is passed on."""
     import signal
     import time
 
