@@ -225,3 +225,19 @@ def test_consistency_between_checkpoints(data_dir: Path, key) -> None:
         [records[0].with_metadata({"edited": "yes"}), *records[1:]], key, log_id="x", target_duration_s=0.0
     )
     assert not ev.verify_consistency(small.tree_head, forked.tree_head, proof)
+
+
+def test_odd_target_durations_verify(data_dir: Path, key) -> None:
+    """The recorder segments with the target as signed (whole microseconds), so the verifier cuts alike."""
+    for target in (1 / 3, 0.9999999, 1.0000004):
+        manifest = ev.seal(data_dir / HAMILTON, private_key=key, target_duration_s=target)
+        assert ev.verify(data_dir / HAMILTON, manifest=manifest, public_keys=[key.public_key]).ok
+
+
+def test_bad_metadata_is_rejected(data_dir: Path, key) -> None:
+    with pytest.raises(ValueError, match="str to str"):
+        ev.seal(data_dir / HAMILTON, private_key=key, metadata={"gps": 51.5})  # type: ignore[dict-item]
+    with pytest.raises(ValueError, match="UTF-8"):
+        ev.seal(data_dir / HAMILTON, private_key=key, metadata={"note": "\ud800"})
+    with pytest.raises(ValueError, match="target_duration_s"):
+        ev.seal(data_dir / HAMILTON, private_key=key, target_duration_s=float("nan"))

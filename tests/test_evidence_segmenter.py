@@ -277,3 +277,62 @@ def test_corrupted_media_never_crashes(data_dir: Path, tmp_path: Path, relpath: 
             outcomes.add("segments")
             assert seg.packet_count == sum(r.packet_count for r in seg.records)
     assert "segments" in outcomes  # damaged files still yield records; above all, the process is alive
+
+
+class _Stop(Exception):
+    pass
+
+
+def test_signal_interrupts_a_blocked_live_source(data_dir: Path, tmp_path: Path) -> None:
+    """A camera that stops sending (FIFO open, no data) must not make the recorder unkillable: a signal
+    handler's exception (like Ctrl-C's KeyboardInterrupt) ends segmenting; the open segment is passed on."""
+    import signal
+    import time
+
+    ts_file = tmp_path / "clip.ts"
+    subprocess.run(
+        [
+            "ffmpeg",
+            "-v",
+            "error",
+            "-i",
+            str(data_dir / "faces/video/short_hamilton_clip.mp4"),
+            "-c",
+            "copy",
+            "-f",
+            "mpegts",
+            str(ts_file),
+        ],
+        check=True,
+    )
+    fifo = tmp_path / "stalled.fifo"
+    os.mkfifo(fifo)
+    data = ts_file.read_bytes()
+    release = threading.Event()
+
+    def stall() -> None:  # sends 60 % of the stream, then hangs with the pipe open
+        with open(fifo, "wb") as dst:
+            dst.write(data[: len(data) * 6 // 10])
+            dst.flush()
+            time.sleep(0.5)
+            os.kill(os.getpid(), signal.SIGUSR1)
+            release.wait(10)
+
+    def raise_stop(signum, frame):
+        raise _Stop()
+
+    previous = signal.signal(signal.SIGUSR1, raise_stop)
+    writer = threading.Thread(target=stall)
+    writer.start()
+    received: list[SegmentRecord] = []
+    try:
+        with pytest.raises(_Stop):
+            stream_segments(fifo, received.append, target_duration_s=1.0, input_format="mpegts")
+    finally:
+        release.set()
+        writer.join()
+        signal.signal(signal.SIGUSR1, previous)
+    assert 2 <= len(received) < 6
+    full = segment_file(ts_file, target_duration_s=1.0).records
+    closed = len(received) - 1  # the last one was cut off by the stall
+    assert [r.leaf_hash() for r in received[:closed]] == [r.leaf_hash() for r in full[:closed]]

@@ -8,10 +8,12 @@ from kuzet._native import core
 EvidenceError = core.EvidenceError
 #: A key that cannot be parsed or is not an Ed25519 key.
 KeyFormatError = core.KeyFormatError
+#: Segmenting stopped because the interrupt hook fired (a signal is re-raised as its own exception instead).
+SegmentationInterrupted = core.SegmentationInterrupted
 
 
 class ManifestError(EvidenceError):  # type: ignore[misc,valid-type]
     """A manifest or exhibit is malformed: not JSON, wrong format or version, missing or mistyped fields."""
 
 
-__all__ = ["EvidenceError", "KeyFormatError", "ManifestError"]
+__all__ = ["EvidenceError", "KeyFormatError", "ManifestError", "SegmentationInterrupted"]

@@ -11,7 +11,7 @@ from kuzet._native import core
 from kuzet.evidence.errors import EvidenceError
 from kuzet.evidence.keys import PrivateKey
 from kuzet.evidence.manifest import Manifest, build_manifest, load_manifest
-from kuzet.evidence.records import SegmentRecord, stream_segments
+from kuzet.evidence.records import SegmentRecord, signed_target_duration, stream_segments
 from kuzet.evidence.tree_head import find_signer
 
 SegmentMetadata = Callable[[SegmentRecord], Mapping[str, str]]
@@ -39,7 +39,7 @@ class EvidenceLog:
             raise EvidenceError(f"'{self._path}' already exists: resume it with EvidenceLog.resume()")
         self._key = private_key
         self._log_id = log_id
-        self._target_duration_s = target_duration_s
+        self._target_duration_s = signed_target_duration(target_duration_s)
         self._metadata = dict(metadata or {})
         self._records: list[SegmentRecord] = []
         self._leaves: list[bytes] = []
@@ -105,7 +105,8 @@ class EvidenceLog:
     ) -> str | None:
         """Segments a live source (FIFO, pipe:, URL or file) and appends each segment as it closes.
 
-        Returns None at the end of the stream, else why demuxing stopped early."""
+        Returns None at the end of the stream, else why demuxing stopped early. A signal (Ctrl-C) stops a
+        source that blocks: the segment in progress is appended first, then KeyboardInterrupt propagates."""
 
         def on_segment(rec: SegmentRecord) -> bool:
             self.append(rec, segment_metadata(rec) if segment_metadata else None)

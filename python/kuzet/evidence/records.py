@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import math
 import os
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any
 
 from kuzet._native import core
+from kuzet.errors import InvalidArgument
 from kuzet.evidence._json import require_hex, require_int, require_object
 from kuzet.evidence.errors import ManifestError
 
@@ -40,6 +42,16 @@ class SegmentRecord:
     timing_digest: bytes  # per stream, in order: each packet's pts and dts as stored
     stream_params_digest: bytes  # SHA-256 over all streams' codec, time base and extradata
     metadata: Mapping[str, str] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        for k, v in self.metadata.items():
+            if not isinstance(k, str) or not isinstance(v, str):
+                raise InvalidArgument(f"segment metadata must map str to str, got {k!r}: {v!r}")
+            try:
+                k.encode("utf-8")
+                v.encode("utf-8")
+            except UnicodeEncodeError:
+                raise InvalidArgument(f"segment metadata {k!r} is not encodable as UTF-8") from None
 
     def encode(self) -> bytes:
         """Canonical kuzet.segment.v1 bytes (docs/evidence-format.md)."""
@@ -159,6 +171,16 @@ class Segmentation:
     packet_count: int
     byte_length: int
     error: str | None
+
+
+def signed_target_duration(target_duration_s: float) -> float:
+    """The segment target as the signed tree head stores it (whole microseconds). Recorders segment with
+    this value so that a verifier, reading it back from the manifest, cuts at exactly the same frames."""
+    if not math.isfinite(target_duration_s) or not 0 <= target_duration_s <= 86_400:
+        raise InvalidArgument(
+            f"target_duration_s must be between 0 and 86400 seconds, got {target_duration_s}"
+        )
+    return round(target_duration_s * 1_000_000) / 1_000_000
 
 
 def _url(source: str | os.PathLike[str]) -> str:

@@ -8,7 +8,7 @@ from collections.abc import Mapping
 from kuzet.evidence.errors import EvidenceError
 from kuzet.evidence.keys import PrivateKey
 from kuzet.evidence.manifest import Manifest, build_manifest
-from kuzet.evidence.records import segment_file
+from kuzet.evidence.records import segment_file, signed_target_duration
 
 
 def seal(
@@ -22,6 +22,7 @@ def seal(
 ) -> Manifest:
     """Segments a recording and returns its signed manifest. metadata (device id, GPS...) goes in every
     segment record. Raises EvidenceError if the recording cannot be read completely."""
+    target_duration_s = signed_target_duration(target_duration_s)
     seg = segment_file(video, target_duration_s=target_duration_s, metadata=metadata)
     if seg.error is not None:
         raise EvidenceError(f"refusing to seal an incompletely readable recording: {seg.error}")

@@ -4,6 +4,8 @@
 #include <pybind11/pybind11.h>
 #include <pybind11/stl.h>
 
+#include <optional>
+
 #include "bindings/bindings.hpp"
 #include "hash/ed25519.hpp"
 #include "hash/merkle.hpp"
@@ -125,10 +127,26 @@ py::dict segment(const std::string& url, double target_duration_s, const std::op
       return true;
     };
   }
+  // Ctrl-C (or any Python signal handler that raises) stops a segmenter blocked on a live source. Signals
+  // are only handled on the main thread, so only there is it polled. The exception is taken off the thread
+  // state at once (on_segment may still run for the open segment) and re-raised at the end.
+  std::optional<py::error_already_set> signal_error;
+  const auto threading = py::module_::import("threading");
+  if (threading.attr("current_thread")().is(threading.attr("main_thread")())) {
+    options.should_interrupt = [&signal_error]() {
+      if (signal_error) return true;
+      py::gil_scoped_acquire gil;
+      if (PyErr_CheckSignals() != 0) signal_error.emplace();
+      return signal_error.has_value();
+    };
+  }
   SegmentationResult result;
-  {
+  try {
     py::gil_scoped_release release;
     result = segment_media(url, options, callback);
+  } catch (const SegmentationInterrupted&) {
+    if (signal_error) throw *signal_error;  // e.g. KeyboardInterrupt
+    throw;
   }
   py::list segments;
   for (const auto& r : collected) segments.append(record_to_dict(r));
@@ -147,6 +165,7 @@ py::dict segment(const std::string& url, double target_duration_s, const std::op
 void bind_hash(py::module_& m) {
   auto evidence_error = py::register_exception<EvidenceError>(m, "EvidenceError", m.attr("KuzetError"));
   py::register_exception<KeyFormatError>(m, "KeyFormatError", evidence_error);
+  py::register_exception<SegmentationInterrupted>(m, "SegmentationInterrupted", evidence_error);
 
   // --- SHA-256 ---
   m.def(

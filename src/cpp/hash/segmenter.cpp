@@ -153,7 +153,13 @@ class SegmentBuilder {
   std::map<int, std::unique_ptr<StreamDigests>> streams_;  // ordered by stream index
 };
 
-std::unique_ptr<AVFormatContext, FormatCloser> open_input(const std::string& url, const std::string& format) {
+int interrupt_trampoline(void* opaque) {
+  const auto* fn = static_cast<const std::function<bool()>*>(opaque);
+  return (*fn)() ? 1 : 0;
+}
+
+std::unique_ptr<AVFormatContext, FormatCloser> open_input(const std::string& url, const std::string& format,
+                                                          const std::function<bool()>& should_interrupt) {
   const AVInputFormat* forced = nullptr;
   if (!format.empty()) {
     forced = av_find_input_format(format.c_str());
@@ -164,7 +170,12 @@ std::unique_ptr<AVFormatContext, FormatCloser> open_input(const std::string& url
   AVFormatContext* raw = avformat_alloc_context();
   if (raw == nullptr) throw kuzet::Error("cannot allocate an AVFormatContext");
   raw->flags |= AVFMT_FLAG_NOFILLIN;
+  if (should_interrupt) {
+    raw->interrupt_callback.callback = interrupt_trampoline;
+    raw->interrupt_callback.opaque = const_cast<std::function<bool()>*>(&should_interrupt);
+  }
   const int rc = avformat_open_input(&raw, url.c_str(), forced, nullptr);  // frees raw on failure
+  if (rc == AVERROR_EXIT) throw SegmentationInterrupted("opening '" + url + "' was interrupted");
   if (rc < 0) throw EvidenceError("cannot open '" + url + "': " + av_error(rc));
   return std::unique_ptr<AVFormatContext, FormatCloser>(raw);
 }
@@ -178,7 +189,7 @@ SegmentationResult segment_media(const std::string& url, const SegmenterOptions&
     throw InvalidArgument("target_duration_s must be between 0 and 86400 seconds");
   }
   // No avformat_find_stream_info(): it may decode frames; container headers give all we need.
-  auto fmt = open_input(url, options.input_format);
+  auto fmt = open_input(url, options.input_format, options.should_interrupt);
   const int video = find_video_stream(fmt.get());
   if (video < 0) throw EvidenceError("'" + url + "' has no video stream to segment");
   const AVRational video_tb = fmt->streams[video]->time_base;
@@ -198,13 +209,20 @@ SegmentationResult segment_media(const std::string& url, const SegmenterOptions&
   };
 
   bool keep_going = true;
+  bool interrupted = false;
   while (keep_going) {
     const int rc = av_read_frame(fmt.get(), pkt.get());
     if (rc == AVERROR(EAGAIN)) {  // live sources without data yet
+      if (options.should_interrupt && options.should_interrupt()) interrupted = true;
+      if (interrupted) break;
       av_usleep(1000);
       continue;
     }
     if (rc == AVERROR_EOF) break;
+    if (rc == AVERROR_EXIT) {
+      interrupted = true;
+      break;
+    }
     if (rc < 0) {
       result.error = "demuxing '" + url + "' stopped: " + av_error(rc);
       break;
@@ -221,7 +239,9 @@ SegmentationResult segment_media(const std::string& url, const SegmenterOptions&
     }
     av_packet_unref(pkt.get());
   }
+  // An interrupted recording still seals what it read: the open segment is emitted before reporting.
   if (keep_going && !builder.empty()) emit();
+  if (interrupted) throw SegmentationInterrupted("segmenting '" + url + "' was interrupted");
   return result;
 }
 

@@ -14,6 +14,13 @@ struct SegmenterOptions {
   // A segment closes at the first video key frame whose pts is at least this far after the segment start.
   double target_duration_s = 2.0;
   std::string input_format;  // libavformat short name to force (e.g. "mpegts" for a pipe); empty = probe
+  // Polled while waiting for input (a live source may block for long); true aborts segmenting, which then
+  // throws SegmentationInterrupted. Empty = never.
+  std::function<bool()> should_interrupt;
+};
+
+struct SegmentationInterrupted : EvidenceError {
+  using EvidenceError::EvidenceError;
 };
 
 struct SegmentationResult {
