@@ -7,6 +7,7 @@
 #include <optional>
 
 #include "bindings/bindings.hpp"
+#include "bindings/python_errors.hpp"
 #include "hash/ed25519.hpp"
 #include "hash/merkle.hpp"
 #include "hash/segment_record.hpp"
@@ -163,9 +164,9 @@ py::dict segment(const std::string& url, double target_duration_s, const std::op
 }  // namespace
 
 void bind_hash(py::module_& m) {
-  auto evidence_error = py::register_exception<EvidenceError>(m, "EvidenceError", m.attr("KuzetError"));
-  py::register_exception<KeyFormatError>(m, "KeyFormatError", evidence_error);
-  py::register_exception<SegmentationInterrupted>(m, "SegmentationInterrupted", evidence_error);
+  raise_as_python_error<EvidenceError>("EvidenceError", "kuzet.evidence.errors");
+  raise_as_python_error<KeyFormatError>("KeyFormatError", "kuzet.evidence.errors");
+  raise_as_python_error<SegmentationInterrupted>("SegmentationInterrupted", "kuzet.evidence.errors");
 
   // --- SHA-256 ---
   m.def(
