@@ -3,6 +3,7 @@
 #pragma once
 #include <algorithm>
 #include <atomic>
+#include <cstdlib>
 #include <cstddef>
 #include <exception>
 #include <mutex>
@@ -11,9 +12,17 @@
 
 namespace kuzet::vision {
 
+// Native threads per batch call: KUZET_NUM_THREADS if set (>= 1), else the hardware's.
 inline unsigned worker_count() {
-  unsigned n = std::thread::hardware_concurrency();
-  return n == 0 ? 1 : n;
+  static const unsigned count = [] {
+    if (const char* env = std::getenv("KUZET_NUM_THREADS")) {
+      const long v = std::strtol(env, nullptr, 10);
+      if (v >= 1 && v <= 1024) return static_cast<unsigned>(v);
+    }
+    const unsigned n = std::thread::hardware_concurrency();
+    return n == 0 ? 1u : n;
+  }();
+  return count;
 }
 
 // Calls fn(i) for i in [0, n), on up to worker_count() threads. Rethrows the first exception.
