@@ -46,17 +46,20 @@ Taps make_taps(int in, int out) {
   return t;
 }
 
-// One source row resampled horizontally to new_w pixels (3 interleaved channels).
+// One source row resampled horizontally to new_w pixels, as 3 planes of new_w floats (so the vertical pass
+// runs over contiguous memory and vectorises).
 void horizontal(const std::uint8_t* src, const Taps& tx, float* dst) {
   const std::size_t n = tx.i0.size();
+  float* d0 = dst;
+  float* d1 = dst + n;
+  float* d2 = dst + 2 * n;
   for (std::size_t x = 0; x < n; ++x) {
     const std::uint8_t* p0 = src + 3 * tx.i0[x];
     const std::uint8_t* p1 = src + 3 * tx.i1[x];
     const float a = tx.w1[x];
-    const float b = 1.f - a;
-    dst[3 * x + 0] = b * p0[0] + a * p1[0];
-    dst[3 * x + 1] = b * p0[1] + a * p1[1];
-    dst[3 * x + 2] = b * p0[2] + a * p1[2];
+    d0[x] = p0[0] + a * static_cast<float>(p1[0] - p0[0]);
+    d1[x] = p0[1] + a * static_cast<float>(p1[1] - p0[1]);
+    d2[x] = p0[2] + a * static_cast<float>(p1[2] - p0[2]);
   }
 }
 
@@ -131,17 +134,18 @@ void preprocess_rows(const ImageView& img, const ResizePlan& plan, const Preproc
       horizontal(img.row(y1), tx, h1);
       cached1 = y1;
     }
+    // out = (top + b * (bottom - top)) * mul + add, folded into two multiply-adds per value.
     const float b = ty.w1[k];
     const float a = 1.f - b;
     for (int c = 0; c < 3; ++c) {
       std::fill(dst[c], dst[c] + plan.pad_x, opt.pad_value);
       std::fill(dst[c] + plan.pad_x + plan.new_w, dst[c] + opt.out_w, opt.pad_value);
-      float* d = dst[c] + plan.pad_x;
-      const int s = src_c[c];
-      for (int x = 0; x < plan.new_w; ++x) {
-        const float v = a * h0[3 * x + s] + b * h1[3 * x + s];
-        d[x] = v * mul[c] + add[c];
-      }
+      float* __restrict d = dst[c] + plan.pad_x;
+      const std::size_t off = static_cast<std::size_t>(src_c[c]) * static_cast<std::size_t>(plan.new_w);
+      const float* __restrict top = h0 + off;
+      const float* __restrict bottom = h1 + off;
+      const float wa = a * mul[c], wb = b * mul[c], add_c = add[c];
+      for (int x = 0; x < plan.new_w; ++x) d[x] = wa * top[x] + wb * bottom[x] + add_c;
     }
   }
 }
