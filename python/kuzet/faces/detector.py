@@ -107,6 +107,7 @@ class FaceDetector:
         self.nms_iou = float(nms_iou)
         self.max_faces = int(max_faces)
         self.batch_size = int(batch_size)
+        self._native_threads = 1 if self.workers > 1 else 0  # chunks already run on `workers` threads
         self._buffers = threading.local()  # per thread: the memory ONNX Runtime reads, reused across calls
 
     def detect(self, images: Images) -> list[list[Face]]:
@@ -139,11 +140,12 @@ class FaceDetector:
         chunk = [frames[i] for i in which]
         batch, transforms = core.preprocess_batch(
             chunk, h, w, channel_order=fmt.channel_order, mean=fmt.mean, scale=fmt.scale,
-            fit="letterbox_topleft", pad_value=fmt.pad_value, out=self._input_buffer(len(chunk), h, w))
+            fit="letterbox_topleft", pad_value=fmt.pad_value, out=self._input_buffer(len(chunk), h, w),
+            threads=self._native_threads)
         outputs = self.model.run(batch)
         index, boxes, scores, landmarks = core.decode_faces(
             self.family, outputs, h, w, transforms, score_threshold=self.score_threshold, nms_iou=self.nms_iou,
-            max_faces=self.max_faces)
+            max_faces=self.max_faces, threads=self._native_threads)
         return np.asarray(which, np.int32)[index], boxes, scores, landmarks
 
     def _fitted_size(self, frames: list[np.ndarray]) -> tuple[int, int]:

@@ -78,7 +78,8 @@ class FaceEmbedder:
         buf: np.ndarray | None = getattr(self._buffers, "array", None)
         if buf is None or len(buf) < len(chunk):
             buf = self._buffers.array = np.empty((self.batch_size, 3, CROP, CROP), np.float32)
-        batch, _ = core.preprocess_batch(chunk, CROP, CROP, fit="stretch", out=buf[:len(chunk)])
+        batch, _ = core.preprocess_batch(chunk, CROP, CROP, fit="stretch", out=buf[:len(chunk)],
+                                         threads=1 if self.workers > 1 else 0)
         out = next(iter(self.model.run(batch).values()))
         return np.array(out, np.float32).reshape(len(chunk), -1)
 

@@ -151,7 +151,7 @@ void preprocess_rows(const ImageView& img, const ResizePlan& plan, const Preproc
 }
 
 void preprocess_batch(const std::vector<ImageView>& images, const PreprocessOptions& opt, float* out,
-                      float* transforms) {
+                      float* transforms, unsigned threads) {
   const std::size_t n = images.size();
   if (n == 0) return;
   const std::size_t per_image = 3 * static_cast<std::size_t>(opt.out_h) * static_cast<std::size_t>(opt.out_w);
@@ -164,14 +164,14 @@ void preprocess_batch(const std::vector<ImageView>& images, const PreprocessOpti
     transforms[4 * i + 3] = static_cast<float>(plans[i].pad_y);
   }
   // Split each image into row bands so that a single large image also uses every core.
-  const std::size_t workers = worker_count();
+  const std::size_t workers = threads_for(threads);
   const std::size_t bands = std::max<std::size_t>(1, (workers + n - 1) / n);
   parallel_for(n * bands, [&](std::size_t task) {
     const std::size_t i = task / bands, band = task % bands;
     const int begin = static_cast<int>(band * static_cast<std::size_t>(opt.out_h) / bands);
     const int end = static_cast<int>((band + 1) * static_cast<std::size_t>(opt.out_h) / bands);
     preprocess_rows(images[i], plans[i], opt, out + i * per_image, begin, end);
-  });
+  }, threads);
 }
 
 }  // namespace kuzet::vision

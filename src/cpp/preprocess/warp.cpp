@@ -84,18 +84,18 @@ void warp_rows(const ImageView& img, const Matrix3& m, int out_h, int out_w, std
 
 void warp_batch(const std::vector<ImageView>& images, const std::vector<int>& image_index,
                 const std::vector<Matrix3>& matrices, int out_h, int out_w, std::uint8_t border,
-                std::uint8_t* out) {
+                std::uint8_t* out, unsigned threads) {
   const std::size_t n = matrices.size();
   if (n == 0) return;
   const std::size_t per_crop = static_cast<std::size_t>(out_h) * static_cast<std::size_t>(out_w) * 3;
-  const std::size_t bands = std::max<std::size_t>(1, (worker_count() + n - 1) / n);
+  const std::size_t bands = std::max<std::size_t>(1, (threads_for(threads) + n - 1) / n);
   parallel_for(n * bands, [&](std::size_t task) {
     const std::size_t k = task / bands, band = task % bands;
     const int begin = static_cast<int>(band * static_cast<std::size_t>(out_h) / bands);
     const int end = static_cast<int>((band + 1) * static_cast<std::size_t>(out_h) / bands);
     warp_rows(images[static_cast<std::size_t>(image_index[k])], matrices[k], out_h, out_w, border,
               out + k * per_crop, begin, end);
-  });
+  }, threads);
 }
 
 }  // namespace kuzet::vision
