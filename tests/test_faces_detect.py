@@ -94,8 +94,9 @@ def test_yunet_equals_opencv_face_detector_yn(stills: dict[str, np.ndarray], mod
         assert np.abs(np.array([f.score for f in faces]) - ref[:, 14]).max() < 5e-3, name
 
 
-def test_batched_equals_one_by_one(stills: dict[str, np.ndarray], model_dir: Path) -> None:
-    det = kuzet.FaceDetector(model_dir=model_dir, device="cpu", batch_size=3)  # 7 images: chunks of 3, 3, 1
+@pytest.mark.parametrize("model", ["yunet", "retinaface_mnet025"])  # fixed input size, and fitted per image
+def test_batched_equals_one_by_one(stills: dict[str, np.ndarray], model_dir: Path, model: str) -> None:
+    det = kuzet.FaceDetector(model, model_dir=model_dir, device="cpu", batch_size=3)  # chunks of 3, 3, 1
     images = list(stills.values())
     batched = det.detect(images)
     for img, faces in zip(images, batched, strict=True):
@@ -151,3 +152,14 @@ def test_max_faces_keeps_the_best(stills: dict[str, np.ndarray], model_dir: Path
     all_faces = kuzet.FaceDetector(model_dir=model_dir, device="cpu").detect([stills["insightface/t1.jpg"]])[0]
     best = det.detect([stills["insightface/t1.jpg"]])[0]
     assert [f.score for f in best] == [f.score for f in all_faces[:2]]
+
+
+def test_fitted_input_size_finds_the_same_faces(data_dir: Path, model_dir: Path) -> None:
+    frames = video_frames(data_dir / "faces" / "video" / "short_hamilton_clip.mp4", [0, 50, 100, 150, 200, 250])
+    fitted = kuzet.FaceDetector("yunet_s_dynamic", model_dir=model_dir, device="cpu")  # 640x360 -> 640x384 input
+    assert fitted.input_size is None and fitted._fitted_size(frames) == (384, 640)
+    square = kuzet.FaceDetector("yunet_s_dynamic", model_dir=model_dir, device="cpu", input_size=(640, 640))
+    for a, b in zip(fitted.detect(frames), square.detect(frames), strict=True):
+        assert len(a) == len(b) >= 1
+        for f in a:
+            assert max(iou(f.box, g.box) for g in b) > 0.9

@@ -4,6 +4,7 @@ then an ArcFace-style network run in batches; embeddings are L2-normalised."""
 from __future__ import annotations
 
 import os
+import threading
 from collections.abc import Sequence
 
 import numpy as np
@@ -12,7 +13,9 @@ from kuzet._native import core
 from kuzet.errors import InvalidArgument, ModelError
 from kuzet.faces.align import align_faces
 from kuzet.faces.images import Images, as_image_list
+from kuzet.faces.parallel import cpu_workers, map_chunks
 from kuzet.models import OrtModel, load_model
+from kuzet.models.session import choose_providers
 from kuzet.results import Face
 
 CROP = 112
@@ -20,7 +23,8 @@ CROP = 112
 
 class FaceEmbedder:
     """Embeds aligned faces with MobileFace V2 (default) or another ArcFace-style 112x112 model
-    (input RGB 0..255 raw, the graph normalises; output (N, D))."""
+    (input RGB 0..255 raw, the graph normalises; output (N, D)). Runs chunks of batch_size faces on
+    `workers` threads like FaceDetector. Thread-safe."""
 
     def __init__(
         self,
@@ -29,20 +33,22 @@ class FaceEmbedder:
         model_dir: str | os.PathLike[str] | None = None,
         path: str | os.PathLike[str] | None = None,
         device: str = "auto",
-        batch_size: int = 32,
-        threads: int | None = None,
+        batch_size: int = 8,
+        workers: int | None = None,
     ) -> None:
-        if batch_size < 1:
-            raise InvalidArgument(f"batch_size must be >= 1, got {batch_size}")
-        self.model: OrtModel = load_model(model, model_dir=model_dir, path=path, device=device, threads=threads,
-                                          role="face_embedder")
+        if batch_size < 1 or (workers is not None and workers < 1):
+            raise InvalidArgument("batch_size and workers must be >= 1")
+        on_cpu = choose_providers(device).device == "cpu"
+        self.workers = (workers or cpu_workers()) if on_cpu else 1
+        self.model: OrtModel = load_model(model, model_dir=model_dir, path=path, device=device,
+                                          threads=1 if self.workers > 1 else None, role="face_embedder")
         if self.model.spec.family != "arcface":
             raise ModelError(f"model {model!r} is not an ArcFace-style embedder")
         self.batch_size = int(batch_size)
         spec = self.model.spec
         # Identifies the exact weights: embeddings of different models are not comparable.
         self.model_id = f"{spec.name}:{spec.sha256}" if spec.sha256 else f"{spec.name}:{self.model.path.name}"
-        self._buffer = np.empty((self.batch_size, 3, CROP, CROP), np.float32)
+        self._buffers = threading.local()  # per thread: the input array ONNX Runtime reads
 
     def embed(self, images: Images, faces: Sequence[Sequence[Face]]) -> np.ndarray:
         """L2-normalised embeddings (M, D) of the given faces of each image, in order (image, then face)."""
@@ -61,17 +67,21 @@ class FaceEmbedder:
         """Embeddings of aligned RGB uint8 crops (M,112,112,3)."""
         if crops.dtype != np.uint8 or crops.ndim != 4 or crops.shape[1:] != (CROP, CROP, 3):
             raise InvalidArgument(f"crops must be uint8 (M,{CROP},{CROP},3), got {crops.dtype} {crops.shape}")
-        parts = []
-        for start in range(0, len(crops), self.batch_size):
-            chunk = crops[start:start + self.batch_size]
-            batch, _ = core.preprocess_batch(chunk, CROP, CROP, fit="stretch", out=self._buffer[:len(chunk)])
-            out = next(iter(self.model.run(batch).values()))
-            parts.append(np.array(out, np.float32).reshape(len(chunk), -1))
+        parts = map_chunks(lambda a, b: self._embed_chunk(crops[a:b]), len(crops), self.batch_size, self.workers)
         if not parts:
             return np.zeros((0, self.dim), np.float32)
         emb = np.concatenate(parts)
         norms = np.linalg.norm(emb, axis=1, keepdims=True)
         return emb / np.maximum(norms, 1e-12)
+
+    def _embed_chunk(self, chunk: np.ndarray) -> np.ndarray:
+        buf: np.ndarray | None = getattr(self._buffers, "array", None)
+        if buf is None or len(buf) < len(chunk):
+            buf = self._buffers.array = np.empty((self.batch_size, 3, CROP, CROP), np.float32)
+        batch, _ = core.preprocess_batch(chunk, CROP, CROP, fit="stretch", out=buf[:len(chunk)],
+                                         threads=1 if self.workers > 1 else 0)
+        out = next(iter(self.model.run(batch).values()))
+        return np.array(out, np.float32).reshape(len(chunk), -1)
 
     @property
     def dim(self) -> int:

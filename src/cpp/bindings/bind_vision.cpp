@@ -31,6 +31,13 @@ void check_size(int h, int w, const char* what) {
                           " is out of range (1.." + std::to_string(kMaxSide) + ")");
 }
 
+unsigned thread_count(int threads, const char* what) {
+  if (threads < 0 || threads > 1024)
+    throw InvalidArgument(std::string(what) + ": threads must be 0 (automatic) or 1..1024, got " +
+                          std::to_string(threads));
+  return static_cast<unsigned>(threads);
+}
+
 Fit parse_fit(const std::string& fit) {
   if (fit == "letterbox_center") return Fit::LetterboxCenter;
   if (fit == "letterbox_topleft") return Fit::LetterboxTopLeft;
@@ -65,7 +72,8 @@ std::array<float, 3> three_floats(const py::handle& v, const char* what) {
 
 py::tuple preprocess_batch(const py::handle& images, int out_h, int out_w, const std::string& channel_order,
                            const py::handle& mean, const py::handle& scale, const std::string& fit,
-                           float pad_value, const py::object& out) {
+                           float pad_value, const py::object& out, int threads) {
+  const unsigned nthreads = thread_count(threads, "preprocess_batch");
   check_size(out_h, out_w, "preprocess_batch");
   vision::PreprocessOptions opt;
   opt.out_h = out_h;
@@ -101,13 +109,15 @@ py::tuple preprocess_batch(const py::handle& images, int out_h, int out_w, const
   float* tr = transforms.mutable_data();
   {
     py::gil_scoped_release release;
-    vision::preprocess_batch(imgs.views, opt, dst, tr);
+    vision::preprocess_batch(imgs.views, opt, dst, tr, nthreads);
   }
   return py::make_tuple(batch, transforms);
 }
 
 py::array_t<std::uint8_t> warp_batch(const py::handle& images, const py::array& image_index,
-                                     const py::array& matrices, int out_h, int out_w, int border_value) {
+                                     const py::array& matrices, int out_h, int out_w, int border_value,
+                                     int threads) {
+  const unsigned nthreads = thread_count(threads, "warp_batch");
   check_size(out_h, out_w, "warp_batch");
   if (border_value < 0 || border_value > 255)
     throw InvalidArgument("warp_batch: border_value must be in 0..255, got " + std::to_string(border_value));
@@ -135,7 +145,7 @@ py::array_t<std::uint8_t> warp_batch(const py::handle& images, const py::array& 
   std::uint8_t* dst = out.mutable_data();
   {
     py::gil_scoped_release release;
-    vision::warp_batch(imgs.views, index, mv, out_h, out_w, static_cast<std::uint8_t>(border_value), dst);
+    vision::warp_batch(imgs.views, index, mv, out_h, out_w, static_cast<std::uint8_t>(border_value), dst, nthreads);
   }
   return out;
 }
@@ -195,7 +205,9 @@ vision::FaceFamily parse_family(const std::string& family, std::vector<std::stri
 // Decodes a batch of face detector outputs; returns (image_index int32 (K,), boxes (K,4), scores (K,),
 // landmarks (K,5,2)) in original image coordinates, grouped by image, best first within an image.
 py::tuple decode_faces(const std::string& family, const py::dict& outputs, int input_h, int input_w,
-                       const py::array& transforms, float score_threshold, float nms_iou, int max_faces) {
+                       const py::array& transforms, float score_threshold, float nms_iou, int max_faces,
+                       int threads) {
+  const unsigned nthreads = thread_count(threads, "decode_faces");
   std::vector<std::string> names;
   const auto fam = parse_family(family, names);
   check_size(input_h, input_w, "decode_faces");
@@ -236,7 +248,8 @@ py::tuple decode_faces(const std::string& family, const py::dict& outputs, int i
   std::vector<vision::FaceCandidates> faces;
   {
     py::gil_scoped_release release;
-    faces = vision::postprocess_faces(fam, per_image, input_h, input_w, tv, score_threshold, nms_iou, max_faces);
+    faces = vision::postprocess_faces(fam, per_image, input_h, input_w, tv, score_threshold, nms_iou, max_faces,
+                                      nthreads);
   }
   py::ssize_t k = 0;
   for (const auto& f : faces) k += static_cast<py::ssize_t>(f.size());
@@ -265,12 +278,12 @@ void bind_vision(py::module_& m) {
   m.def("preprocess_batch", &preprocess_batch, py::arg("images"), py::arg("out_h"), py::arg("out_w"), py::kw_only(),
         py::arg("channel_order") = "rgb", py::arg("mean") = py::make_tuple(0.0, 0.0, 0.0),
         py::arg("scale") = py::make_tuple(1.0, 1.0, 1.0), py::arg("fit") = "letterbox_center",
-        py::arg("pad_value") = 0.0f, py::arg("out") = py::none(),
+        py::arg("pad_value") = 0.0f, py::arg("out") = py::none(), py::arg("threads") = 0,
         "Resize, reorder and normalise RGB uint8 images into a float32 NCHW batch in one pass per image.\n"
         "Returns (batch (N,3,out_h,out_w), transforms (N,4) = scale_x, scale_y, pad_x, pad_y) with\n"
-        "orig_x = (model_x - pad_x) / scale_x.");
+        "orig_x = (model_x - pad_x) / scale_x. threads: native threads, 0 = one per CPU (or KUZET_NUM_THREADS).");
   m.def("warp_batch", &warp_batch, py::arg("images"), py::arg("image_index"), py::arg("matrices"), py::arg("out_h"),
-        py::arg("out_w"), py::kw_only(), py::arg("border_value") = 0,
+        py::arg("out_w"), py::kw_only(), py::arg("border_value") = 0, py::arg("threads") = 0,
         "Bilinear warp of M crops: matrices (M,3,3) map output pixel coordinates to source coordinates of\n"
         "images[image_index[k]]. Returns uint8 (M,out_h,out_w,3).");
   m.def("nms", &nms, py::arg("boxes"), py::arg("scores"), py::arg("iou_threshold"), py::kw_only(),
@@ -279,7 +292,7 @@ void bind_vision(py::module_& m) {
         "other.");
   m.def("decode_faces", &decode_faces, py::arg("family"), py::arg("outputs"), py::arg("input_h"),
         py::arg("input_w"), py::arg("transforms"), py::kw_only(), py::arg("score_threshold") = 0.6f,
-        py::arg("nms_iou") = 0.3f, py::arg("max_faces") = 0,
+        py::arg("nms_iou") = 0.3f, py::arg("max_faces") = 0, py::arg("threads") = 0,
         "Decode a batch of YuNet / SCRFD / RetinaFace outputs (dict name -> array): threshold, per-image NMS,\n"
         "map back with the preprocess transforms. Returns (image_index int32 (K,), boxes float32 (K,4),\n"
         "scores float32 (K,), landmarks float32 (K,5,2)), grouped by image, best first.");

@@ -48,6 +48,7 @@ struct InputTransform {
 // (outputs[i] are image i's tensors). max_faces > 0 keeps only the best max_faces per image.
 std::vector<FaceCandidates> postprocess_faces(FaceFamily family, const std::vector<std::vector<Tensor2D>>& outputs,
                                               int in_h, int in_w, const std::vector<InputTransform>& transforms,
-                                              float score_threshold, float nms_iou, int max_faces);
+                                              float score_threshold, float nms_iou, int max_faces,
+                                              unsigned threads = 0);
 
 }  // namespace kuzet::vision

@@ -30,7 +30,8 @@ FaceCandidates keep(const FaceCandidates& all, const std::vector<std::int64_t>& 
 
 std::vector<FaceCandidates> postprocess_faces(FaceFamily family, const std::vector<std::vector<Tensor2D>>& outputs,
                                               int in_h, int in_w, const std::vector<InputTransform>& transforms,
-                                              float score_threshold, float nms_iou, int max_faces) {
+                                              float score_threshold, float nms_iou, int max_faces,
+                                              unsigned threads) {
   std::vector<FaceCandidates> results(outputs.size());
   parallel_for(outputs.size(), [&](std::size_t i) {
     FaceCandidates all;
@@ -39,7 +40,7 @@ std::vector<FaceCandidates> postprocess_faces(FaceFamily family, const std::vect
     if (max_faces > 0 && kept.size() > static_cast<std::size_t>(max_faces))
       kept.resize(static_cast<std::size_t>(max_faces));
     results[i] = keep(all, kept, transforms[i]);
-  });
+  }, threads);
   return results;
 }
 
