@@ -5,9 +5,14 @@ from __future__ import annotations
 from kuzet._info import build_info
 from kuzet._native import core as _core
 from kuzet.errors import InvalidArgument, KuzetError, ModelError
+from kuzet.faces import FaceDetector, FaceEmbedder, FacePipeline, Watchlist
 from kuzet.plates import Hotlist, PlateDetector, PlatePipeline, PlateRead, PlateReader, PlateTrack, PlateTracker
+from kuzet.results import Face
 
 __version__: str = _core.__version__
 
-__all__ = ["__version__", "build_info", "KuzetError", "InvalidArgument", "ModelError"]
-__all__ += ["Hotlist", "PlateDetector", "PlatePipeline", "PlateRead", "PlateReader", "PlateTrack", "PlateTracker"]
+__all__ = [
+    "__version__", "build_info", "KuzetError", "InvalidArgument", "ModelError",
+    "Face", "FaceDetector", "FaceEmbedder", "FacePipeline", "Watchlist",
+    "Hotlist", "PlateDetector", "PlatePipeline", "PlateRead", "PlateReader", "PlateTrack", "PlateTracker",
+]

@@ -9,6 +9,7 @@
 
 #include "bindings/bindings.hpp"
 #include "common/errors.hpp"
+#include "detect/face_decode.hpp"
 #include "detect/nms.hpp"
 #include "preprocess/numpy_images.hpp"
 #include "preprocess/preprocess.hpp"
@@ -28,6 +29,13 @@ void check_size(int h, int w, const char* what) {
   if (h <= 0 || w <= 0 || h > kMaxSide || w > kMaxSide)
     throw InvalidArgument(std::string(what) + ": output size " + std::to_string(h) + "x" + std::to_string(w) +
                           " is out of range (1.." + std::to_string(kMaxSide) + ")");
+}
+
+unsigned thread_count(int threads, const char* what) {
+  if (threads < 0 || threads > 1024)
+    throw InvalidArgument(std::string(what) + ": threads must be 0 (automatic) or 1..1024, got " +
+                          std::to_string(threads));
+  return static_cast<unsigned>(threads);
 }
 
 Fit parse_fit(const std::string& fit) {
@@ -64,7 +72,8 @@ std::array<float, 3> three_floats(const py::handle& v, const char* what) {
 
 py::tuple preprocess_batch(const py::handle& images, int out_h, int out_w, const std::string& channel_order,
                            const py::handle& mean, const py::handle& scale, const std::string& fit,
-                           float pad_value, const py::object& out) {
+                           float pad_value, const py::object& out, int threads) {
+  const unsigned nthreads = thread_count(threads, "preprocess_batch");
   check_size(out_h, out_w, "preprocess_batch");
   vision::PreprocessOptions opt;
   opt.out_h = out_h;
@@ -100,13 +109,15 @@ py::tuple preprocess_batch(const py::handle& images, int out_h, int out_w, const
   float* tr = transforms.mutable_data();
   {
     py::gil_scoped_release release;
-    vision::preprocess_batch(imgs.views, opt, dst, tr);
+    vision::preprocess_batch(imgs.views, opt, dst, tr, nthreads);
   }
   return py::make_tuple(batch, transforms);
 }
 
 py::array_t<std::uint8_t> warp_batch(const py::handle& images, const py::array& image_index,
-                                     const py::array& matrices, int out_h, int out_w, int border_value) {
+                                     const py::array& matrices, int out_h, int out_w, int border_value,
+                                     int threads) {
+  const unsigned nthreads = thread_count(threads, "warp_batch");
   check_size(out_h, out_w, "warp_batch");
   if (border_value < 0 || border_value > 255)
     throw InvalidArgument("warp_batch: border_value must be in 0..255, got " + std::to_string(border_value));
@@ -134,7 +145,7 @@ py::array_t<std::uint8_t> warp_batch(const py::handle& images, const py::array& 
   std::uint8_t* dst = out.mutable_data();
   {
     py::gil_scoped_release release;
-    vision::warp_batch(imgs.views, index, mv, out_h, out_w, static_cast<std::uint8_t>(border_value), dst);
+    vision::warp_batch(imgs.views, index, mv, out_h, out_w, static_cast<std::uint8_t>(border_value), dst, nthreads);
   }
   return out;
 }
@@ -171,24 +182,120 @@ py::array_t<std::int64_t> nms(const py::array& boxes, const py::array& scores, f
   return out;
 }
 
+vision::FaceFamily parse_family(const std::string& family, std::vector<std::string>& names) {
+  names.clear();
+  if (family == "yunet") {
+    for (const char* s : {"8", "16", "32"})
+      for (const char* k : {"cls_", "obj_", "bbox_", "kps_"}) names.push_back(std::string(k) + s);
+    return vision::FaceFamily::YuNet;
+  }
+  if (family == "scrfd") {
+    for (const char* s : {"8", "16", "32"})
+      for (const char* k : {"score_", "bbox_", "kps_"}) names.push_back(std::string(k) + s);
+    return vision::FaceFamily::Scrfd;
+  }
+  if (family == "retinaface") {
+    names = {"loc", "conf", "iou"};
+    return vision::FaceFamily::RetinaFace;
+  }
+  throw InvalidArgument("decode_faces: unknown face detector family '" + family +
+                        "' (expected yunet, scrfd or retinaface)");
+}
+
+// Decodes a batch of face detector outputs; returns (image_index int32 (K,), boxes (K,4), scores (K,),
+// landmarks (K,5,2)) in original image coordinates, grouped by image, best first within an image.
+py::tuple decode_faces(const std::string& family, const py::dict& outputs, int input_h, int input_w,
+                       const py::array& transforms, float score_threshold, float nms_iou, int max_faces,
+                       int threads) {
+  const unsigned nthreads = thread_count(threads, "decode_faces");
+  std::vector<std::string> names;
+  const auto fam = parse_family(family, names);
+  check_size(input_h, input_w, "decode_faces");
+  if (transforms.ndim() != 2 || transforms.shape(1) != 4 || transforms.dtype().kind() != 'f')
+    throw InvalidArgument("decode_faces: transforms must be a float (N,4) array from preprocess_batch");
+  if (!(nms_iou >= 0.f && nms_iou <= 1.f)) throw InvalidArgument("decode_faces: nms_iou must be in [0, 1]");
+  if (!std::isfinite(score_threshold)) throw InvalidArgument("decode_faces: score_threshold must be finite");
+  const auto n = transforms.shape(0);
+  auto tr = py::array_t<float, py::array::c_style | py::array::forcecast>::ensure(transforms);
+  std::vector<vision::InputTransform> tv(static_cast<size_t>(n));
+  for (py::ssize_t i = 0; i < n; ++i) {
+    tv[static_cast<size_t>(i)] = {tr.at(i, 0), tr.at(i, 1), tr.at(i, 2), tr.at(i, 3)};
+    if (!(tr.at(i, 0) > 0.f && tr.at(i, 1) > 0.f))
+      throw InvalidArgument("decode_faces: transforms[" + std::to_string(i) + "] has a non-positive scale");
+  }
+  const auto rows = vision::expected_rows(fam, input_h, input_w);
+  const auto cols = vision::expected_cols(fam);
+  std::vector<py::array_t<float>> owners;
+  std::vector<std::vector<vision::Tensor2D>> per_image(static_cast<size_t>(n));
+  for (size_t j = 0; j < names.size(); ++j) {
+    const std::string what = "decode_faces: " + family + " output '" + names[j] + "'";
+    if (!outputs.contains(names[j])) throw InvalidArgument(what + " is missing");
+    py::object obj = outputs[names[j].c_str()];
+    if (!py::isinstance<py::array>(obj)) throw InvalidArgument(what + " is not a numpy array");
+    auto arr = py::reinterpret_borrow<py::array>(obj);
+    if (arr.dtype().kind() != 'f') throw InvalidArgument(what + " is not a float array");
+    auto a = py::array_t<float, py::array::c_style | py::array::forcecast>::ensure(arr);
+    if (a.ndim() != 3 || a.shape(0) != n || a.shape(1) != rows[j] || a.shape(2) != cols[j])
+      throw InvalidArgument(what + " has the wrong shape for a batch of " + std::to_string(n) + " at " +
+                            std::to_string(input_h) + "x" + std::to_string(input_w) + ": expected (" +
+                            std::to_string(n) + ", " + std::to_string(rows[j]) + ", " + std::to_string(cols[j]) +
+                            ")");
+    for (py::ssize_t i = 0; i < n; ++i)
+      per_image[static_cast<size_t>(i)].push_back({a.data(i, 0, 0), static_cast<long>(rows[j]),
+                                                   static_cast<long>(cols[j])});
+    owners.push_back(a);
+  }
+  std::vector<vision::FaceCandidates> faces;
+  {
+    py::gil_scoped_release release;
+    faces = vision::postprocess_faces(fam, per_image, input_h, input_w, tv, score_threshold, nms_iou, max_faces,
+                                      nthreads);
+  }
+  py::ssize_t k = 0;
+  for (const auto& f : faces) k += static_cast<py::ssize_t>(f.size());
+  py::array_t<std::int32_t> index(k);
+  py::array_t<float> boxes({k, py::ssize_t{4}});
+  py::array_t<float> scores(k);
+  py::array_t<float> landmarks({k, py::ssize_t{5}, py::ssize_t{2}});
+  auto* pi = index.mutable_data();
+  auto* pb = boxes.mutable_data();
+  auto* ps = scores.mutable_data();
+  auto* pl = landmarks.mutable_data();
+  for (size_t i = 0; i < faces.size(); ++i) {
+    const auto& f = faces[i];
+    std::fill(pi, pi + f.size(), static_cast<std::int32_t>(i));
+    pi += f.size();
+    pb = std::copy(f.boxes.begin(), f.boxes.end(), pb);
+    ps = std::copy(f.scores.begin(), f.scores.end(), ps);
+    pl = std::copy(f.landmarks.begin(), f.landmarks.end(), pl);
+  }
+  return py::make_tuple(index, boxes, scores, landmarks);
+}
+
 }  // namespace
 
 void bind_vision(py::module_& m) {
   m.def("preprocess_batch", &preprocess_batch, py::arg("images"), py::arg("out_h"), py::arg("out_w"), py::kw_only(),
         py::arg("channel_order") = "rgb", py::arg("mean") = py::make_tuple(0.0, 0.0, 0.0),
         py::arg("scale") = py::make_tuple(1.0, 1.0, 1.0), py::arg("fit") = "letterbox_center",
-        py::arg("pad_value") = 0.0f, py::arg("out") = py::none(),
+        py::arg("pad_value") = 0.0f, py::arg("out") = py::none(), py::arg("threads") = 0,
         "Resize, reorder and normalise RGB uint8 images into a float32 NCHW batch in one pass per image.\n"
         "Returns (batch (N,3,out_h,out_w), transforms (N,4) = scale_x, scale_y, pad_x, pad_y) with\n"
-        "orig_x = (model_x - pad_x) / scale_x.");
+        "orig_x = (model_x - pad_x) / scale_x. threads: native threads, 0 = one per CPU (or KUZET_NUM_THREADS).");
   m.def("warp_batch", &warp_batch, py::arg("images"), py::arg("image_index"), py::arg("matrices"), py::arg("out_h"),
-        py::arg("out_w"), py::kw_only(), py::arg("border_value") = 0,
+        py::arg("out_w"), py::kw_only(), py::arg("border_value") = 0, py::arg("threads") = 0,
         "Bilinear warp of M crops: matrices (M,3,3) map output pixel coordinates to source coordinates of\n"
         "images[image_index[k]]. Returns uint8 (M,out_h,out_w,3).");
   m.def("nms", &nms, py::arg("boxes"), py::arg("scores"), py::arg("iou_threshold"), py::kw_only(),
         py::arg("groups") = py::none(),
         "Greedy NMS; returns int64 indices kept, by descending score. Different groups never suppress each "
         "other.");
+  m.def("decode_faces", &decode_faces, py::arg("family"), py::arg("outputs"), py::arg("input_h"),
+        py::arg("input_w"), py::arg("transforms"), py::kw_only(), py::arg("score_threshold") = 0.6f,
+        py::arg("nms_iou") = 0.3f, py::arg("max_faces") = 0, py::arg("threads") = 0,
+        "Decode a batch of YuNet / SCRFD / RetinaFace outputs (dict name -> array): threshold, per-image NMS,\n"
+        "map back with the preprocess transforms. Returns (image_index int32 (K,), boxes float32 (K,4),\n"
+        "scores float32 (K,), landmarks float32 (K,5,2)), grouped by image, best first.");
 }
 
 }  // namespace kuzet::bindings

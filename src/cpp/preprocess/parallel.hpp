@@ -3,6 +3,7 @@
 #pragma once
 #include <algorithm>
 #include <atomic>
+#include <cstdlib>
 #include <cstddef>
 #include <exception>
 #include <mutex>
@@ -11,15 +12,27 @@
 
 namespace kuzet::vision {
 
+// Native threads per batch call: KUZET_NUM_THREADS if set (>= 1), else the hardware's.
 inline unsigned worker_count() {
-  unsigned n = std::thread::hardware_concurrency();
-  return n == 0 ? 1 : n;
+  static const unsigned count = [] {
+    if (const char* env = std::getenv("KUZET_NUM_THREADS")) {
+      const long v = std::strtol(env, nullptr, 10);
+      if (v >= 1 && v <= 1024) return static_cast<unsigned>(v);
+    }
+    const unsigned n = std::thread::hardware_concurrency();
+    return n == 0 ? 1u : n;
+  }();
+  return count;
 }
 
-// Calls fn(i) for i in [0, n), on up to worker_count() threads. Rethrows the first exception.
+// Threads to use for a call: max_threads if > 0 (a caller already running on its own worker threads passes 1),
+// else worker_count().
+inline unsigned threads_for(unsigned max_threads) { return max_threads > 0 ? max_threads : worker_count(); }
+
+// Calls fn(i) for i in [0, n), on up to threads_for(max_threads) threads. Rethrows the first exception.
 template <class Fn>
-void parallel_for(std::size_t n, Fn&& fn) {
-  const std::size_t threads = std::min<std::size_t>(n, worker_count());
+void parallel_for(std::size_t n, Fn&& fn, unsigned max_threads = 0) {
+  const std::size_t threads = std::min<std::size_t>(n, threads_for(max_threads));
   if (threads <= 1) {
     for (std::size_t i = 0; i < n; ++i) fn(i);
     return;

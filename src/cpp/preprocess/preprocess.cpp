@@ -46,17 +46,20 @@ Taps make_taps(int in, int out) {
   return t;
 }
 
-// One source row resampled horizontally to new_w pixels (3 interleaved channels).
+// One source row resampled horizontally to new_w pixels, as 3 planes of new_w floats (so the vertical pass
+// runs over contiguous memory and vectorises).
 void horizontal(const std::uint8_t* src, const Taps& tx, float* dst) {
   const std::size_t n = tx.i0.size();
+  float* d0 = dst;
+  float* d1 = dst + n;
+  float* d2 = dst + 2 * n;
   for (std::size_t x = 0; x < n; ++x) {
     const std::uint8_t* p0 = src + 3 * tx.i0[x];
     const std::uint8_t* p1 = src + 3 * tx.i1[x];
     const float a = tx.w1[x];
-    const float b = 1.f - a;
-    dst[3 * x + 0] = b * p0[0] + a * p1[0];
-    dst[3 * x + 1] = b * p0[1] + a * p1[1];
-    dst[3 * x + 2] = b * p0[2] + a * p1[2];
+    d0[x] = p0[0] + a * static_cast<float>(p1[0] - p0[0]);
+    d1[x] = p0[1] + a * static_cast<float>(p1[1] - p0[1]);
+    d2[x] = p0[2] + a * static_cast<float>(p1[2] - p0[2]);
   }
 }
 
@@ -131,23 +134,24 @@ void preprocess_rows(const ImageView& img, const ResizePlan& plan, const Preproc
       horizontal(img.row(y1), tx, h1);
       cached1 = y1;
     }
+    // out = (top + b * (bottom - top)) * mul + add, folded into two multiply-adds per value.
     const float b = ty.w1[k];
     const float a = 1.f - b;
     for (int c = 0; c < 3; ++c) {
       std::fill(dst[c], dst[c] + plan.pad_x, opt.pad_value);
       std::fill(dst[c] + plan.pad_x + plan.new_w, dst[c] + opt.out_w, opt.pad_value);
-      float* d = dst[c] + plan.pad_x;
-      const int s = src_c[c];
-      for (int x = 0; x < plan.new_w; ++x) {
-        const float v = a * h0[3 * x + s] + b * h1[3 * x + s];
-        d[x] = v * mul[c] + add[c];
-      }
+      float* __restrict d = dst[c] + plan.pad_x;
+      const std::size_t off = static_cast<std::size_t>(src_c[c]) * static_cast<std::size_t>(plan.new_w);
+      const float* __restrict top = h0 + off;
+      const float* __restrict bottom = h1 + off;
+      const float wa = a * mul[c], wb = b * mul[c], add_c = add[c];
+      for (int x = 0; x < plan.new_w; ++x) d[x] = wa * top[x] + wb * bottom[x] + add_c;
     }
   }
 }
 
 void preprocess_batch(const std::vector<ImageView>& images, const PreprocessOptions& opt, float* out,
-                      float* transforms) {
+                      float* transforms, unsigned threads) {
   const std::size_t n = images.size();
   if (n == 0) return;
   const std::size_t per_image = 3 * static_cast<std::size_t>(opt.out_h) * static_cast<std::size_t>(opt.out_w);
@@ -160,14 +164,14 @@ void preprocess_batch(const std::vector<ImageView>& images, const PreprocessOpti
     transforms[4 * i + 3] = static_cast<float>(plans[i].pad_y);
   }
   // Split each image into row bands so that a single large image also uses every core.
-  const std::size_t workers = worker_count();
+  const std::size_t workers = threads_for(threads);
   const std::size_t bands = std::max<std::size_t>(1, (workers + n - 1) / n);
   parallel_for(n * bands, [&](std::size_t task) {
     const std::size_t i = task / bands, band = task % bands;
     const int begin = static_cast<int>(band * static_cast<std::size_t>(opt.out_h) / bands);
     const int end = static_cast<int>((band + 1) * static_cast<std::size_t>(opt.out_h) / bands);
     preprocess_rows(images[i], plans[i], opt, out + i * per_image, begin, end);
-  });
+  }, threads);
 }
 
 }  // namespace kuzet::vision

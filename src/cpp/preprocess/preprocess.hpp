@@ -35,7 +35,8 @@ void preprocess_rows(const ImageView& img, const ResizePlan& plan, const Preproc
 
 // The whole batch on native threads: out is N*3*out_h*out_w floats, transforms N*4 floats
 // (scale_x, scale_y, pad_x, pad_y). Validation of the arguments is the caller's job.
+// threads: native threads to use, 0 = worker_count().
 void preprocess_batch(const std::vector<ImageView>& images, const PreprocessOptions& opt, float* out,
-                      float* transforms);
+                      float* transforms, unsigned threads = 0);
 
 }  // namespace kuzet::vision

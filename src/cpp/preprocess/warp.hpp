@@ -20,6 +20,6 @@ void warp_rows(const ImageView& img, const Matrix3& m, int out_h, int out_w, std
 // Crop k is warped from images[image_index[k]] with matrices[k] into out + k*out_h*out_w*3.
 void warp_batch(const std::vector<ImageView>& images, const std::vector<int>& image_index,
                 const std::vector<Matrix3>& matrices, int out_h, int out_w, std::uint8_t border,
-                std::uint8_t* out);
+                std::uint8_t* out, unsigned threads = 0);
 
 }  // namespace kuzet::vision
