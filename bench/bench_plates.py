@@ -53,7 +53,7 @@ def expected(frames, model_dir):
 @pytest.mark.parametrize("threads", [1, 2])
 def test_reference_per_frame(benchmark, frames, expected, model_dir, threads):
     reference = ReferencePlateReader(model_dir, threads=threads)
-    result = benchmark.pedantic(lambda: [reference.process(f) for f in frames], rounds=3, warmup_rounds=1)
+    result = benchmark.pedantic(lambda: [reference.process(f) for f in frames], rounds=5, warmup_rounds=1)
     assert result == expected
     _times[f"reference_threads{threads}"] = benchmark.stats.stats.min
 
@@ -68,7 +68,7 @@ def test_kuzet_batched_pipeline(benchmark, frames, expected, model_dir):
             texts += [[r.raw_text for r in reads] for reads in pipeline.process(frames[start : start + BATCH])]
         return texts
 
-    assert benchmark.pedantic(run, rounds=3, warmup_rounds=1) == expected
+    assert benchmark.pedantic(run, rounds=5, warmup_rounds=1) == expected
     _times["kuzet"] = benchmark.stats.stats.min
 
 
