@@ -316,3 +316,40 @@ def test_pipeline_reads_nothing_from_a_degenerate_detection(model_dir):
     pipeline = PlatePipeline(FlatDetector(), PlateReader(model_dir=model_dir, device="cpu"))
     reads = pipeline.process([np.zeros((32, 32, 3), np.uint8)])
     assert [(r.text, r.confidence) for r in reads[0]] == [("", 0.0)]
+
+
+def test_box_only_yolo_detector_end_to_end(tmp_path, model_dir):
+    """A caller's box-only YOLO detector ([N,M,5+nc], no corners): a tiny ONNX graph that always finds one
+    plate at (32,32) size 20x10 in its 64x64 input, i.e. (44,44)-(84,64) in a 128x128 frame."""
+    import onnx
+    from onnx import TensorProto, helper
+
+    from kuzet.models import ModelSpec
+    from kuzet.plates import PlateDetector, PlatePipeline, PlateReader
+
+    row = helper.make_tensor("row", TensorProto.FLOAT, [1, 1, 6], [32, 32, 20, 10, 0.9, 0.8])
+    zero = helper.make_tensor("zero", TensorProto.FLOAT, [], [0.0])
+    shape = helper.make_tensor("shape", TensorProto.INT64, [3], [0, 1, 1])
+    nodes = [
+        helper.make_node("ReduceMean", ["x"], ["mean"], keepdims=1),
+        helper.make_node("Reshape", ["mean", "shape"], ["per_image"]),
+        helper.make_node("Mul", ["per_image", "zero"], ["zeros"]),
+        helper.make_node("Add", ["zeros", "row"], ["y"]),
+    ]
+    graph = helper.make_graph(nodes, "box_only", [helper.make_tensor_value_info("x", TensorProto.FLOAT,
+                                                                                 ["n", 3, 64, 64])],
+                              [helper.make_tensor_value_info("y", TensorProto.FLOAT, ["n", 1, 6])],
+                              initializer=[row, zero, shape])
+    path = tmp_path / "box_only.onnx"
+    onnx.save(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)]), path)
+    spec = ModelSpec("box_only", str(path), None, "plate_detector", "yolo", "test", "test", (64, 64))
+
+    detector = PlateDetector(spec, path=path, device="cpu", score_threshold=0.5)
+    frames = np.zeros((2, 128, 128, 3), np.uint8)
+    detections = detector.detect(frames)
+    assert [len(d) for d in detections] == [1, 1]
+    det = detections[1][0]
+    np.testing.assert_allclose(det.box, (44, 54, 84, 74))
+    assert det.corners == () and not det.double_row and det.score == pytest.approx(0.72)
+    reads = PlatePipeline(detector, PlateReader(model_dir=model_dir, device="cpu")).process(frames)
+    assert [len(r) for r in reads] == [1, 1] and reads[0][0].text == ""  # a black box has no text

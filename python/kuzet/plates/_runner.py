@@ -14,7 +14,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 
-from kuzet.models import OrtModel, load_model
+from kuzet.models import ModelSpec, OrtModel, load_model
 from kuzet.models.session import choose_providers
 
 
@@ -25,7 +25,7 @@ def cpu_count() -> int:
 class ChunkedRunner:
     """Loads a model for `role` and runs batches through it (in chunks of `cpu_chunk` items on a CPU)."""
 
-    def __init__(self, model: str, *, role: str, model_dir: str | os.PathLike[str] | None,
+    def __init__(self, model: str | ModelSpec, *, role: str, model_dir: str | os.PathLike[str] | None,
                  path: str | os.PathLike[str] | None, device: str, threads: int | None, workers: int | None,
                  cpu_chunk: int = 1):
         on_cpu = choose_providers(device).device == "cpu"

@@ -8,6 +8,7 @@ import numpy as np
 
 from kuzet._native import core
 from kuzet.errors import InvalidArgument, ModelError
+from kuzet.models import ModelSpec
 from kuzet.plates._images import Images, as_image_batch
 from kuzet.plates._runner import ChunkedRunner
 from kuzet.plates.results import PlateDetection
@@ -18,9 +19,13 @@ _DOUBLE_ROW_CLASS = 1
 
 
 class PlateDetector:
-    """Finds plates (box, 4 corners when the model gives them, score, single/double row) in frames."""
+    """Finds plates (box, 4 corners when the model gives them, score, single/double row) in frames.
 
-    def __init__(self, model: str = "hyperlpr3_320", *, model_dir: str | os.PathLike[str] | None = None,
+    `model` is a registered name or a ModelSpec (role "plate_detector", family "y5fu" for HyperLPR3-style
+    [N,M,15] outputs or "yolo" for box-only [N,M,5+nc] outputs) for a caller's own detector file.
+    """
+
+    def __init__(self, model: str | ModelSpec = "hyperlpr3_320", *, model_dir: str | os.PathLike[str] | None = None,
                  path: str | os.PathLike[str] | None = None, device: str = "auto", score_threshold: float = 0.5,
                  nms_threshold: float = 0.5, threads: int | None = None, workers: int | None = None):
         if not 0.0 <= score_threshold <= 1.0:
@@ -32,7 +37,8 @@ class PlateDetector:
         self.model = self._runner.model
         family = self.model.spec.family
         if family not in _CORNERS:
-            raise ModelError(f"plate detector {model!r} has family {family!r}; supported: {sorted(_CORNERS)}")
+            raise ModelError(f"plate detector {self.model.spec.name!r} has family {family!r}; supported: "
+                             f"{sorted(_CORNERS)}")
         self.corner_count = _CORNERS[family]
         self.input_size = self.model.spec.input_size or (640, 640)
         self.score_threshold = float(score_threshold)

@@ -100,10 +100,10 @@ class PlatePipeline:
                 continue
             bands = (rectify.TOP_LINE, rectify.BOTTOM_LINE) if det.double_row else (rectify.FULL,)
             lines += [_Line(p, band) for band in bands]
-        crops: list[np.ndarray | None] = [None] * len(lines)
-        # warp_batch makes crops of one size per call: group lines by their (rounded) width.
         if not lines:
             return [TextRead("", ()) for _ in flat]
+        crops: list[np.ndarray | None] = [None] * len(lines)
+        # warp_batch makes crops of one size per call: group lines by their (rounded) width.
         widths = np.array([
             rectify.crop_widths(aspect[ln.plate : ln.plate + 1], ln.band[1] - ln.band[0], HEIGHT, multiple=8,
                                 max_width=self.reader.max_width)[0]
@@ -115,7 +115,7 @@ class PlatePipeline:
                 rectify.crop_matrices(unit[lines[i].plate : lines[i].plate + 1], lines[i].band, HEIGHT,
                                       np.array([width]))
                 for i in members
-            ]).astype(np.float32)
+            ])
             index = np.array([flat[lines[i].plate][0] for i in members], np.int32)
             warped = core.warp_batch(batch, index, matrices, HEIGHT, int(width))
             for j, i in enumerate(members):

@@ -10,6 +10,7 @@ import numpy as np
 
 from kuzet._native import core
 from kuzet.errors import InvalidArgument, ModelError
+from kuzet.models import ModelSpec
 from kuzet.models.resolve import resolve_extra
 from kuzet.plates._runner import ChunkedRunner
 
@@ -30,7 +31,7 @@ class TextRead:
 class PlateReader:
     """Reads plate crops (HxWx3 uint8 RGB) with a CTC recogniser restricted to plate characters."""
 
-    def __init__(self, model: str = "ppocrv4_rec", *, model_dir: str | os.PathLike[str] | None = None,
+    def __init__(self, model: str | ModelSpec = "ppocrv4_rec", *, model_dir: str | os.PathLike[str] | None = None,
                  path: str | os.PathLike[str] | None = None, device: str = "auto",
                  characters: str = PLATE_CHARACTERS, max_width: int = 320, threads: int | None = None,
                  workers: int | None = None):
