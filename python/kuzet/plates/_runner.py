@@ -10,6 +10,7 @@ one single-threaded session per core (sessions are thread-safe; onnxruntime rele
 from __future__ import annotations
 
 import os
+import threading
 from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
@@ -20,6 +21,19 @@ from kuzet.models.session import choose_providers
 
 def cpu_count() -> int:
     return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+
+
+_pools: dict[int, ThreadPoolExecutor] = {}
+_pools_lock = threading.Lock()
+
+
+def shared_pool(workers: int) -> ThreadPoolExecutor:
+    """One process-wide pool per size, shared by every runner: threads do not grow with the number of
+    detectors/readers created, and idle pools cost nothing."""
+    with _pools_lock:
+        if workers not in _pools:
+            _pools[workers] = ThreadPoolExecutor(workers, thread_name_prefix=f"kuzet-infer{workers}")
+        return _pools[workers]
 
 
 class ChunkedRunner:
@@ -35,7 +49,7 @@ class ChunkedRunner:
         self.model: OrtModel = load_model(model, model_dir=model_dir, path=path, device=device, threads=threads,
                                           role=role)
         self.max_chunk = cpu_chunk if on_cpu else 1 << 30
-        self._pool = ThreadPoolExecutor(self.workers, thread_name_prefix="kuzet-plates") if self.workers > 1 else None
+        self._pool = shared_pool(self.workers) if self.workers > 1 else None
 
     def run_many(self, tensors: list[np.ndarray]) -> list[np.ndarray]:
         """First output of the model for each NCHW tensor (tensors may differ in shape)."""
