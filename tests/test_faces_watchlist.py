@@ -146,3 +146,20 @@ def test_watchlist_several_images_per_identity(embedder: kuzet.FaceEmbedder, det
     with pytest.raises(kuzet.InvalidArgument, match="no face"):
         pipeline.enrol("nobody", [np.full((200, 200, 3), 90, np.uint8)])
     assert pipeline.process([people["obama2.jpg"]])[0][0].identity == "obama"
+
+
+def test_watchlist_enrol_images_directly(embedder: kuzet.FaceEmbedder, detector: kuzet.FaceDetector,
+                                         people: dict[str, np.ndarray]) -> None:
+    wl = Watchlist()
+    assert wl.enrol_images("obama", [people["obama.jpg"], people["obama-240p.jpg"]], detector=detector,
+                           embedder=embedder) == 2
+    assert wl.enrol_images("biden", [people["biden.jpg"]], detector=detector, embedder=embedder) == 1
+    query = embedder.embed([people["obama2.jpg"]], detector.detect([people["obama2.jpg"]]))
+    found = wl.search(query, top_k=2, threshold=-1.0, model_id=embedder.model_id)[0]
+    assert [m.identity for m in found] == ["obama", "biden"] and found[0].similarity > 0.6 > found[1].similarity
+    with pytest.raises(kuzet.InvalidArgument, match="no images"):
+        wl.enrol_images("x", [], detector=detector, embedder=embedder)
+    # many queries at once go through in blocks, same answers as one by one
+    many = np.repeat(query, 1000, axis=0)
+    for r in wl.search(many, model_id=embedder.model_id):
+        assert [m.identity for m in r] == ["obama"] and r[0].similarity == pytest.approx(found[0].similarity, abs=1e-5)

@@ -61,19 +61,28 @@ class FacePipeline:
         Raises InvalidArgument if an image has no face (nothing is enrolled then)."""
         if self.watchlist is None:
             raise InvalidArgument("this pipeline has no watchlist to enrol into")
-        frames = as_image_list(images)
-        dets = self.detector.detect_arrays(frames)
-        chosen = []
-        for i in range(len(frames)):
-            mine = np.flatnonzero(dets.image_index == i)
-            if len(mine) == 0:
-                raise InvalidArgument(f"images[{i}]: no face found to enrol for {identity!r}")
-            b = dets.boxes[mine]
-            chosen.append(mine[np.argmax((b[:, 2] - b[:, 0]) * (b[:, 3] - b[:, 1]))])
-        idx = np.array(chosen, np.intp)
-        emb = self.embedder.embed_landmarks(frames, dets.image_index[idx], dets.landmarks[idx])
+        emb = largest_face_embeddings(self.detector, self.embedder, images, identity)
         self.watchlist.enrol(identity, emb, model_id=self.embedder.model_id)
         return len(emb)
 
 
-__all__ = ["FacePipeline"]
+def largest_face_embeddings(detector: FaceDetector, embedder: FaceEmbedder, images: Images,
+                            identity: str = "") -> np.ndarray:
+    """Embeddings (one per image) of the largest face of each image, as for enrolment photos.
+    Raises InvalidArgument naming the image when one has no face."""
+    frames = as_image_list(images)
+    if not frames:
+        raise InvalidArgument(f"no images to enrol for {identity!r}")
+    dets = detector.detect_arrays(frames)
+    chosen = []
+    for i in range(len(frames)):
+        mine = np.flatnonzero(dets.image_index == i)
+        if len(mine) == 0:
+            raise InvalidArgument(f"images[{i}]: no face found to enrol for {identity!r}")
+        b = dets.boxes[mine]
+        chosen.append(mine[np.argmax((b[:, 2] - b[:, 0]) * (b[:, 3] - b[:, 1]))])
+    idx = np.array(chosen, np.intp)
+    return embedder.embed_landmarks(frames, dets.image_index[idx], dets.landmarks[idx])
+
+
+__all__ = ["FacePipeline", "largest_face_embeddings"]

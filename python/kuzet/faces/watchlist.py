@@ -13,10 +13,16 @@ import sqlite3
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from kuzet.errors import InvalidArgument, KuzetError, ModelError
+from kuzet.faces.images import Images
+
+if TYPE_CHECKING:
+    from kuzet.faces.detector import FaceDetector
+    from kuzet.faces.embedder import FaceEmbedder
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -65,6 +71,15 @@ class Watchlist:
         emb = np.asarray(embeddings, np.float32)
         emb = emb.reshape(1, -1) if emb.ndim == 1 else emb
         self.enrol_many([identity] * len(emb), emb, model_id=model_id)
+
+    def enrol_images(self, identity: str, images: Images, *, detector: FaceDetector,
+                     embedder: FaceEmbedder) -> int:
+        """Enrol the largest face of each image (one or many photos of one person). Returns the count."""
+        from kuzet.faces.pipeline import largest_face_embeddings  # the pipeline module imports this one
+
+        emb = largest_face_embeddings(detector, embedder, images, identity)
+        self.enrol(identity, emb, model_id=embedder.model_id)
+        return len(emb)
 
     def enrol_many(self, identities: Sequence[str], embeddings: np.ndarray, *, model_id: str) -> None:
         """Bulk enrolment: identities[i] gets embeddings[i]. One transaction."""
@@ -122,6 +137,14 @@ class Watchlist:
         if q.shape[1] != self.dim:
             raise InvalidArgument(f"queries have dimension {q.shape[1]}, this watchlist holds {self.dim}")
         q = q / np.maximum(np.linalg.norm(q, axis=1, keepdims=True), 1e-12)
+        # Blocks of queries bound the (block, K) similarity matrix (256 x 1M identities = 1 GiB).
+        block = max(1, (1 << 28) // (4 * len(self._names)))
+        out: list[list[WatchlistMatch]] = []
+        for start in range(0, len(q), block):
+            out += self._search_block(q[start:start + block], top_k, threshold)
+        return out
+
+    def _search_block(self, q: np.ndarray, top_k: int, threshold: float) -> list[list[WatchlistMatch]]:
         sims = q @ self.matrix.T  # (Q, K), one BLAS call
         k = min(top_k, sims.shape[1])
         if k < sims.shape[1]:

@@ -11,6 +11,7 @@
 #include "common/errors.hpp"
 #include "detect/face_decode.hpp"
 #include "detect/nms.hpp"
+#include "preprocess/cuda/vision_cuda.hpp"
 #include "preprocess/numpy_images.hpp"
 #include "preprocess/preprocess.hpp"
 #include "preprocess/warp.hpp"
@@ -29,6 +30,30 @@ void check_size(int h, int w, const char* what) {
   if (h <= 0 || w <= 0 || h > kMaxSide || w > kMaxSide)
     throw InvalidArgument(std::string(what) + ": output size " + std::to_string(h) + "x" + std::to_string(w) +
                           " is out of range (1.." + std::to_string(kMaxSide) + ")");
+}
+
+// device="cpu" (-1) or "cuda" / "cuda:N" (N): the CUDA twins run the same pixel work on a GPU.
+int parse_device(const std::string& device, const char* what) {
+  if (device == "cpu") return -1;
+  if (device == "cuda") return 0;
+  if (device.rfind("cuda:", 0) == 0 && device.size() > 5 && device.size() < 9 &&
+      device.find_first_not_of("0123456789", 5) == std::string::npos)
+    return std::stoi(device.substr(5));
+  throw InvalidArgument(std::string(what) + ": device must be 'cpu', 'cuda' or 'cuda:N', got '" + device + "'");
+}
+
+// Device pointer of a CUDA array (__cuda_array_interface__) of float32 with shape (n,3,h,w), C-contiguous.
+float* cuda_output(const py::object& out, py::ssize_t n, int h, int w) {
+  py::dict cai = out.attr("__cuda_array_interface__");
+  const auto shape = cai["shape"].cast<std::vector<py::ssize_t>>();
+  const std::vector<py::ssize_t> want{n, 3, h, w};
+  const bool contiguous = !cai.contains("strides") || cai["strides"].is_none();
+  if (shape != want || cai["typestr"].cast<std::string>() != "<f4" || !contiguous)
+    throw InvalidArgument("preprocess_batch: out (CUDA array) must be C-contiguous float32 of shape (" +
+                          std::to_string(n) + ", 3, " + std::to_string(h) + ", " + std::to_string(w) + ")");
+  auto data = cai["data"].cast<py::tuple>();
+  if (data[1].cast<bool>()) throw InvalidArgument("preprocess_batch: out (CUDA array) is read-only");
+  return reinterpret_cast<float*>(data[0].cast<std::uintptr_t>());
 }
 
 unsigned thread_count(int threads, const char* what) {
@@ -72,8 +97,9 @@ std::array<float, 3> three_floats(const py::handle& v, const char* what) {
 
 py::tuple preprocess_batch(const py::handle& images, int out_h, int out_w, const std::string& channel_order,
                            const py::handle& mean, const py::handle& scale, const std::string& fit,
-                           float pad_value, const py::object& out, int threads) {
+                           float pad_value, const py::object& out, int threads, const std::string& device) {
   const unsigned nthreads = thread_count(threads, "preprocess_batch");
+  const int gpu = parse_device(device, "preprocess_batch");
   check_size(out_h, out_w, "preprocess_batch");
   vision::PreprocessOptions opt;
   opt.out_h = out_h;
@@ -88,6 +114,16 @@ py::tuple preprocess_batch(const py::handle& images, int out_h, int out_w, const
   auto imgs = vision::images_from_python(images, "preprocess_batch: images");
   const auto n = static_cast<py::ssize_t>(imgs.views.size());
 
+  if (gpu >= 0 && !out.is_none() && py::hasattr(out, "__cuda_array_interface__")) {
+    float* device_out = cuda_output(out, n, out_h, out_w);  // e.g. the buffer ONNX Runtime reads (IOBinding)
+    py::array_t<float> transforms({n, py::ssize_t{4}});
+    float* tr = transforms.mutable_data();
+    {
+      py::gil_scoped_release release;
+      vision::cuda::preprocess_batch(imgs.views, opt, device_out, true, tr, gpu);
+    }
+    return py::make_tuple(out, transforms);
+  }
   py::array_t<float> batch;
   if (out.is_none()) {
     batch = py::array_t<float>({n, py::ssize_t{3}, py::ssize_t{out_h}, py::ssize_t{out_w}});
@@ -109,15 +145,19 @@ py::tuple preprocess_batch(const py::handle& images, int out_h, int out_w, const
   float* tr = transforms.mutable_data();
   {
     py::gil_scoped_release release;
-    vision::preprocess_batch(imgs.views, opt, dst, tr, nthreads);
+    if (gpu >= 0)
+      vision::cuda::preprocess_batch(imgs.views, opt, dst, false, tr, gpu);
+    else
+      vision::preprocess_batch(imgs.views, opt, dst, tr, nthreads);
   }
   return py::make_tuple(batch, transforms);
 }
 
 py::array_t<std::uint8_t> warp_batch(const py::handle& images, const py::array& image_index,
                                      const py::array& matrices, int out_h, int out_w, int border_value,
-                                     int threads) {
+                                     int threads, const std::string& device) {
   const unsigned nthreads = thread_count(threads, "warp_batch");
+  const int gpu = parse_device(device, "warp_batch");
   check_size(out_h, out_w, "warp_batch");
   if (border_value < 0 || border_value > 255)
     throw InvalidArgument("warp_batch: border_value must be in 0..255, got " + std::to_string(border_value));
@@ -145,7 +185,11 @@ py::array_t<std::uint8_t> warp_batch(const py::handle& images, const py::array& 
   std::uint8_t* dst = out.mutable_data();
   {
     py::gil_scoped_release release;
-    vision::warp_batch(imgs.views, index, mv, out_h, out_w, static_cast<std::uint8_t>(border_value), dst, nthreads);
+    if (gpu >= 0)
+      vision::cuda::warp_batch(imgs.views, index, mv, out_h, out_w, static_cast<std::uint8_t>(border_value), dst, gpu);
+    else
+      vision::warp_batch(imgs.views, index, mv, out_h, out_w, static_cast<std::uint8_t>(border_value), dst,
+                         nthreads);
   }
   return out;
 }
@@ -278,12 +322,14 @@ void bind_vision(py::module_& m) {
   m.def("preprocess_batch", &preprocess_batch, py::arg("images"), py::arg("out_h"), py::arg("out_w"), py::kw_only(),
         py::arg("channel_order") = "rgb", py::arg("mean") = py::make_tuple(0.0, 0.0, 0.0),
         py::arg("scale") = py::make_tuple(1.0, 1.0, 1.0), py::arg("fit") = "letterbox_center",
-        py::arg("pad_value") = 0.0f, py::arg("out") = py::none(), py::arg("threads") = 0,
+        py::arg("pad_value") = 0.0f, py::arg("out") = py::none(), py::arg("threads") = 0, py::arg("device") = "cpu",
         "Resize, reorder and normalise RGB uint8 images into a float32 NCHW batch in one pass per image.\n"
         "Returns (batch (N,3,out_h,out_w), transforms (N,4) = scale_x, scale_y, pad_x, pad_y) with\n"
-        "orig_x = (model_x - pad_x) / scale_x. threads: native threads, 0 = one per CPU (or KUZET_NUM_THREADS).");
+        "orig_x = (model_x - pad_x) / scale_x. threads: native threads, 0 = one per CPU (or KUZET_NUM_THREADS).\n"
+        "device='cuda[:N]' runs the CUDA twin; out may then be a CUDA array (__cuda_array_interface__).");
   m.def("warp_batch", &warp_batch, py::arg("images"), py::arg("image_index"), py::arg("matrices"), py::arg("out_h"),
         py::arg("out_w"), py::kw_only(), py::arg("border_value") = 0, py::arg("threads") = 0,
+        py::arg("device") = "cpu",
         "Bilinear warp of M crops: matrices (M,3,3) map output pixel coordinates to source coordinates of\n"
         "images[image_index[k]]. Returns uint8 (M,out_h,out_w,3).");
   m.def("nms", &nms, py::arg("boxes"), py::arg("scores"), py::arg("iou_threshold"), py::kw_only(),
