@@ -54,9 +54,9 @@ def enrolment_photos() -> dict[str, np.ndarray]:
 class ReferencePipeline:
     """Per-frame, per-face reference in the style of OpenCV's YuNet sample and insightface's model_zoo."""
 
-    def __init__(self, detector_file: str, fitted: bool) -> None:
+    def __init__(self, detector_file: str, fitted: bool, threads: int) -> None:
         so = ort.SessionOptions()
-        so.intra_op_num_threads = THREADS
+        so.intra_op_num_threads = threads
         so.log_severity_level = 3
         self.det = ort.InferenceSession(str(MODELS / "face_detection" / detector_file), so)
         self.fitted = fitted  # input fitted to the frame (dynamic model), like cv2.FaceDetectorYN.setInputSize
@@ -131,16 +131,19 @@ CONFIGS = {  # kuzet detector model -> the reference's detector file, input fitt
 
 
 @pytest.fixture(scope="module", params=list(CONFIGS))
-def setup(request) -> tuple[list[np.ndarray], kuzet.FacePipeline, ReferencePipeline]:  # type: ignore[no-untyped-def]
+def setup(request) -> tuple[list[np.ndarray], kuzet.FacePipeline, list[ReferencePipeline]]:  # type: ignore[no-untyped-def]
     frames = real_frames()
     pipeline = kuzet.FacePipeline(detector=kuzet.FaceDetector(request.param, model_dir=MODELS, device="cpu"),
                                   embedder=kuzet.FaceEmbedder(model_dir=MODELS, device="cpu"),
                                   watchlist=kuzet.Watchlist())
-    reference = ReferencePipeline(*CONFIGS[request.param])
+    # The strongest plain baseline: onnxruntime with 1 intra-op thread or with all cores, whichever is faster
+    # on this machine (small networks often run faster single-threaded).
+    references = [ReferencePipeline(*CONFIGS[request.param], threads) for threads in sorted({1, THREADS})]
     for name, img in enrolment_photos().items():
         pipeline.enrol(name, [img])
-        reference.enrol(name, img)
-    return frames, pipeline, reference
+        for reference in references:
+            reference.enrol(name, img)
+    return frames, pipeline, references
 
 
 def best_of(fn, repeats: int = 3) -> float:  # type: ignore[no-untyped-def]
@@ -153,7 +156,8 @@ def best_of(fn, repeats: int = 3) -> float:  # type: ignore[no-untyped-def]
 
 
 def test_faces_pipeline_vs_per_frame_reference(benchmark, setup) -> None:  # type: ignore[no-untyped-def]
-    frames, pipeline, reference = setup
+    frames, pipeline, references = setup
+    reference = references[0]
     ours, theirs = pipeline.process(frames), reference.process(frames)
     # equal results: same faces per frame, same identities, same embeddings (to float noise)
     assert [len(f) for f in ours] == [len(f) for f in theirs]
@@ -166,7 +170,7 @@ def test_faces_pipeline_vs_per_frame_reference(benchmark, setup) -> None:  # typ
     # The machine is shared: interleave the two and keep each one's best of several runs.
     t_ref, t_ours = [], []
     for _ in range(6):
-        t_ref.append(best_of(lambda: reference.process(frames), 1))
+        t_ref.append(min(best_of(lambda r=r: r.process(frames), 1) for r in references))
         t_ours.append(best_of(lambda: pipeline.process(frames), 1))
     paired = float(np.median(np.array(t_ref) / np.array(t_ours)))
     benchmark.pedantic(pipeline.process, args=(frames,), rounds=1, iterations=1)
