@@ -226,7 +226,6 @@ class VideoReader:
             )
         self.metadata = _metadata(self._decoder.metadata())
         self.device: str = self._decoder.device
-        self._pts_index: np.ndarray | None = None
 
     # --- sequential reading -------------------------------------------------------------------------
     def __iter__(self) -> Iterator[Frame]:
@@ -276,9 +275,9 @@ class VideoReader:
     def frame_pts(self) -> np.ndarray:
         """pts (time-base units) of every frame of the decoded stream; indexing the file on first use."""
         self._require_random_access()
-        if self._pts_index is None:
-            self._pts_index = self._decoder.frame_pts()
-        return self._pts_index
+        # Not cached here: the native index may be rebuilt by decoding if the container's index proves wrong.
+        pts: np.ndarray = self._decoder.frame_pts()
+        return pts
 
     def _require_random_access(self) -> None:
         if self.live:

@@ -129,12 +129,19 @@ void Decoder::feed_packet() {
     int ret = av_read_frame(fmt, packet_);
     if (ret < 0) {
       if (ret != AVERROR_EOF) {
-        if (source_->timed_out() || source_->aborted() || !source_->spec().io_error->empty()) throw_read_error(ret);
-        // The container itself is damaged past this point.
-        ++stats_.corrupt;
-        if (!options_.skip_errors) {
-          throw CorruptStream(source_->name() + ": damaged container after frame " + std::to_string(next_index_) +
-                              " (" + av_error_text(ret) + ")");
+        // The error is raised after the frames still inside the decoder are handed out: none is lost.
+        try {
+          if (source_->timed_out() || source_->aborted() || !source_->spec().io_error->empty()) {
+            throw_read_error(ret);
+          }
+          // The container itself is damaged past this point.
+          ++stats_.corrupt;
+          if (!options_.skip_errors) {
+            throw CorruptStream(source_->name() + ": damaged container after frame " +
+                                std::to_string(next_index_) + " (" + av_error_text(ret) + ")");
+          }
+        } catch (...) {
+          deferred_error_ = std::current_exception();
         }
       }
       avcodec_send_packet(codec_, nullptr);  // drain the frames still inside the decoder
@@ -179,9 +186,12 @@ bool Decoder::receive(DecodedFrame& out) {
     }
     if (ret == AVERROR_EOF) {
       finished_ = true;
+      if (deferred_error_) std::rethrow_exception(std::exchange(deferred_error_, nullptr));
       return false;
     }
     if (ret != AVERROR(EAGAIN)) {
+      // Damage right at a read error is a consequence of it: report the read error itself.
+      if (deferred_error_) std::rethrow_exception(std::exchange(deferred_error_, nullptr));
       ++stats_.corrupt;
       if (!options_.skip_errors) {
         throw CorruptStream(source_->name() + ": decoding failed after frame " + std::to_string(next_index_) +
@@ -192,6 +202,7 @@ bool Decoder::receive(DecodedFrame& out) {
     }
     if (draining_) {  // a drained decoder answers EOF; EAGAIN here means nothing more will come
       finished_ = true;
+      if (deferred_error_) std::rethrow_exception(std::exchange(deferred_error_, nullptr));
       return false;
     }
     feed_packet();
@@ -210,6 +221,7 @@ bool Decoder::next(DecodedFrame& out) {
         return false;
       }
       if (!frame_is_corrupt(frame_, codec_)) break;
+      if (deferred_error_) std::rethrow_exception(std::exchange(deferred_error_, nullptr));
       ++stats_.corrupt;
       if (!options_.skip_errors) {
         throw CorruptStream(source_->name() + ": frame " + std::to_string(next_index_) +
@@ -248,6 +260,7 @@ void Decoder::rewind() {
   if (ret < 0) throw DecodeError(source_->name() + ": cannot seek to the start (" + av_error_text(ret) + ")");
   avcodec_flush_buffers(codec_);
   draining_ = finished_ = pending_ = false;
+  deferred_error_ = nullptr;
   next_index_ = 0;
   last_pts_ = AV_NOPTS_VALUE;
 }
@@ -330,6 +343,7 @@ bool Decoder::try_seek_to_index(int64_t index) {
       if (ret < 0) return false;
       avcodec_flush_buffers(codec_);
       draining_ = finished_ = pending_ = false;
+      deferred_error_ = nullptr;
     }
   }
   pending_ = false;
