@@ -37,9 +37,11 @@ std::shared_ptr<py::object> hold(py::object obj) {
   });
 }
 
+// The array's base capsule owns the buffer and gives it back to the pool when numpy frees the array.
 py::array owned_array(FrameBuffer buf, const std::vector<size_t>& shape) {
-  uint8_t* data = buf.release();
-  py::capsule owner(data, [](void* p) { av_free(p); });
+  uint8_t* data = buf.get();
+  auto* holder = new FrameBuffer(std::move(buf));
+  py::capsule owner(holder, [](void* p) { delete static_cast<FrameBuffer*>(p); });
   return py::array(py::dtype::of<uint8_t>(), shape, {}, data, owner);
 }
 
