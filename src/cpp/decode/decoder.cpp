@@ -67,9 +67,14 @@ Decoder::~Decoder() {
 void Decoder::open_codec() {
   AVFormatContext* fmt = source_->format();
   const std::string& name = source_->name();
+  if (fmt->nb_streams == 0) {
+    const char* format = fmt->iformat->long_name ? fmt->iformat->long_name : fmt->iformat->name;
+    throw CorruptStream(name + ": the " + format + " container holds no readable stream (truncated or damaged)");
+  }
   const int index = av_find_best_stream(fmt, AVMEDIA_TYPE_VIDEO, -1, -1, nullptr, 0);
   if (index < 0 || (fmt->streams[index]->disposition & AV_DISPOSITION_ATTACHED_PIC)) {
-    throw NotAVideo(name + ": has no video stream (" + std::to_string(fmt->nb_streams) + " other stream(s))");
+    throw NotAVideo(name + ": has no video stream (only " + std::to_string(fmt->nb_streams) +
+                    " audio/data stream(s))");
   }
   if (fmt->iformat && std::strcmp(fmt->iformat->name, "tty") == 0) {
     // FFmpeg's "tty" demuxer renders any text file as ANSI art; a text file is not a video.
