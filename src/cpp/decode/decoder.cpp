@@ -27,7 +27,12 @@ bool frame_is_key(const AVFrame* f) {
 // for interlaced frames when frame threads are on. Any other error flag still counts.
 bool frame_is_corrupt(const AVFrame* f, const AVCodecContext* ctx) {
   int errors = f->decode_error_flags;
-  if (f->interlaced_frame && (ctx->active_thread_type & FF_THREAD_FRAME) && ctx->thread_count > 1) {
+#if LIBAVUTIL_VERSION_INT >= AV_VERSION_INT(58, 29, 100)
+  const bool interlaced = (f->flags & AV_FRAME_FLAG_INTERLACED) != 0;
+#else
+  const bool interlaced = f->interlaced_frame != 0;
+#endif
+  if (interlaced && (ctx->active_thread_type & FF_THREAD_FRAME) && ctx->thread_count > 1) {
     errors &= ~FF_DECODE_ERROR_DECODE_SLICES;
   }
   return errors != 0 || (f->flags & AV_FRAME_FLAG_CORRUPT) != 0;
