@@ -182,7 +182,15 @@ class PyDecoder {
   }
 
   py::dict metadata() { return metadata_dict(get().metadata()); }
-  py::dict stats() { return stats_dict(get().stats()); }
+  py::dict stats() {
+    DecodeStats copy;
+    {
+      py::gil_scoped_release release;
+      std::lock_guard<std::mutex> lock(mutex_);  // another thread may be decoding
+      copy = get().stats();
+    }
+    return stats_dict(copy);
+  }
   std::string device() { return get().device().name(); }
 
   void close() {
