@@ -247,7 +247,12 @@ class VideoReader:
 
     # --- random access ------------------------------------------------------------------------------
     def get_frames(self, indices: Sequence[int] | np.ndarray) -> FrameBatch:
-        """Frames at these indices of the decoded stream (exact: same pixels as sequential decoding)."""
+        """Frames at these indices of the decoded stream (exact: same pixels as sequential decoding).
+
+        Indices may repeat and come in any order; the batch keeps the order asked for. The file is indexed
+        on first use (a demux pass, or a decode pass for streams without timestamps). Afterwards,
+        sequential reading continues after the highest index fetched.
+        """
         self._require_random_access()
         wanted = [int(i) for i in np.asarray(indices, dtype=np.int64).reshape(-1)]
         data, pts_raw, pts, index, key = self._decoder.get_frames(wanted, self.layout)
