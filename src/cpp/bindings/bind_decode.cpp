@@ -197,7 +197,7 @@ class PyDecoder {
     std::unique_ptr<Decoder> doomed;
     {
       py::gil_scoped_release release;
-      if (decoder_) decoder_->source().abort();  // unblocks a read in another thread
+      if (decoder_) decoder_->cancel();  // unblocks a read in another thread
       std::lock_guard<std::mutex> lock(mutex_);
       doomed = std::move(decoder_);
       doomed.reset();  // joins the codec's threads without the GIL
