@@ -27,7 +27,12 @@ bool frame_is_key(const AVFrame* f) {
 // for interlaced frames when frame threads are on. Any other error flag still counts.
 bool frame_is_corrupt(const AVFrame* f, const AVCodecContext* ctx) {
   int errors = f->decode_error_flags;
-  if (f->interlaced_frame && (ctx->active_thread_type & FF_THREAD_FRAME) && ctx->thread_count > 1) {
+#if LIBAVUTIL_VERSION_INT >= AV_VERSION_INT(58, 29, 100)
+  const bool interlaced = (f->flags & AV_FRAME_FLAG_INTERLACED) != 0;
+#else
+  const bool interlaced = f->interlaced_frame != 0;
+#endif
+  if (interlaced && (ctx->active_thread_type & FF_THREAD_FRAME) && ctx->thread_count > 1) {
     errors &= ~FF_DECODE_ERROR_DECODE_SLICES;
   }
   return errors != 0 || (f->flags & AV_FRAME_FLAG_CORRUPT) != 0;
@@ -47,7 +52,9 @@ const uint8_t* stream_side_data(const AVStream* stream, AVPacketSideDataType typ
 
 Decoder::Decoder(SourceSpec spec, DecoderOptions options) : options_(std::move(options)) {
   device_ = make_device(options_.device);  // fails fast on an unavailable device, before any I/O
+  cancel_ = spec.cancel;
   source_ = std::make_unique<Source>(std::move(spec));
+  spec_name_ = source_->name();
   try {
     open_codec();
   } catch (...) {
@@ -67,9 +74,14 @@ Decoder::~Decoder() {
 void Decoder::open_codec() {
   AVFormatContext* fmt = source_->format();
   const std::string& name = source_->name();
+  if (fmt->nb_streams == 0) {
+    const char* format = fmt->iformat->long_name ? fmt->iformat->long_name : fmt->iformat->name;
+    throw CorruptStream(name + ": the " + format + " container holds no readable stream (truncated or damaged)");
+  }
   const int index = av_find_best_stream(fmt, AVMEDIA_TYPE_VIDEO, -1, -1, nullptr, 0);
   if (index < 0 || (fmt->streams[index]->disposition & AV_DISPOSITION_ATTACHED_PIC)) {
-    throw NotAVideo(name + ": has no video stream (" + std::to_string(fmt->nb_streams) + " other stream(s))");
+    throw NotAVideo(name + ": has no video stream (only " + std::to_string(fmt->nb_streams) +
+                    " audio/data stream(s))");
   }
   if (fmt->iformat && std::strcmp(fmt->iformat->name, "tty") == 0) {
     // FFmpeg's "tty" demuxer renders any text file as ANSI art; a text file is not a video.
@@ -129,12 +141,19 @@ void Decoder::feed_packet() {
     int ret = av_read_frame(fmt, packet_);
     if (ret < 0) {
       if (ret != AVERROR_EOF) {
-        if (source_->timed_out() || source_->aborted() || !source_->spec().io_error->empty()) throw_read_error(ret);
-        // The container itself is damaged past this point.
-        ++stats_.corrupt;
-        if (!options_.skip_errors) {
-          throw CorruptStream(source_->name() + ": damaged container after frame " + std::to_string(next_index_) +
-                              " (" + av_error_text(ret) + ")");
+        // The error is raised after the frames still inside the decoder are handed out: none is lost.
+        try {
+          if (source_->timed_out() || source_->aborted() || !source_->spec().io_error->empty()) {
+            throw_read_error(ret);
+          }
+          // The container itself is damaged past this point.
+          ++stats_.corrupt;
+          if (!options_.skip_errors) {
+            throw CorruptStream(source_->name() + ": damaged container after frame " +
+                                std::to_string(next_index_) + " (" + av_error_text(ret) + ")");
+          }
+        } catch (...) {
+          deferred_error_ = std::current_exception();
         }
       }
       avcodec_send_packet(codec_, nullptr);  // drain the frames still inside the decoder
@@ -179,9 +198,12 @@ bool Decoder::receive(DecodedFrame& out) {
     }
     if (ret == AVERROR_EOF) {
       finished_ = true;
+      if (deferred_error_) std::rethrow_exception(std::exchange(deferred_error_, nullptr));
       return false;
     }
     if (ret != AVERROR(EAGAIN)) {
+      // Damage right at a read error is a consequence of it: report the read error itself.
+      if (deferred_error_) std::rethrow_exception(std::exchange(deferred_error_, nullptr));
       ++stats_.corrupt;
       if (!options_.skip_errors) {
         throw CorruptStream(source_->name() + ": decoding failed after frame " + std::to_string(next_index_) +
@@ -192,13 +214,19 @@ bool Decoder::receive(DecodedFrame& out) {
     }
     if (draining_) {  // a drained decoder answers EOF; EAGAIN here means nothing more will come
       finished_ = true;
+      if (deferred_error_) std::rethrow_exception(std::exchange(deferred_error_, nullptr));
       return false;
     }
     feed_packet();
   }
 }
 
+void Decoder::check_usable() const {
+  if (broken_) throw DecodeError(spec_name_ + ": the reader could not reopen its source and is unusable");
+}
+
 bool Decoder::next(DecodedFrame& out) {
+  check_usable();
   if (pending_) {
     pending_ = false;
     out = pending_info_;
@@ -210,6 +238,7 @@ bool Decoder::next(DecodedFrame& out) {
         return false;
       }
       if (!frame_is_corrupt(frame_, codec_)) break;
+      if (deferred_error_) std::rethrow_exception(std::exchange(deferred_error_, nullptr));
       ++stats_.corrupt;
       if (!options_.skip_errors) {
         throw CorruptStream(source_->name() + ": frame " + std::to_string(next_index_) +
@@ -248,6 +277,34 @@ void Decoder::rewind() {
   if (ret < 0) throw DecodeError(source_->name() + ": cannot seek to the start (" + av_error_text(ret) + ")");
   avcodec_flush_buffers(codec_);
   draining_ = finished_ = pending_ = false;
+  deferred_error_ = nullptr;
+  next_index_ = 0;
+  last_pts_ = AV_NOPTS_VALUE;
+}
+
+void Decoder::restart() {
+  if (!source_->seekable()) {
+    throw DecodeError(source_->name() + ": the source is not seekable, so frames cannot be fetched by position");
+  }
+  // Reopening gives exactly the state of the first pass, which a container seek on a damaged or
+  // index-less file does not guarantee.
+  SourceSpec spec = source_->spec();
+  if (spec.kind == SourceSpec::Kind::Callbacks && spec.seek(0, SEEK_SET) < 0) {
+    throw DecodeError(spec.name + ": cannot seek the file object back to its start");
+  }
+  av_frame_free(&frame_);
+  av_packet_free(&packet_);
+  avcodec_free_context(&codec_);
+  source_.reset();
+  try {
+    source_ = std::make_unique<Source>(std::move(spec));
+    open_codec();
+  } catch (...) {
+    broken_ = true;  // no source or codec any more: every later call reports it
+    throw;
+  }
+  draining_ = finished_ = pending_ = false;
+  deferred_error_ = nullptr;
   next_index_ = 0;
   last_pts_ = AV_NOPTS_VALUE;
 }
@@ -290,7 +347,7 @@ void Decoder::build_index_from_packets() {
 
 void Decoder::build_index_by_decoding() {
   const DecodeStats saved = stats_;
-  rewind();
+  restart();
   pts_index_.clear();
   key_indices_.clear();
   DecodedFrame f;
@@ -298,12 +355,13 @@ void Decoder::build_index_by_decoding() {
     pts_index_.push_back(f.pts_raw);
     if (f.key_frame) key_indices_.push_back(f.index);
   }
-  rewind();
+  restart();
   stats_ = saved;
   index_from_packets_ = false;
 }
 
 const std::vector<int64_t>& Decoder::frame_pts() {
+  check_usable();
   if (!index_built_) {
     build_index_from_packets();
     if (!index_from_packets_) build_index_by_decoding();
@@ -330,6 +388,7 @@ bool Decoder::try_seek_to_index(int64_t index) {
       if (ret < 0) return false;
       avcodec_flush_buffers(codec_);
       draining_ = finished_ = pending_ = false;
+      deferred_error_ = nullptr;
     }
   }
   pending_ = false;
@@ -354,6 +413,7 @@ bool Decoder::try_seek_to_index(int64_t index) {
 }
 
 void Decoder::seek_to_index(int64_t index) {
+  check_usable();
   const auto& pts = frame_pts();
   if (index < 0 || index >= static_cast<int64_t>(pts.size())) {
     throw InvalidArgument(source_->name() + ": frame index " + std::to_string(index) + " is out of range (" +
@@ -370,7 +430,7 @@ void Decoder::seek_to_index(int64_t index) {
     }
   }
   // Without a usable packet index: decode forward from here or from the start, counting frames.
-  if (pending_ || next_index_ > index) rewind();
+  if (pending_ || next_index_ > index) restart();
   DecodedFrame f;
   const DecodeStats saved = stats_;
   while (next_index_ < index) {
