@@ -162,3 +162,14 @@ def test_fps_sampling_keeps_about_n_frames_per_second(data_dir: Path):
     assert s.decoded == 140 and s.decoded == s.analysed + s.sampled_out
     assert 22 <= s.analysed <= 25  # 4.67 s at 5 fps
     assert shutil.which("ffmpeg")
+
+
+def test_default_queues_bound_total_frames_not_per_source_frames(data_dir: Path):
+    clip = str(data_dir / "faces/video/carphone_qcif.mp4")
+    task = RecordingTask()
+    pipeline = Pipeline([task], open_source=open_reader, max_batch=8)
+    list(pipeline.run([clip] * 16))
+    depth_max = pipeline.metrics.snapshot()["gauges"]["queue_depth_max"]
+    assert isinstance(depth_max, dict) and len(depth_max) == 16
+    assert max(depth_max.values()) <= 2  # 2 * max_batch / 16 sources, at least 2 each
+    assert sum(len(v) for v in task.seen.values()) == 16 * 120

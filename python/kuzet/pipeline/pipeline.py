@@ -25,13 +25,13 @@ LIVE_SCHEMES = ("rtsp", "rtsps", "rtmp", "tcp", "udp", "srt")
 
 
 def _video_reader_opener(device: str, read_timeout: float, live_buffer: str, reconnect: int,
-                         corrupt_frames: str) -> OpenSource:
+                         corrupt_frames: str, threads: int) -> OpenSource:
     def open_reader(url: str) -> Any:
         from kuzet.video import VideoReader
 
         live = url.split("://", 1)[0].lower() in LIVE_SCHEMES if "://" in url else False
         # NVDEC only where it is usable: "auto" falls back to the CPU and says why
-        return VideoReader(url, device="cpu" if device == "cpu" else "auto", timeout=read_timeout,
+        return VideoReader(url, device="cpu" if device == "cpu" else "auto", timeout=read_timeout, threads=threads,
                            errors=corrupt_frames,  # type: ignore[arg-type]
                            buffer=live_buffer if live else None,  # type: ignore[arg-type]
                            reconnect=reconnect if live else 0)
@@ -54,7 +54,8 @@ class Pipeline:
     """Runs `tasks` over many sources. Decoding runs in one thread per source (native decoding releases the
     GIL); one analysis thread takes batches filled across sources (at most `max_batch` frames, waiting at most
     `max_wait_ms` for a batch to fill) and runs every task on them. Per-source queues are bounded
-    (`queue_size`), so memory stays bounded and a slow analysis stage slows the decoders down rather than
+    (`queue_size` frames; by default enough for two full batches across all sources, at least 2 each), so memory
+    stays bounded and a slow analysis stage slows the decoders down rather than
     piling up frames. A source that fails (missing, corrupt, stalled) is reported and stops alone.
 
     Live sources (rtsp, rtmp, tcp, udp, srt URLs) decode in a native thread into a small buffer that drops the
@@ -83,7 +84,7 @@ class Pipeline:
         signing_key: Any = None,
         max_batch: int = 16,
         max_wait_ms: float = 50.0,
-        queue_size: int = 32,
+        queue_size: int | None = None,
         every_n: int = 1,
         fps: float | None = None,
         read_timeout: float = 10.0,
@@ -105,16 +106,16 @@ class Pipeline:
         if live_buffer not in ("drop_oldest", "block") or corrupt_frames not in ("skip", "raise") or reconnect < 0:
             raise InvalidArgument("live_buffer must be 'drop_oldest' or 'block', corrupt_frames 'skip' or 'raise', "
                                   "reconnect >= 0")
-        self.open_source = open_source or _video_reader_opener(device, read_timeout, live_buffer, reconnect,
-                                                               corrupt_frames)
-        self.batcher: DynamicBatcher[FrameItem] = DynamicBatcher(
-            max_batch=max_batch, max_wait=max_wait_ms / 1000.0, queue_size=queue_size)
+        self.open_source = open_source
+        self._reader_options = (device, read_timeout, live_buffer, reconnect, corrupt_frames)
+        if queue_size is not None and queue_size < 1:
+            raise InvalidArgument(f"queue_size must be >= 1, got {queue_size}")
+        self._batch_options = (max_batch, max_wait_ms / 1000.0, queue_size)
+        self.batcher: DynamicBatcher[FrameItem] | None = None  # made by start(), sized for the sources
         self.sampling = Sampling(every_n=every_n, fps=fps)
         self.on_event = on_event
         self.on_frame = on_frame
         self.metrics = Metrics()
-        self.metrics.register_gauge("queue_depth", self.batcher.depths)
-        self.metrics.register_gauge("queue_depth_max", self.batcher.max_depths)
         self._events: queue.Queue[object] = queue.Queue(maxsize=4096)
         self._workers: list[SourceWorker] = []
         self._urls: dict[str, str] = {}
@@ -144,13 +145,29 @@ class Pipeline:
             raise InvalidArgument("this pipeline was already started")
         if not sources:
             raise InvalidArgument("no sources given")
+        max_batch, max_wait, queue_size = self._batch_options
+        if queue_size is None:
+            # enough frames queued to fill two batches across all sources, and at least 2 per source:
+            # memory stays near 2 * max_batch frames however many sources there are
+            queue_size = max(2, -(-2 * max_batch // len(sources)))
+        if self.open_source is None:
+            # Many sources already keep the cores busy: each decoder gets its share of them rather than a
+            # frame thread per core each (which would only add threads and reference-frame copies).
+            cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+            self.open_source = _video_reader_opener(*self._reader_options, threads=max(1, cores // len(sources)))
+        batcher: DynamicBatcher[FrameItem] = DynamicBatcher(max_batch=max_batch, max_wait=max_wait,
+                                                            queue_size=queue_size)
+        self.batcher = batcher
+        open_source = self.open_source
+        self.metrics.register_gauge("queue_depth", batcher.depths)
+        self.metrics.register_gauge("queue_depth_max", batcher.max_depths)
         taken: set[str] = set()
         for url in sources:
             name = source_name(os.fspath(url), taken)
             self._urls[name] = os.fspath(url)
-            self.batcher.add_source(name)
+            batcher.add_source(name)
             self.metrics.source(name)
-            self._workers.append(SourceWorker(name, os.fspath(url), self.open_source, self.batcher, self.metrics,
+            self._workers.append(SourceWorker(name, os.fspath(url), open_source, batcher, self.metrics,
                                               self.sampling, self._source_failed))
         for name, url in self._urls.items():
             for task in self.tasks:
@@ -165,7 +182,8 @@ class Pipeline:
         self._stopping.set()
         for worker in self._workers:
             worker.stop()
-        self.batcher.stop()
+        if self.batcher is not None:
+            self.batcher.stop()
 
     def join(self, timeout: float = 30.0) -> None:
         for worker in self._workers:
@@ -195,6 +213,7 @@ class Pipeline:
         ended: set[str] = set()
         try:
             while True:
+                assert self.batcher is not None
                 batch = self.batcher.get_batch()
                 if batch is None:
                     break
@@ -228,6 +247,7 @@ class Pipeline:
 
     def _finish_ended_sources(self, ended: set[str], all_sources: bool = False) -> None:
         """Once a source's worker has ended and its queue is drained, flush its tasks (e.g. open tracks)."""
+        assert self.batcher is not None
         depths = self.batcher.depths()
         for worker in self._workers:
             name = worker.source_name
