@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from kuzet import cuda  # GPU frames: kuzet.cuda.CudaVideoReader
 from kuzet._info import build_info
 from kuzet._native import core as _core
 from kuzet.errors import (
@@ -40,4 +41,5 @@ __all__ = [
     "Frame",
     "FrameBatch",
     "DecodeStats",
+    "cuda",
 ]

@@ -11,6 +11,7 @@
 #include <numeric>
 
 #include "bindings/bindings.hpp"
+#include "decode/cuda_device.hpp"
 #include "decode/decode_errors.hpp"
 #include "decode/decoder.hpp"
 #include "decode/frame_buffer.hpp"
@@ -106,6 +107,21 @@ class PyDecoder {
     return py::make_tuple(owned_array(std::move(buf), geo.shape), f.pts_raw, f.pts, f.index, f.key_frame);
   }
 
+  // Like next_frame, but the frame stays in GPU memory (a DeviceArray); readers on a CUDA device only.
+  py::object next_frame_cuda(const std::string& layout_name) {
+    const Layout layout = parse_layout(layout_name);
+    DecodedFrame f;
+    std::shared_ptr<DeviceArray> array;
+    {
+      py::gil_scoped_release release;
+      std::lock_guard<std::mutex> lock(mutex_);
+      Decoder& d = get();
+      if (d.next(f)) array = convert_on_gpu(d.device(), f.frame, layout);
+    }
+    if (!array) return py::none();
+    return py::make_tuple(py::cast(array), f.pts_raw, f.pts, f.index, f.key_frame);
+  }
+
   py::tuple get_frames(const std::vector<int64_t>& indices, const std::string& layout_name) {
     const Layout layout = parse_layout(layout_name);
     const size_t n = indices.size();
@@ -180,6 +196,7 @@ class PyDecoder {
   py::dict metadata() { return metadata_dict(get().metadata()); }
   py::dict stats() { return stats_dict(get().stats()); }
   std::string device() { return get().device().name(); }
+  std::string fallback_reason() { return get().fallback_reason(); }
 
   void close() {
     std::unique_ptr<Decoder> doomed;
@@ -303,6 +320,9 @@ void bind_decode(py::module_& m) {
       .def("metadata", &PyDecoder::metadata)
       .def("stats", &PyDecoder::stats)
       .def_property_readonly("device", &PyDecoder::device)
+      .def_property_readonly("fallback_reason", &PyDecoder::fallback_reason)
+      .def("next_frame_cuda", &PyDecoder::next_frame_cuda, py::arg("layout"),
+           "(DeviceArray, pts_raw, pts, index, key_frame) of the next frame, or None at the end (CUDA readers)")
       .def("close", &PyDecoder::close);
 }
 
