@@ -4,6 +4,7 @@
 // stream, which waits for work already queued on the blocking streams (e.g. a consumer's default stream).
 #include <cuda_runtime.h>
 
+#include "common/cuda_device_guard.hpp"
 #include "common/device_array.hpp"
 #include "common/errors.hpp"
 
@@ -24,7 +25,8 @@ bool pools_supported(int device) {
 }  // namespace
 
 DeviceBuffer::DeviceBuffer(size_t bytes, int device, void* stream) : bytes_(bytes), device_(device) {
-  cudaError_t err = cudaSetDevice(device);
+  CudaDeviceGuard guard(device);
+  cudaError_t err = guard.result();
   if (err != cudaSuccess) fail("cannot select CUDA device " + std::to_string(device), err);
   const size_t n = bytes == 0 ? 1 : bytes;
   pooled_ = pools_supported(device);
@@ -36,7 +38,7 @@ DeviceBuffer::DeviceBuffer(size_t bytes, int device, void* stream) : bytes_(byte
 
 DeviceBuffer::~DeviceBuffer() {
   if (!data_) return;
-  cudaSetDevice(device_);
+  CudaDeviceGuard guard(device_);
   if (pooled_) {
     cudaFreeAsync(data_, cudaStreamLegacy);
   } else {
@@ -45,7 +47,8 @@ DeviceBuffer::~DeviceBuffer() {
 }
 
 void DeviceArray::copy_to_host(void* dst) const {
-  cudaError_t err = cudaSetDevice(device());
+  CudaDeviceGuard guard(device());
+  cudaError_t err = guard.result();
   if (err == cudaSuccess) err = cudaMemcpy(dst, buffer_->data(), nbytes(), cudaMemcpyDeviceToHost);
   if (err != cudaSuccess) fail("copying a CUDA array to the host failed", err);
 }

@@ -5,6 +5,7 @@
 #ifdef KUZET_WITH_CUDA
 #include <cuda_runtime.h>
 
+#include "common/cuda_device_guard.hpp"
 #include "decode/cpu_device.hpp"
 #include "decode/cuda/convert_kernels.hpp"
 #include "decode/frame_buffer.hpp"
@@ -62,6 +63,8 @@ class CudaDevice final : public DeviceInterface {
       return;
     }
     const FrameGeometry geo = frame_geometry(layout, frame->width, frame->height, native_format(frame));
+    CudaDeviceGuard guard(index_);
+    check_cuda(guard.result(), name() + ": cannot select the device");
     if (!scratch_ || scratch_->bytes() < geo.bytes) {
       scratch_.reset();
       scratch_ = std::make_shared<DeviceBuffer>(geo.bytes, index_, session_.get().stream);
@@ -77,6 +80,8 @@ class CudaDevice final : public DeviceInterface {
   std::shared_ptr<DeviceArray> convert_to_gpu(const AVFrame* frame, Layout layout) {
     const FrameGeometry geo = frame_geometry(layout, frame->width, frame->height, native_format(frame));
     void* stream = session_.get().stream;
+    CudaDeviceGuard guard(index_);
+    check_cuda(guard.result(), name() + ": cannot select the device");
     auto buffer = std::make_shared<DeviceBuffer>(geo.bytes, index_, stream);
     if (frame->format == AV_PIX_FMT_CUDA) {
       convert_into(frame, layout, static_cast<uint8_t*>(buffer->data()));
@@ -117,13 +122,13 @@ class CudaDevice final : public DeviceInterface {
     if (strict_) throw DeviceUnavailable(name() + ": " + (refusal_.empty() ? "NVDEC did not decode this frame" : refusal_));
   }
 
+  // Queues the conversion on the session's stream; the caller has made this device current.
   void convert_into(const AVFrame* frame, Layout layout, uint8_t* dst) {
     const AVPixelFormat sw = native_format(frame);
     if (sw != AV_PIX_FMT_NV12 && sw != AV_PIX_FMT_P010LE && sw != AV_PIX_FMT_P016LE) {
       const char* fmt = av_get_pix_fmt_name(sw);
       throw DecodeError(name() + ": NVDEC produced frames in " + (fmt ? fmt : "?") + ", which kuzet cannot convert");
     }
-    check_cuda(cudaSetDevice(index_), name() + ": cannot select the device");
     cuda::SemiPlanarFrame src;
     src.y = frame->data[0];
     src.uv = frame->data[1];

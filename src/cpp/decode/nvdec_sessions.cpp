@@ -8,6 +8,7 @@
 #include <string>
 #include <vector>
 
+#include "common/cuda_device_guard.hpp"
 #include "decode/decode_errors.hpp"
 
 extern "C" {
@@ -36,7 +37,8 @@ NvdecSession* create_session(int device) {
   if (device < 0 || device >= count) {
     throw DeviceUnavailable(where + ": no such CUDA device (this machine has " + std::to_string(count) + ")");
   }
-  err = cudaSetDevice(device);
+  CudaDeviceGuard guard(device);
+  err = guard.result();
   cudaStream_t stream = nullptr;
   if (err == cudaSuccess) err = cudaStreamCreateWithFlags(&stream, cudaStreamNonBlocking);
   if (err != cudaSuccess) {
