@@ -22,9 +22,20 @@ from kuzet.errors import DecodeError, InvalidArgument
 Layout = Literal["rgb", "bgr", "rgb_planar", "yuv420p", "nv12", "native"]
 Device = str  # "auto", "cpu", "cuda" or "cuda:N"
 ErrorPolicy = Literal["raise", "skip"]
+BufferPolicy = Literal["drop_oldest", "block"]
 Source = Union[str, "os.PathLike[str]", bytes, bytearray, memoryview, IO[bytes]]
 
-_URL_SCHEMES = ("file://", "http://", "https://", "rtsp://", "rtsps://", "rtmp://", "tcp://", "udp://", "srt://")
+_URL_SCHEMES = (
+    "file://",
+    "http://",
+    "https://",
+    "rtsp://",
+    "rtsps://",
+    "rtmp://",
+    "tcp://",
+    "udp://",
+    "srt://",
+)
 _LAYOUTS = ("rgb", "bgr", "rgb_planar", "yuv420p", "nv12", "native")
 _DEVICE = re.compile(r"auto|cpu|cuda(:[0-9]{1,3})?")
 
@@ -144,7 +155,14 @@ class VideoReader:
     raises :class:`kuzet.DeviceUnavailable` instead. Frames are numpy arrays either way; for frames
     that stay in GPU memory use :class:`kuzet.cuda.CudaVideoReader`. ``errors="skip"`` drops corrupt
     frames (counted in ``stats``) instead of raising :class:`kuzet.CorruptStream`. ``timeout`` (seconds)
-    bounds every blocking read of a network source.
+    bounds every blocking read of a network source (a stalled stream raises :class:`kuzet.StreamTimeout`).
+
+    Live use: with ``buffer="drop_oldest"`` or ``"block"`` a native thread decodes ahead into a queue of
+    ``buffer_size`` frames; when it is full the oldest frame is dropped (counted in ``stats.dropped``) or
+    the decoder waits. ``reconnect=N`` (live mode; N > 0 turns it on with ``buffer="block"`` if no buffer
+    is given) reopens a network stream that stalled, failed or ended, up to N attempts per outage with
+    exponential backoff from ``reconnect_backoff`` seconds (counted in ``stats.reconnects``). Live readers
+    read sequentially only.
     """
 
     def __init__(
@@ -158,6 +176,10 @@ class VideoReader:
         apply_rotation: bool = False,
         timeout: float | None = 10.0,
         options: Mapping[str, str] | None = None,
+        buffer: BufferPolicy | None = None,
+        buffer_size: int = 8,
+        reconnect: int = 0,
+        reconnect_backoff: float = 0.5,
     ) -> None:
         if layout not in _LAYOUTS:
             raise InvalidArgument(f"layout must be one of {', '.join(_LAYOUTS)}, got {layout!r}")
@@ -171,16 +193,21 @@ class VideoReader:
         self.name = name
         self.layout: Layout = layout
         self.apply_rotation = apply_rotation
-        self._decoder = core.VideoDecoder(
-            kind,
-            target,
-            name,
-            device,
-            threads,
-            errors == "skip",
-            float(timeout or 0.0),
-            dict(options or {}),
-        )
+        if buffer is None and reconnect > 0:
+            buffer = "block"
+        if buffer is not None and buffer not in ("drop_oldest", "block"):
+            raise InvalidArgument(f"buffer must be 'drop_oldest', 'block' or None, got {buffer!r}")
+        if buffer_size < 1:
+            raise InvalidArgument(f"buffer_size must be >= 1, got {buffer_size}")
+        common = (kind, target, name, device, threads, errors == "skip", float(timeout or 0.0))
+        self.live = buffer is not None
+        self._decoder: Any
+        if buffer is None:
+            self._decoder = core.VideoDecoder(*common, dict(options or {}))
+        else:
+            self._decoder = core.LiveVideoDecoder(
+                *common, dict(options or {}), layout, buffer, buffer_size, reconnect, float(reconnect_backoff)
+            )
         self.metadata = _metadata(self._decoder.metadata())
         self.device: str = self._decoder.device
         # device="auto" decodes on NVDEC when the build, the machine and the stream allow it; else says why.
@@ -200,18 +227,23 @@ class VideoReader:
 
     def read(self) -> Frame | None:
         """The next frame, or None at the end of the stream."""
-        out = self._decoder.next_frame(self.layout)
+        out = self._decoder.next_frame() if self.live else self._decoder.next_frame(self.layout)
         if out is None:
             return None
         data, pts_raw, pts, index, key = out
-        return Frame(data=self._rotate(data, batched=False), pts=pts, pts_raw=pts_raw, index=index, key_frame=key)
+        return Frame(
+            data=self._rotate(data, batched=False), pts=pts, pts_raw=pts_raw, index=index, key_frame=key
+        )
 
     # --- random access ------------------------------------------------------------------------------
     def get_frames(self, indices: Sequence[int] | np.ndarray) -> FrameBatch:
         """Frames at these indices of the decoded stream (exact: same pixels as sequential decoding)."""
+        self._require_random_access()
         wanted = [int(i) for i in np.asarray(indices, dtype=np.int64).reshape(-1)]
         data, pts_raw, pts, index, key = self._decoder.get_frames(wanted, self.layout)
-        return FrameBatch(data=self._rotate(data, batched=True), pts=pts, pts_raw=pts_raw, index=index, key_frame=key)
+        return FrameBatch(
+            data=self._rotate(data, batched=True), pts=pts, pts_raw=pts_raw, index=index, key_frame=key
+        )
 
     def get_frames_at(self, seconds: Sequence[float] | np.ndarray) -> FrameBatch:
         """The frames shown at these times (the last frame whose pts <= t), in seconds."""
@@ -224,16 +256,22 @@ class VideoReader:
         bad = (times < starts[0]) | (times >= end) | ~np.isfinite(times)
         if bad.any():
             raise InvalidArgument(
-                f"{self.name}: time {float(times[bad][0])!r} s is outside the video [{starts[0]:.6f}, {end:.6f}) s"
+                f"{self.name}: time {float(times[bad][0])!r} s is outside the video "
+                f"[{starts[0]:.6f}, {end:.6f}) s"
             )
         indices = np.searchsorted(starts, times, side="right") - 1
         return self.get_frames(indices)
 
     def frame_pts(self) -> np.ndarray:
         """pts (time-base units) of every frame of the decoded stream; indexing the file on first use."""
+        self._require_random_access()
         if self._pts_index is None:
             self._pts_index = self._decoder.frame_pts()
         return self._pts_index
+
+    def _require_random_access(self) -> None:
+        if self.live:
+            raise DecodeError(f"{self.name}: a live (buffered) reader reads sequentially only")
 
     def _end_time(self, starts: np.ndarray) -> float:
         if len(starts) > 1:
@@ -249,7 +287,9 @@ class VideoReader:
         if not self.apply_rotation or turns == 0:
             return data
         if self.layout not in ("rgb", "bgr", "rgb_planar"):
-            raise InvalidArgument(f"apply_rotation needs an image layout (rgb, bgr, rgb_planar), not {self.layout}")
+            raise InvalidArgument(
+                f"apply_rotation needs an image layout (rgb, bgr, rgb_planar), not {self.layout}"
+            )
         # Image axes: (H, W) are the first two of HWC, the last two of CHW; a batch adds a leading axis.
         axes = (1, 2) if self.layout == "rgb_planar" else (0, 1)
         if batched:

@@ -15,6 +15,7 @@
 #include "decode/decode_errors.hpp"
 #include "decode/decoder.hpp"
 #include "decode/frame_buffer.hpp"
+#include "decode/live.hpp"
 
 extern "C" {
 #include <libavutil/log.h>
@@ -214,6 +215,42 @@ class PyDecoder {
   std::mutex mutex_;
 };
 
+// A live reader: frames come from the native thread's bounded queue.
+class PyLiveDecoder {
+ public:
+  explicit PyLiveDecoder(std::unique_ptr<LiveDecoder> d) : live_(std::move(d)) {}
+
+  LiveDecoder& get() {
+    if (!live_) throw DecodeError("the reader is closed");
+    return *live_;
+  }
+
+  py::object next_frame() {
+    LiveFrame f;
+    bool got = false;
+    {
+      py::gil_scoped_release release;
+      got = get().pop(f);
+    }
+    if (!got) return py::none();
+    return py::make_tuple(owned_array(std::move(f.data), f.geometry.shape), f.pts_raw, f.pts, f.index, f.key_frame);
+  }
+
+  py::dict metadata() { return metadata_dict(get().metadata()); }
+  py::dict stats() { return stats_dict(get().stats()); }
+  std::string device() { return get().device_name(); }
+  std::string fallback_reason() { return get().fallback_reason(); }
+
+  void close() {
+    py::gil_scoped_release release;  // the thread may need the GIL (file objects) to finish
+    if (live_) live_->stop();
+    live_.reset();
+  }
+
+ private:
+  std::unique_ptr<LiveDecoder> live_;
+};
+
 SourceSpec spec_from_python(const std::string& kind, const py::object& target, const std::string& name,
                             double timeout_s, const std::map<std::string, std::string>& options) {
   SourceSpec spec;
@@ -294,6 +331,34 @@ std::unique_ptr<PyDecoder> open_decoder(const std::string& kind, const py::objec
   return std::make_unique<PyDecoder>(std::move(decoder));
 }
 
+std::unique_ptr<PyLiveDecoder> open_live(const std::string& kind, const py::object& target, const std::string& name,
+                                         const std::string& device, int threads, bool skip_errors, double timeout_s,
+                                         const std::map<std::string, std::string>& options,
+                                         const std::string& layout, const std::string& buffer, size_t buffer_size,
+                                         int reconnect, double backoff_s) {
+  if (threads < 0) throw InvalidArgument("threads must be >= 0 (0 = one per core), got " + std::to_string(threads));
+  if (buffer != "drop_oldest" && buffer != "block") {
+    throw InvalidArgument("buffer must be 'drop_oldest' or 'block', got '" + buffer + "'");
+  }
+  if (reconnect < 0) throw InvalidArgument("reconnect must be >= 0, got " + std::to_string(reconnect));
+  if (backoff_s < 0) throw InvalidArgument("reconnect_backoff must be >= 0 seconds");
+  LiveOptions live;
+  live.capacity = buffer_size;
+  live.policy = buffer == "block" ? BufferPolicy::Block : BufferPolicy::DropOldest;
+  live.max_reconnects = reconnect;
+  live.backoff_initial_s = backoff_s;
+  live.backoff_max_s = std::max(8.0, backoff_s);
+  SourceSpec spec = spec_from_python(kind, target, name, timeout_s, options);
+  const Layout parsed = parse_layout(layout);
+  std::unique_ptr<LiveDecoder> decoder;
+  {
+    py::gil_scoped_release release;
+    decoder = std::make_unique<LiveDecoder>(std::move(spec), DecoderOptions{device, threads, skip_errors}, parsed,
+                                            live);
+  }
+  return std::make_unique<PyLiveDecoder>(std::move(decoder));
+}
+
 }  // namespace
 
 void bind_decode(py::module_& m) {
@@ -324,6 +389,18 @@ void bind_decode(py::module_& m) {
       .def("next_frame_cuda", &PyDecoder::next_frame_cuda, py::arg("layout"),
            "(DeviceArray, pts_raw, pts, index, key_frame) of the next frame, or None at the end (CUDA readers)")
       .def("close", &PyDecoder::close);
+
+  py::class_<PyLiveDecoder>(m, "LiveVideoDecoder",
+                            "Native live decoder (background thread, bounded queue); use kuzet.VideoReader.")
+      .def(py::init(&open_live), py::arg("kind"), py::arg("target"), py::arg("name"), py::arg("device"),
+           py::arg("threads"), py::arg("skip_errors"), py::arg("timeout"), py::arg("options"), py::arg("layout"),
+           py::arg("buffer"), py::arg("buffer_size"), py::arg("reconnect"), py::arg("reconnect_backoff"))
+      .def("next_frame", &PyLiveDecoder::next_frame)
+      .def("metadata", &PyLiveDecoder::metadata)
+      .def("stats", &PyLiveDecoder::stats)
+      .def_property_readonly("device", &PyLiveDecoder::device)
+      .def_property_readonly("fallback_reason", &PyLiveDecoder::fallback_reason)
+      .def("close", &PyLiveDecoder::close);
 }
 
 }  // namespace kuzet::bindings

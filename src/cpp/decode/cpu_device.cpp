@@ -41,9 +41,20 @@ bool is_rgb_format(AVPixelFormat f) {
   return d && (d->flags & AV_PIX_FMT_FLAG_RGB);
 }
 
+void deinterleave_rgb(const uint8_t* rgb, size_t pixels, uint8_t* r, uint8_t* g, uint8_t* b) {
+  for (size_t i = 0; i < pixels; ++i) {
+    r[i] = rgb[3 * i];
+    g[i] = rgb[3 * i + 1];
+    b[i] = rgb[3 * i + 2];
+  }
+}
+
 }  // namespace
 
-CpuDevice::~CpuDevice() { sws_freeContext(sws_); }
+CpuDevice::~CpuDevice() {
+  sws_freeContext(sws_);
+  av_freep(&scratch_[0]);
+}
 
 void CpuDevice::configure_codec(AVCodecContext* ctx, int threads) {
   ctx->thread_count = threads;  // 0 lets FFmpeg pick one per core
@@ -77,7 +88,32 @@ void CpuDevice::scale(const AVFrame* frame, AVPixelFormat dst_format, uint8_t* c
     applied_dst_ = dst_format;
   }
   sws_ = ctx;
-  sws_scale(ctx, frame->data, frame->linesize, 0, frame->height, dst, dst_stride);
+  if (frame->width % kSafeWidthMultiple == 0) {
+    sws_scale(ctx, frame->data, frame->linesize, 0, frame->height, dst, dst_stride);
+    return;
+  }
+  // swscale's SIMD paths write whole blocks of pixels, past the end of a row whose width is not a
+  // multiple of the block: convert into padded scratch rows, then copy the exact rows out.
+  uint8_t** scratch = scratch_planes(dst_format, frame->width, frame->height);
+  sws_scale(ctx, frame->data, frame->linesize, 0, frame->height, scratch, scratch_stride_);
+  uint8_t* out[4] = {dst[0], dst[1], dst[2], dst[3]};
+  int out_stride[4] = {dst_stride[0], dst_stride[1], dst_stride[2], dst_stride[3]};
+  av_image_copy(out, out_stride, const_cast<const uint8_t**>(scratch), scratch_stride_, dst_format, frame->width,
+                frame->height);
+}
+
+uint8_t** CpuDevice::scratch_planes(AVPixelFormat format, int width, int height) {
+  if (format != scratch_format_ || width != scratch_width_ || height != scratch_height_) {
+    av_freep(&scratch_[0]);
+    const int padded = (width + 2 * kSafeWidthMultiple) & ~(kSafeWidthMultiple - 1);
+    if (av_image_alloc(scratch_, scratch_stride_, padded, height, format, 64) < 0) {
+      throw DecodeError("out of memory allocating a colour-conversion buffer");
+    }
+    scratch_format_ = format;
+    scratch_width_ = width;
+    scratch_height_ = height;
+  }
+  return scratch_;
 }
 
 void CpuDevice::convert(const AVFrame* frame, Layout layout, uint8_t* dst) {
@@ -94,10 +130,13 @@ void CpuDevice::convert(const AVFrame* frame, Layout layout, uint8_t* dst) {
       return;
     }
     case Layout::RgbPlanar: {
-      // GBRP stores its planes in G, B, R order; point them at the R, G, B thirds of dst.
-      uint8_t* planes[4] = {dst + plane, dst + 2 * plane, dst, nullptr};
-      const int strides[4] = {w, w, w, 0};
-      scale(frame, AV_PIX_FMT_GBRP, planes, strides);
+      // Through packed RGB, so planar output has the very same pixels as "rgb" (swscale's planar-RGB
+      // path interpolates chroma differently), then split into the R, G, B planes.
+      if (packed_.size() < plane * 3) packed_.resize(plane * 3);
+      uint8_t* planes[4] = {packed_.data(), nullptr, nullptr, nullptr};
+      const int strides[4] = {w * 3, 0, 0, 0};
+      scale(frame, AV_PIX_FMT_RGB24, planes, strides);
+      deinterleave_rgb(packed_.data(), plane, dst, dst + plane, dst + 2 * plane);
       return;
     }
     case Layout::Yuv420p:

@@ -1,6 +1,7 @@
 #include "decode/decoder.hpp"
 
 #include <algorithm>
+#include <cstring>
 #include <utility>
 
 #include "decode/decode_errors.hpp"
@@ -22,8 +23,15 @@ bool frame_is_key(const AVFrame* f) {
 #endif
 }
 
-bool frame_is_corrupt(const AVFrame* f) {
-  return f->decode_error_flags != 0 || (f->flags & AV_FRAME_FLAG_CORRUPT) != 0;
+// FFmpeg's frame-threaded H.264 decoder flags field-coded (PAFF) frames as "not all slices decoded"
+// although they decode bit-exactly (checked against the JVT conformance references): ignore that one flag
+// for interlaced frames when frame threads are on. Any other error flag still counts.
+bool frame_is_corrupt(const AVFrame* f, const AVCodecContext* ctx) {
+  int errors = f->decode_error_flags;
+  if (f->interlaced_frame && (ctx->active_thread_type & FF_THREAD_FRAME) && ctx->thread_count > 1) {
+    errors &= ~FF_DECODE_ERROR_DECODE_SLICES;
+  }
+  return errors != 0 || (f->flags & AV_FRAME_FLAG_CORRUPT) != 0;
 }
 
 const uint8_t* stream_side_data(const AVStream* stream, AVPacketSideDataType type) {
@@ -64,6 +72,10 @@ void Decoder::open_codec() {
   const int index = av_find_best_stream(fmt, AVMEDIA_TYPE_VIDEO, -1, -1, nullptr, 0);
   if (index < 0 || (fmt->streams[index]->disposition & AV_DISPOSITION_ATTACHED_PIC)) {
     throw NotAVideo(name + ": has no video stream (" + std::to_string(fmt->nb_streams) + " other stream(s))");
+  }
+  if (fmt->iformat && std::strcmp(fmt->iformat->name, "tty") == 0) {
+    // FFmpeg's "tty" demuxer renders any text file as ANSI art; a text file is not a video.
+    throw NotAVideo(name + ": not a video (a text file)");
   }
   stream_ = fmt->streams[index];
   for (unsigned i = 0; i < fmt->nb_streams; ++i) {
@@ -200,8 +212,11 @@ bool Decoder::next(DecodedFrame& out) {
     out.frame = frame_;
   } else {
     while (true) {
-      if (finished_ || !receive(out)) return false;
-      if (!frame_is_corrupt(frame_)) break;
+      if (finished_ || !receive(out)) {
+        check_not_empty();
+        return false;
+      }
+      if (!frame_is_corrupt(frame_, codec_)) break;
       ++stats_.corrupt;
       if (!options_.skip_errors) {
         throw CorruptStream(source_->name() + ": frame " + std::to_string(next_index_) +
@@ -215,6 +230,17 @@ bool Decoder::next(DecodedFrame& out) {
   last_pts_ = out.pts_raw;
   ++stats_.decoded;
   return true;
+}
+
+void Decoder::check_not_empty() {
+  if (next_index_ > 0 || metadata_.frame_count <= 0 || empty_reported_) return;
+  // The container lists frames but none could be read: its media data is missing or cut off.
+  empty_reported_ = true;
+  ++stats_.corrupt;
+  if (!options_.skip_errors) {
+    throw CorruptStream(source_->name() + ": the container lists " + std::to_string(metadata_.frame_count) +
+                        " frames but none could be decoded (media data missing or truncated)");
+  }
 }
 
 void Decoder::rewind() {
@@ -318,7 +344,7 @@ bool Decoder::try_seek_to_index(int64_t index) {
   while (receive(f)) {
     if (f.pts_raw < target) continue;  // frames before the target (possibly damaged by the seek)
     if (f.pts_raw > target) return false;
-    if (frame_is_corrupt(frame_)) {
+    if (frame_is_corrupt(frame_, codec_)) {
       ++stats_.corrupt;
       if (!options_.skip_errors) {
         throw CorruptStream(source_->name() + ": frame " + std::to_string(index) + " decoded with errors");

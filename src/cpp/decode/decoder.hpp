@@ -64,6 +64,7 @@ class Decoder {
   void feed_packet();
   bool receive(DecodedFrame& out);  // one decode step; false when the decoder needs input or ended
   void rewind();
+  void check_not_empty();
   void build_index_from_packets();
   void build_index_by_decoding();
   int64_t key_index_at_or_before(int64_t index) const;
@@ -83,6 +84,7 @@ class Decoder {
 
   bool draining_ = false;
   bool finished_ = false;
+  bool empty_reported_ = false;
   bool pending_ = false;  // frame_ holds a frame already positioned by a seek
   DecodedFrame pending_info_;
   int64_t next_index_ = 0;

@@ -59,13 +59,14 @@ bool Source::seekable() const {
 }
 
 void Source::arm_deadline() {
-  timed_out_.store(false);
+  // timed_out_ stays set: FFmpeg keeps the interrupted read's AVERROR_EXIT in the I/O context and
+  // returns it from later calls without asking the callback again.
   deadline_ns_.store(spec_.timeout_s > 0 ? now_ns() + static_cast<int64_t>(spec_.timeout_s * 1e9) : 0);
 }
 
 int Source::interrupt_cb(void* opaque) {
   auto* self = static_cast<Source*>(opaque);
-  if (self->aborted_.load()) return 1;
+  if (self->aborted()) return 1;
   const int64_t deadline = self->deadline_ns_.load();
   if (deadline != 0 && now_ns() > deadline) {
     self->timed_out_.store(true);

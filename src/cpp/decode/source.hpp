@@ -31,6 +31,8 @@ struct SourceSpec {
   std::function<int64_t(int64_t, int)> seek;
   // Set by the callbacks' owner when a read/seek failed, so the error names the real cause.
   std::shared_ptr<std::string> io_error = std::make_shared<std::string>();
+  // Set from any thread to make every blocking call of this source (and its reconnections) give up.
+  std::shared_ptr<std::atomic<bool>> cancel = std::make_shared<std::atomic<bool>>(false);
   double timeout_s = 0;  // per blocking call; 0 = no deadline
   std::map<std::string, std::string> options;  // FFmpeg format/protocol options
 };
@@ -56,7 +58,7 @@ class Source {
   bool timed_out() const { return timed_out_.load(); }
   // Makes every blocking call return at once (used to stop a live reader from another thread).
   void abort() { aborted_.store(true); }
-  bool aborted() const { return aborted_.load(); }
+  bool aborted() const { return aborted_.load() || spec_.cancel->load(); }
 
  private:
   static int interrupt_cb(void* opaque);

@@ -1,0 +1,173 @@
+#include "decode/live.hpp"
+
+#include <algorithm>
+#include <chrono>
+
+#include "decode/decode_errors.hpp"
+
+namespace kuzet::decode {
+
+namespace {
+
+void add_stats(DecodeStats& total, const DecodeStats& part) {
+  total.decoded += part.decoded;
+  total.corrupt += part.corrupt;
+  total.skipped += part.skipped;
+}
+
+}  // namespace
+
+LiveDecoder::LiveDecoder(SourceSpec spec, DecoderOptions options, Layout layout, LiveOptions live)
+    : spec_(std::move(spec)), options_(std::move(options)), layout_(layout), live_(live) {
+  if (live_.capacity == 0) throw InvalidArgument("buffer_size must be at least 1");
+  std::exception_ptr error;
+  first_ = open_with_retries(&error);
+  if (!first_) std::rethrow_exception(error);
+  metadata_ = first_->metadata();
+  device_name_ = first_->device().name();
+  fallback_reason_ = first_->fallback_reason();
+  thread_ = std::thread([this] { run(); });
+}
+
+LiveDecoder::~LiveDecoder() { stop(); }
+
+void LiveDecoder::stop() {
+  {
+    std::lock_guard<std::mutex> lock(mutex_);
+    stopping_ = true;
+  }
+  spec_.cancel->store(true);  // interrupts a blocking read or connect
+  not_full_.notify_all();
+  not_empty_.notify_all();
+  if (thread_.joinable()) thread_.join();
+}
+
+bool LiveDecoder::sleep_unless_stopped(double seconds) {
+  std::unique_lock<std::mutex> lock(mutex_);
+  return !not_full_.wait_for(lock, std::chrono::duration<double>(seconds), [this] { return stopping_; });
+}
+
+std::unique_ptr<Decoder> LiveDecoder::open_with_retries(std::exception_ptr* last_error) {
+  const bool may_retry = is_network_url(spec_.url) && spec_.kind == SourceSpec::Kind::Url;
+  double backoff = live_.backoff_initial_s;
+  for (int attempt = 0;; ++attempt) {
+    try {
+      return std::make_unique<Decoder>(spec_, options_);
+    } catch (const DeviceUnavailable&) {
+      throw;
+    } catch (const InvalidArgument&) {
+      throw;
+    } catch (...) {
+      *last_error = std::current_exception();
+    }
+    if (!may_retry || attempt >= live_.max_reconnects || spec_.cancel->load()) return nullptr;
+    if (!sleep_unless_stopped(backoff)) return nullptr;
+    backoff = std::min(backoff * 2, live_.backoff_max_s);
+  }
+}
+
+void LiveDecoder::push(LiveFrame frame) {
+  std::unique_lock<std::mutex> lock(mutex_);
+  if (queue_.size() >= live_.capacity) {
+    if (live_.policy == BufferPolicy::DropOldest) {
+      queue_.pop_front();
+      ++stats_.dropped;
+    } else {
+      not_full_.wait(lock, [this] { return stopping_ || queue_.size() < live_.capacity; });
+      if (stopping_) return;
+    }
+  }
+  queue_.push_back(std::move(frame));
+  not_empty_.notify_one();
+}
+
+void LiveDecoder::pump(Decoder& decoder) {
+  DecodedFrame f;
+  while (true) {
+    {
+      std::lock_guard<std::mutex> lock(mutex_);
+      if (stopping_) return;
+    }
+    const bool got = decoder.next(f);
+    {
+      std::lock_guard<std::mutex> lock(mutex_);
+      connection_ = decoder.stats();
+    }
+    if (!got) return;
+    LiveFrame out;
+    out.geometry = frame_geometry(layout_, f.frame->width, f.frame->height, decoder.device().native_format(f.frame));
+    out.data = allocate_frame_buffer(out.geometry.bytes);
+    decoder.device().convert(f.frame, layout_, out.data.get());
+    out.pts_raw = f.pts_raw;
+    out.pts = f.pts;
+    out.key_frame = f.key_frame;
+    out.index = next_index_++;  // counts across reconnections
+    push(std::move(out));
+  }
+}
+
+void LiveDecoder::run() {
+  std::unique_ptr<Decoder> decoder = std::move(first_);
+  std::exception_ptr error;
+  const bool network = is_network_url(spec_.url) && spec_.kind == SourceSpec::Kind::Url;
+  while (decoder) {
+    error = nullptr;
+    try {
+      pump(*decoder);
+    } catch (...) {
+      error = std::current_exception();
+    }
+    {
+      std::lock_guard<std::mutex> lock(mutex_);
+      add_stats(stats_, connection_);
+      connection_ = DecodeStats{};
+      if (stopping_) break;
+    }
+    decoder.reset();
+    // A file ends for good; a live network stream that ended or failed is reconnected.
+    if (!network || live_.max_reconnects == 0) break;
+    if (!sleep_unless_stopped(live_.backoff_initial_s)) break;
+    std::exception_ptr open_error;
+    try {
+      decoder = open_with_retries(&open_error);
+    } catch (...) {
+      open_error = std::current_exception();
+    }
+    if (!decoder) {
+      if (open_error) error = open_error;
+      break;
+    }
+    std::lock_guard<std::mutex> lock(mutex_);
+    ++stats_.reconnects;
+  }
+  std::lock_guard<std::mutex> lock(mutex_);
+  if (!stopping_) error_ = error;
+  ended_ = true;
+  not_empty_.notify_all();
+}
+
+bool LiveDecoder::pop(LiveFrame& out) {
+  std::unique_lock<std::mutex> lock(mutex_);
+  not_empty_.wait(lock, [this] { return !queue_.empty() || ended_ || stopping_; });
+  if (!queue_.empty()) {
+    out = std::move(queue_.front());
+    queue_.pop_front();
+    not_full_.notify_one();
+    return true;
+  }
+  if (error_) {
+    std::exception_ptr e = error_;
+    error_ = nullptr;
+    std::rethrow_exception(e);
+  }
+  return false;
+}
+
+DecodeStats LiveDecoder::stats() {
+  std::lock_guard<std::mutex> lock(mutex_);
+  DecodeStats s = stats_;
+  add_stats(s, connection_);
+  return s;
+}
+
+}  // namespace kuzet::decode

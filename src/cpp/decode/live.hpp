@@ -1,0 +1,82 @@
+// Live reading: a native thread decodes and converts frames into a bounded queue while the caller
+// consumes them. When a network source stalls (StreamTimeout), fails or ends, it reconnects with bounded
+// retries and exponential backoff. A full queue either drops its oldest frame (counted) or blocks.
+#pragma once
+#include <condition_variable>
+#include <deque>
+#include <exception>
+#include <memory>
+#include <mutex>
+#include <thread>
+
+#include "decode/decoder.hpp"
+#include "decode/frame_buffer.hpp"
+
+namespace kuzet::decode {
+
+enum class BufferPolicy { DropOldest, Block };
+
+struct LiveOptions {
+  size_t capacity = 8;
+  BufferPolicy policy = BufferPolicy::DropOldest;
+  int max_reconnects = 0;         // consecutive failed attempts allowed per outage
+  double backoff_initial_s = 0.5;  // doubled after each failed attempt
+  double backoff_max_s = 8.0;
+};
+
+struct LiveFrame {
+  FrameBuffer data;
+  FrameGeometry geometry;
+  int64_t pts_raw = 0;
+  double pts = 0;
+  int64_t index = 0;
+  bool key_frame = false;
+};
+
+class LiveDecoder {
+ public:
+  LiveDecoder(SourceSpec spec, DecoderOptions options, Layout layout, LiveOptions live);
+  ~LiveDecoder();
+  LiveDecoder(const LiveDecoder&) = delete;
+  LiveDecoder& operator=(const LiveDecoder&) = delete;
+
+  const StreamMetadata& metadata() const { return metadata_; }
+  const std::string& device_name() const { return device_name_; }
+  const std::string& fallback_reason() const { return fallback_reason_; }  // see Decoder::fallback_reason
+  // The next frame; false once the stream ended and the queue is empty. Rethrows the error that ended
+  // the stream (after the frames decoded before it).
+  bool pop(LiveFrame& out);
+  DecodeStats stats();
+  void stop();
+
+ private:
+  void run();
+  // Decodes from `decoder` until it ends or fails; returns normally at the end of the stream.
+  void pump(Decoder& decoder);
+  void push(LiveFrame frame);
+  std::unique_ptr<Decoder> open_with_retries(std::exception_ptr* last_error);
+  bool sleep_unless_stopped(double seconds);
+
+  SourceSpec spec_;
+  DecoderOptions options_;
+  Layout layout_;
+  LiveOptions live_;
+  StreamMetadata metadata_;
+  std::string device_name_;
+  std::string fallback_reason_;
+  std::unique_ptr<Decoder> first_;  // opened in the constructor, handed to the thread
+
+  std::mutex mutex_;
+  std::condition_variable not_empty_;
+  std::condition_variable not_full_;
+  std::deque<LiveFrame> queue_;
+  bool stopping_ = false;
+  bool ended_ = false;
+  std::exception_ptr error_;
+  DecodeStats stats_;       // totals over every connection
+  DecodeStats connection_;  // the current connection's decoder stats, folded into stats_ when it ends
+  int64_t next_index_ = 0;
+  std::thread thread_;
+};
+
+}  // namespace kuzet::decode
