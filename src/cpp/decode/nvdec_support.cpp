@@ -118,9 +118,17 @@ std::string nvdec_cannot_decode(const AVCodecContext* ctx) {
     return std::string("NVDEC cannot decode codec '") + avcodec_get_name(ctx->codec_id) +
            "' (no CUDA hardware decoder for it in this FFmpeg)";
   }
+  const char* format = av_get_pix_fmt_name(ctx->pix_fmt);
   if (!nvdec_pixel_format(ctx->pix_fmt)) {
-    const char* name = av_get_pix_fmt_name(ctx->pix_fmt);
-    return std::string("NVDEC decoding here supports 4:2:0 video at 8-12 bits, this stream is ") + (name ? name : "?");
+    return std::string("NVDEC decoding here supports 4:2:0 video at 8-12 bits, this stream is ") +
+           (format ? format : "?");
+  }
+  const AVPixFmtDescriptor* desc = av_pix_fmt_desc_get(ctx->pix_fmt);
+  const bool high_bit_depth = desc && desc->comp[0].depth > 8;
+  if (high_bit_depth && ctx->codec_id != AV_CODEC_ID_HEVC && ctx->codec_id != AV_CODEC_ID_VP9 &&
+      ctx->codec_id != AV_CODEC_ID_AV1) {
+    return std::string("NVDEC decodes ") + avcodec_get_name(ctx->codec_id) + " at 8 bits only, this stream is " +
+           (format ? format : "?");
   }
   return "";
 }
