@@ -102,6 +102,9 @@ def test_gpu_frames_from_a_cpu_reader_are_refused(data_dir):
     reader = kuzet.VideoReader(data_dir / "faces/video/carphone_qcif.mp4", device="cpu")
     with pytest.raises(kuzet.DeviceUnavailable, match="not on the GPU|without CUDA"):
         reader._decoder.next_frame_cuda("rgb")
+    with pytest.raises(kuzet.DeviceUnavailable, match="not on the GPU|without CUDA"):
+        reader._decoder.frame_cuda_at(3, "rgb")
+    assert reader.read().index == 4  # the refused frame was decoded on the CPU; reading goes on after it
 
 
 # --- the CUDA kernel's arithmetic, on the host ------------------------------------------------------------

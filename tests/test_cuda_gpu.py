@@ -88,6 +88,19 @@ def test_numpy_reader_on_cuda_matches_cpu_including_seeks(data_dir):
     assert sum(1 for _ in gpu) == 140 - 65  # sequential reading continues after a seek
 
 
+def test_cuda_reader_random_access_matches_sequential(data_dir):
+    path = data_dir / "conformance/mp4ff/hevc.mp4"
+    sequential = gpu_frames(path, "rgb", 50)
+    with CudaVideoReader(path, layout="rgb") as reader:
+        frames = reader.get_frames([49, 3, 3, 0, 25])
+        assert [f.index for f in frames] == [49, 3, 3, 0, 25]
+        for f in frames:
+            assert np.array_equal(f.data.numpy(), sequential[f.index])
+        assert frames[1].data is frames[2].data  # a repeated index is decoded once
+        following = reader.read()  # sequential reading continues after the last frame decoded (49)
+        assert following is None
+
+
 def test_auto_uses_nvdec_when_it_can(data_dir):
     reader = kuzet.VideoReader(data_dir / "faces/video/carphone_qcif.mp4", device="auto")
     assert reader.device == "cuda:0"

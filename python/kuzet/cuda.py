@@ -16,9 +16,11 @@ last reference (the array, or a tensor made from it) goes away. ``.numpy()`` cop
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
+
+import numpy as np
 
 from kuzet._native import core
 from kuzet.errors import InvalidArgument
@@ -100,6 +102,16 @@ class CudaVideoReader:
             return None
         data, pts_raw, pts, index, key = out
         return CudaFrame(data=data, pts=pts, pts_raw=pts_raw, index=index, key_frame=key)
+
+    def get_frames(self, indices: Sequence[int] | np.ndarray) -> list[CudaFrame]:
+        """Frames at these indices of the decoded stream (exact seek, same pixels as sequential reading),
+        in the order asked; each index is decoded once, in increasing order."""
+        wanted = [int(i) for i in np.asarray(indices, dtype=np.int64).reshape(-1)]
+        decoded: dict[int, CudaFrame] = {}
+        for index in sorted(set(wanted)):
+            data, pts_raw, pts, at, key = self._reader._decoder.frame_cuda_at(index, self._reader.layout)
+            decoded[index] = CudaFrame(data=data, pts=pts, pts_raw=pts_raw, index=at, key_frame=key)
+        return [decoded[i] for i in wanted]
 
     def __iter__(self) -> Iterator[CudaFrame]:
         while True:

@@ -123,6 +123,22 @@ class PyDecoder {
     return py::make_tuple(py::cast(array), f.pts_raw, f.pts, f.index, f.key_frame);
   }
 
+  // Frame `index` (exact seek) in GPU memory; sequential reading then continues after it.
+  py::tuple frame_cuda_at(int64_t index, const std::string& layout_name) {
+    const Layout layout = parse_layout(layout_name);
+    DecodedFrame f;
+    std::shared_ptr<DeviceArray> array;
+    {
+      py::gil_scoped_release release;
+      std::lock_guard<std::mutex> lock(mutex_);
+      Decoder& d = get();
+      d.seek_to_index(index);
+      if (!d.next(f)) throw DecodeError(d.name() + ": frame " + std::to_string(index) + " is missing");
+      array = convert_on_gpu(d.device(), f.frame, layout);
+    }
+    return py::make_tuple(py::cast(array), f.pts_raw, f.pts, f.index, f.key_frame);
+  }
+
   py::tuple get_frames(const std::vector<int64_t>& indices, const std::string& layout_name) {
     const Layout layout = parse_layout(layout_name);
     const size_t n = indices.size();
@@ -388,6 +404,8 @@ void bind_decode(py::module_& m) {
       .def_property_readonly("fallback_reason", &PyDecoder::fallback_reason)
       .def("next_frame_cuda", &PyDecoder::next_frame_cuda, py::arg("layout"),
            "(DeviceArray, pts_raw, pts, index, key_frame) of the next frame, or None at the end (CUDA readers)")
+      .def("frame_cuda_at", &PyDecoder::frame_cuda_at, py::arg("index"), py::arg("layout"),
+           "(DeviceArray, pts_raw, pts, index, key_frame) of frame `index` (exact seek; CUDA readers)")
       .def("close", &PyDecoder::close);
 
   py::class_<PyLiveDecoder>(m, "LiveVideoDecoder",
