@@ -6,12 +6,14 @@
 
 Clips: a 1080p H.264 and a 1080p HEVC clip generated from testsrc2 in a temp dir, plus real clips from the
 shared data. Run: PYTHONPATH=python python3 -m pytest bench/bench_decode.py -s --benchmark-columns=min,mean
-Each kuzet figure is the best of ROUNDS runs, as is each baseline's; ratios > 1 mean kuzet is faster.
+Each figure is the best of ROUNDS runs, taken round-robin with the baselines; ratios > 1 mean kuzet is
+faster. CPU ms per frame (all threads) is reported too: on a loaded shared box it is steadier than wall time.
 """
 
 from __future__ import annotations
 
 import os
+import resource
 import subprocess
 import time
 import warnings
@@ -69,14 +71,26 @@ def clips(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
 CLIP_NAMES = ["testsrc_1080p_h264", "testsrc_1080p_hevc", *REAL_CLIPS]
 
 
-def _best_fps(run: Callable[[], int]) -> float:
-    best = float("inf")
-    frames = 0
-    for _ in range(ROUNDS):
-        start = time.perf_counter()
-        frames = run()
-        best = min(best, time.perf_counter() - start)
-    return frames / best
+class _Measure:
+    """Best wall-clock fps and CPU seconds per frame of several implementations, measured round-robin
+    (one run of each per round) so that load from other processes on a shared box hits all of them alike."""
+
+    def __init__(self) -> None:
+        self.best: dict[str, float] = {}
+        self.cpu_ms: dict[str, float] = {}
+
+    def run(self, runs: dict[str, tuple[Callable[[], int], bool]], frames: int) -> None:
+        for _ in range(ROUNDS):
+            for name, (fn, in_child) in runs.items():
+                who = resource.RUSAGE_CHILDREN if in_child else resource.RUSAGE_SELF
+                before = resource.getrusage(who)
+                start = time.perf_counter()
+                fn()
+                wall = time.perf_counter() - start
+                after = resource.getrusage(who)
+                cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+                self.best[name] = max(self.best.get(name, 0.0), frames / wall)
+                self.cpu_ms[name] = min(self.cpu_ms.get(name, float("inf")), 1000 * cpu / frames)
 
 
 def _kuzet(path: Path, layout: str) -> int:
@@ -122,36 +136,44 @@ def _opencv_bgr(path: Path) -> int:
     return n
 
 
-def _report(
-    benchmark: pytest.FixtureRequest, name: str, kuzet_fps: float, baselines: dict[str, float]
-) -> None:
-    benchmark.extra_info["kuzet_fps"] = round(kuzet_fps, 1)  # type: ignore[attr-defined]
-    line = [f"{name}: kuzet {kuzet_fps:.1f} fps"]
-    for base, fps in baselines.items():
-        benchmark.extra_info[f"{base}_fps"] = round(fps, 1)  # type: ignore[attr-defined]
-        benchmark.extra_info[f"ratio_vs_{base}"] = round(kuzet_fps / fps, 3)  # type: ignore[attr-defined]
-        line.append(f"{base} {fps:.1f} fps (x{kuzet_fps / fps:.2f})")
+def _report(benchmark, name: str, m: _Measure) -> None:  # type: ignore[no-untyped-def]
+    kuzet_fps = m.best["kuzet"]
+    line = [f"{name}: kuzet {kuzet_fps:.1f} fps ({m.cpu_ms['kuzet']:.2f} ms CPU/frame)"]
+    for impl, fps in m.best.items():
+        benchmark.extra_info[f"{impl}_fps"] = round(fps, 1)
+        benchmark.extra_info[f"{impl}_cpu_ms_per_frame"] = round(m.cpu_ms[impl], 3)
+        if impl != "kuzet":
+            benchmark.extra_info[f"ratio_vs_{impl}"] = round(kuzet_fps / fps, 3)
+            line.append(f"{impl} {fps:.1f} fps ({m.cpu_ms[impl]:.2f} ms CPU/frame) x{kuzet_fps / fps:.2f}")
     print("\n" + ", ".join(line))
 
 
 @pytest.mark.parametrize("clip", CLIP_NAMES)
 def test_raw_yuv_vs_ffmpeg(benchmark, clips: dict[str, Path], clip: str) -> None:  # type: ignore[no-untyped-def]
     path = clips[clip]
-    n = _frame_count(path)
-    ffmpeg_fps = _best_fps(lambda: (_ffmpeg_null(path), n)[1])
-    kuzet_fps = _best_fps(lambda: _kuzet(path, "native"))
+    m = _Measure()
+    m.run(
+        {"ffmpeg_null": (lambda: _ffmpeg_null(path), True), "kuzet": (lambda: _kuzet(path, "native"), False)},
+        _frame_count(path),
+    )
     benchmark.pedantic(_kuzet, args=(path, "native"), rounds=1, iterations=1)
-    _report(benchmark, f"{clip} raw yuv", kuzet_fps, {"ffmpeg_null": ffmpeg_fps})
+    _report(benchmark, f"{clip} raw yuv", m)
 
 
 @pytest.mark.parametrize("clip", CLIP_NAMES)
 def test_rgb_vs_pyav_and_opencv(benchmark, clips: dict[str, Path], clip: str) -> None:  # type: ignore[no-untyped-def]
     path = clips[clip]
-    pyav_fps = _best_fps(lambda: _pyav_rgb(path))
-    opencv_fps = _best_fps(lambda: _opencv_bgr(path))
-    kuzet_fps = _best_fps(lambda: _kuzet(path, "rgb"))
+    m = _Measure()
+    m.run(
+        {
+            "pyav": (lambda: _pyav_rgb(path), False),
+            "opencv": (lambda: _opencv_bgr(path), False),
+            "kuzet": (lambda: _kuzet(path, "rgb"), False),
+        },
+        _frame_count(path),
+    )
     benchmark.pedantic(_kuzet, args=(path, "rgb"), rounds=1, iterations=1)
-    _report(benchmark, f"{clip} rgb", kuzet_fps, {"pyav": pyav_fps, "opencv": opencv_fps})
+    _report(benchmark, f"{clip} rgb", m)
 
 
 def _rss_bytes() -> int:

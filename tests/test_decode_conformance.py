@@ -22,11 +22,11 @@ EXPECTED_ERRORS: dict[str, type[Exception]] = {
     "mp4ff/vvc_400kbps_2s.mp4": kuzet.UnsupportedCodec,  # FFmpeg 5.1 has no VVC decoder
     "mp4ff/cbcs_encrypted.mp4": kuzet.EncryptedStream,  # CENC cbcs
     "mp4parse/short-cenc.mp4": kuzet.EncryptedStream,  # CENC cenc
-    "mp4ff/init_truncated.mp4": kuzet.NotAVideo,  # 100-byte init segment: no stream survives
+    "mp4ff/init_truncated.mp4": kuzet.CorruptStream,  # 100-byte init segment: no stream survives
     "mp4parse/afconvert-aac-0.5s.mp4": kuzet.NotAVideo,  # audio only
     "mp4ff/bbb5s_aac_sidx.mp4": kuzet.NotAVideo,  # audio only (fragmented)
     "mp4ff/two-frames.264": kuzet.CorruptStream,  # AVCC length-prefixed NALs, no Annex-B start codes
-    "mp4parse/chunk_out_of_range.mp4": kuzet.NotAVideo,  # sample table points outside the file
+    "mp4parse/chunk_out_of_range.mp4": kuzet.CorruptStream,  # an MP4 whose sample table points outside it
     "mp4parse/bipbop_nonfragment_header.mp4": kuzet.CorruptStream,  # moov only, media data missing
     "mp4parse/invalid_userdata.mp4": kuzet.CorruptStream,  # header of a 231 s file, media data missing
     "mp4parse/no_timescale.mp4": kuzet.CorruptStream,  # zero timescale, decode errors (see skip test)

@@ -68,21 +68,26 @@ class _Server:
         self._thread.start()
 
     def _serve(self, connections: int) -> None:
+        held: list[socket.socket] = []
         while self.served < connections and not self._stop.is_set():
             try:
                 conn, _ = self._sock.accept()
             except TimeoutError:
                 continue
-            with conn:
-                data = self.payload if self.stall_after is None else self.payload[: self.stall_after]
-                try:
-                    conn.sendall(data)
-                except OSError:
-                    pass
-                self.served += 1
-                if self.stall_after is not None:
-                    self._stop.wait(30)
+            data = self.payload if self.stall_after is None else self.payload[: self.stall_after]
+            try:
+                conn.sendall(data)
+            except OSError:
+                pass
+            self.served += 1
+            if self.stall_after is None:
+                conn.close()
+            else:
+                held.append(conn)  # stalled: open, but nothing more is sent
         self._sock.close()  # later connections are refused
+        self._stop.wait(30)
+        for conn in held:
+            conn.close()
 
     def stop(self) -> None:
         self._stop.set()
@@ -165,6 +170,24 @@ def test_stalled_stream_times_out(mpegts_clip: bytes, server_factory: type[_Serv
 
 
 @pytest.mark.timeout(30)
+def test_stalled_live_stream_reconnects(mpegts_clip: bytes, server_factory: type[_Server]) -> None:
+    server = server_factory(mpegts_clip, connections=2, stall_after=len(mpegts_clip) * 6 // 10)
+    frames = []
+    reader = open_reader(server.url, buffer="block", reconnect=1, reconnect_backoff=0.05, timeout=1.0)
+    with pytest.raises(kuzet.SourceNotFound):  # after two stalls the server is gone: retries spent
+        with reader:
+            for f in reader:
+                frames.append(f)
+                if len(frames) == FRAMES_IN_CLIP // 4:
+                    reconnects_while_reading = reader.stats.reconnects
+    assert reconnects_while_reading == 0
+    assert server.served == 2
+    per_connection = len(frames) / 2
+    assert FRAMES_IN_CLIP // 4 < per_connection < FRAMES_IN_CLIP  # part of the clip, twice
+    np.testing.assert_array_equal(frames[int(per_connection)].data, frames[0].data)
+
+
+@pytest.mark.timeout(30)
 def test_closed_stream_reconnects_with_backoff(mpegts_clip: bytes, server_factory: type[_Server]) -> None:
     server = server_factory(mpegts_clip, connections=2)
     frames = []
@@ -219,3 +242,26 @@ def test_block_keeps_every_frame_and_closes_promptly(data_dir: Path) -> None:
     assert time.monotonic() - start < 2
     with pytest.raises(kuzet.DecodeError, match="sequentially"):
         open_reader(path, buffer="block").get_frames([0])
+
+
+@pytest.mark.timeout(30)
+def test_http_source(mpegts_clip: bytes, tmp_path: Path) -> None:
+    import functools
+    import http.server
+
+    (tmp_path / "clip.ts").write_bytes(mpegts_clip)
+    handler = functools.partial(http.server.SimpleHTTPRequestHandler, directory=str(tmp_path))
+    httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    handler.log_message = lambda *a, **k: None  # type: ignore[attr-defined]
+    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
+    thread.start()
+    try:
+        url = f"http://127.0.0.1:{httpd.server_address[1]}/clip.ts"
+        with open_reader(url, timeout=5) as reader:
+            frames = list(reader)
+        assert len(frames) == FRAMES_IN_CLIP
+        with pytest.raises(kuzet.SourceNotFound, match="missing.ts"):
+            open_reader(url.replace("clip.ts", "missing.ts"), timeout=5)
+    finally:
+        httpd.shutdown()
+        httpd.server_close()

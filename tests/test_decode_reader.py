@@ -273,12 +273,20 @@ def test_errors_name_the_source(tmp_path: Path) -> None:
     assert issubclass(kuzet.SourceNotFound, kuzet.DecodeError)
 
 
-def test_truncated_file_is_corrupt_or_short(data_dir: Path) -> None:
+def test_truncated_files(data_dir: Path, tmp_path: Path) -> None:
     blob = (data_dir / "conformance/mp4ff/prog_8s.mp4").read_bytes()
+    # Cut inside the header: still recognisably an MP4, so damaged rather than "not a video".
+    for source in (blob[:3000], tmp_path / "cut.mp4"):
+        (tmp_path / "cut.mp4").write_bytes(blob[:3000])
+        with pytest.raises(kuzet.CorruptStream, match="damaged|truncated"):
+            open_reader(source)
+    # Cut in the media data: the frames before the cut come out, then the error; none is made up.
+    frames = []
     with pytest.raises(kuzet.DecodeError):
         with open_reader(blob[: len(blob) // 2]) as reader:
-            for _ in reader:
-                pass
+            for f in reader:
+                frames.append(f)
+    assert 0 < len(frames) < 240
 
 
 def test_device_selection(data_dir: Path) -> None:

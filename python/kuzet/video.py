@@ -215,7 +215,6 @@ class VideoReader:
         if self.fallback_reason:
             message = f"kuzet.VideoReader: decoding {name} on the CPU ({self.fallback_reason})"
             warnings.warn(message, RuntimeWarning, stacklevel=2)
-        self._pts_index: np.ndarray | None = None
 
     # --- sequential reading -------------------------------------------------------------------------
     def __iter__(self) -> Iterator[Frame]:
@@ -237,7 +236,12 @@ class VideoReader:
 
     # --- random access ------------------------------------------------------------------------------
     def get_frames(self, indices: Sequence[int] | np.ndarray) -> FrameBatch:
-        """Frames at these indices of the decoded stream (exact: same pixels as sequential decoding)."""
+        """Frames at these indices of the decoded stream (exact: same pixels as sequential decoding).
+
+        Indices may repeat and come in any order; the batch keeps the order asked for. The file is indexed
+        on first use (a demux pass, or a decode pass for streams without timestamps). Afterwards,
+        sequential reading continues after the highest index fetched.
+        """
         self._require_random_access()
         wanted = [int(i) for i in np.asarray(indices, dtype=np.int64).reshape(-1)]
         data, pts_raw, pts, index, key = self._decoder.get_frames(wanted, self.layout)
@@ -265,9 +269,9 @@ class VideoReader:
     def frame_pts(self) -> np.ndarray:
         """pts (time-base units) of every frame of the decoded stream; indexing the file on first use."""
         self._require_random_access()
-        if self._pts_index is None:
-            self._pts_index = self._decoder.frame_pts()
-        return self._pts_index
+        # Not cached here: the native index may be rebuilt by decoding if the container's index proves wrong.
+        pts: np.ndarray = self._decoder.frame_pts()
+        return pts
 
     def _require_random_access(self) -> None:
         if self.live:

@@ -6,6 +6,7 @@
 #include <pybind11/stl.h>
 
 #include <algorithm>
+#include <cstdlib>
 #include <cstring>
 #include <mutex>
 #include <numeric>
@@ -37,9 +38,11 @@ std::shared_ptr<py::object> hold(py::object obj) {
   });
 }
 
+// The array's base capsule owns the buffer and gives it back to the pool when numpy frees the array.
 py::array owned_array(FrameBuffer buf, const std::vector<size_t>& shape) {
-  uint8_t* data = buf.release();
-  py::capsule owner(data, [](void* p) { av_free(p); });
+  uint8_t* data = buf.get();
+  auto* holder = new FrameBuffer(std::move(buf));
+  py::capsule owner(holder, [](void* p) { delete static_cast<FrameBuffer*>(p); });
   return py::array(py::dtype::of<uint8_t>(), shape, {}, data, owner);
 }
 
@@ -211,7 +214,15 @@ class PyDecoder {
   }
 
   py::dict metadata() { return metadata_dict(get().metadata()); }
-  py::dict stats() { return stats_dict(get().stats()); }
+  py::dict stats() {
+    DecodeStats copy;
+    {
+      py::gil_scoped_release release;
+      std::lock_guard<std::mutex> lock(mutex_);  // another thread may be decoding
+      copy = get().stats();
+    }
+    return stats_dict(copy);
+  }
   std::string device() { return get().device().name(); }
   std::string fallback_reason() { return get().fallback_reason(); }
 
@@ -235,6 +246,11 @@ class PyDecoder {
 class PyLiveDecoder {
  public:
   explicit PyLiveDecoder(std::unique_ptr<LiveDecoder> d) : live_(std::move(d)) {}
+  PyLiveDecoder(const PyLiveDecoder&) = delete;
+  PyLiveDecoder& operator=(const PyLiveDecoder&) = delete;
+  // Garbage collection runs this with the GIL held; the decode thread may be waiting for the GIL inside
+  // a file object's read, so let go of it while the thread stops.
+  ~PyLiveDecoder() { close(); }
 
   LiveDecoder& get() {
     if (!live_) throw DecodeError("the reader is closed");
@@ -375,11 +391,22 @@ std::unique_ptr<PyLiveDecoder> open_live(const std::string& kind, const py::obje
   return std::make_unique<PyLiveDecoder>(std::move(decoder));
 }
 
+int ffmpeg_log_level_from_env() {
+  const char* env = std::getenv("KUZET_FFMPEG_LOG");
+  const std::string level = env ? env : "";
+  if (level == "error") return AV_LOG_ERROR;
+  if (level == "warning") return AV_LOG_WARNING;
+  if (level == "info") return AV_LOG_INFO;
+  if (level == "debug") return AV_LOG_DEBUG;
+  return AV_LOG_FATAL;
+}
+
 }  // namespace
 
 void bind_decode(py::module_& m) {
-  // FFmpeg's own log lines would duplicate (and interleave with) the exceptions we raise.
-  av_log_set_level(AV_LOG_FATAL);
+  // FFmpeg's own log lines would duplicate (and interleave with) the exceptions we raise; set
+  // KUZET_FFMPEG_LOG=error|warning|info|debug to see them when investigating a file.
+  av_log_set_level(ffmpeg_log_level_from_env());
 
   auto base = py::register_exception<DecodeError>(m, "DecodeError", m.attr("KuzetError"));
   py::register_exception<SourceNotFound>(m, "SourceNotFound", base);

@@ -28,7 +28,12 @@ bool frame_is_key(const AVFrame* f) {
 // for interlaced frames when frame threads are on. Any other error flag still counts.
 bool frame_is_corrupt(const AVFrame* f, const AVCodecContext* ctx) {
   int errors = f->decode_error_flags;
-  if (f->interlaced_frame && (ctx->active_thread_type & FF_THREAD_FRAME) && ctx->thread_count > 1) {
+#if LIBAVUTIL_VERSION_INT >= AV_VERSION_INT(58, 29, 100)
+  const bool interlaced = (f->flags & AV_FRAME_FLAG_INTERLACED) != 0;
+#else
+  const bool interlaced = f->interlaced_frame != 0;
+#endif
+  if (interlaced && (ctx->active_thread_type & FF_THREAD_FRAME) && ctx->thread_count > 1) {
     errors &= ~FF_DECODE_ERROR_DECODE_SLICES;
   }
   return errors != 0 || (f->flags & AV_FRAME_FLAG_CORRUPT) != 0;
@@ -69,9 +74,14 @@ Decoder::~Decoder() {
 void Decoder::open_codec() {
   AVFormatContext* fmt = source_->format();
   const std::string& name = source_->name();
+  if (fmt->nb_streams == 0) {
+    const char* format = fmt->iformat->long_name ? fmt->iformat->long_name : fmt->iformat->name;
+    throw CorruptStream(name + ": the " + format + " container holds no readable stream (truncated or damaged)");
+  }
   const int index = av_find_best_stream(fmt, AVMEDIA_TYPE_VIDEO, -1, -1, nullptr, 0);
   if (index < 0 || (fmt->streams[index]->disposition & AV_DISPOSITION_ATTACHED_PIC)) {
-    throw NotAVideo(name + ": has no video stream (" + std::to_string(fmt->nb_streams) + " other stream(s))");
+    throw NotAVideo(name + ": has no video stream (only " + std::to_string(fmt->nb_streams) +
+                    " audio/data stream(s))");
   }
   if (fmt->iformat && std::strcmp(fmt->iformat->name, "tty") == 0) {
     // FFmpeg's "tty" demuxer renders any text file as ANSI art; a text file is not a video.
@@ -136,12 +146,19 @@ void Decoder::feed_packet() {
     int ret = av_read_frame(fmt, packet_);
     if (ret < 0) {
       if (ret != AVERROR_EOF) {
-        if (source_->timed_out() || source_->aborted() || !source_->spec().io_error->empty()) throw_read_error(ret);
-        // The container itself is damaged past this point.
-        ++stats_.corrupt;
-        if (!options_.skip_errors) {
-          throw CorruptStream(source_->name() + ": damaged container after frame " + std::to_string(next_index_) +
-                              " (" + av_error_text(ret) + ")");
+        // The error is raised after the frames still inside the decoder are handed out: none is lost.
+        try {
+          if (source_->timed_out() || source_->aborted() || !source_->spec().io_error->empty()) {
+            throw_read_error(ret);
+          }
+          // The container itself is damaged past this point.
+          ++stats_.corrupt;
+          if (!options_.skip_errors) {
+            throw CorruptStream(source_->name() + ": damaged container after frame " +
+                                std::to_string(next_index_) + " (" + av_error_text(ret) + ")");
+          }
+        } catch (...) {
+          deferred_error_ = std::current_exception();
         }
       }
       avcodec_send_packet(codec_, nullptr);  // drain the frames still inside the decoder
@@ -186,9 +203,12 @@ bool Decoder::receive(DecodedFrame& out) {
     }
     if (ret == AVERROR_EOF) {
       finished_ = true;
+      if (deferred_error_) std::rethrow_exception(std::exchange(deferred_error_, nullptr));
       return false;
     }
     if (ret != AVERROR(EAGAIN)) {
+      // Damage right at a read error is a consequence of it: report the read error itself.
+      if (deferred_error_) std::rethrow_exception(std::exchange(deferred_error_, nullptr));
       ++stats_.corrupt;
       if (!options_.skip_errors) {
         throw CorruptStream(source_->name() + ": decoding failed after frame " + std::to_string(next_index_) +
@@ -199,6 +219,7 @@ bool Decoder::receive(DecodedFrame& out) {
     }
     if (draining_) {  // a drained decoder answers EOF; EAGAIN here means nothing more will come
       finished_ = true;
+      if (deferred_error_) std::rethrow_exception(std::exchange(deferred_error_, nullptr));
       return false;
     }
     feed_packet();
@@ -217,6 +238,7 @@ bool Decoder::next(DecodedFrame& out) {
         return false;
       }
       if (!frame_is_corrupt(frame_, codec_)) break;
+      if (deferred_error_) std::rethrow_exception(std::exchange(deferred_error_, nullptr));
       ++stats_.corrupt;
       if (!options_.skip_errors) {
         throw CorruptStream(source_->name() + ": frame " + std::to_string(next_index_) +
@@ -255,6 +277,7 @@ void Decoder::rewind() {
   if (ret < 0) throw DecodeError(source_->name() + ": cannot seek to the start (" + av_error_text(ret) + ")");
   avcodec_flush_buffers(codec_);
   draining_ = finished_ = pending_ = false;
+  deferred_error_ = nullptr;
   next_index_ = 0;
   last_pts_ = AV_NOPTS_VALUE;
 }
@@ -337,6 +360,7 @@ bool Decoder::try_seek_to_index(int64_t index) {
       if (ret < 0) return false;
       avcodec_flush_buffers(codec_);
       draining_ = finished_ = pending_ = false;
+      deferred_error_ = nullptr;
     }
   }
   pending_ = false;

@@ -3,6 +3,7 @@
 // then forward). Device specifics (codec setup, output conversion) live behind DeviceInterface.
 #pragma once
 #include <cstdint>
+#include <exception>
 #include <memory>
 #include <string>
 #include <vector>
@@ -85,6 +86,7 @@ class Decoder {
   bool draining_ = false;
   bool finished_ = false;
   bool empty_reported_ = false;
+  std::exception_ptr deferred_error_;  // a read error, raised once the decoder is drained
   bool pending_ = false;  // frame_ holds a frame already positioned by a seek
   DecodedFrame pending_info_;
   int64_t next_index_ = 0;

@@ -1,7 +1,9 @@
 #include "decode/source.hpp"
 
 #include <cerrno>
+#include <algorithm>
 #include <cstring>
+#include <vector>
 
 #include "decode/decode_errors.hpp"
 
@@ -154,8 +156,13 @@ void Source::open() {
     if (ret == AVERROR(ECONNREFUSED) || ret == AVERROR(EHOSTUNREACH) || ret == AVERROR(ENETUNREACH) ||
         ret == AVERROR_HTTP_NOT_FOUND || ret == AVERROR_PROTOCOL_NOT_FOUND)
       throw SourceNotFound(spec_.name + ": cannot open (" + why + ")");
-    if (ret == AVERROR_INVALIDDATA)
+    if (ret == AVERROR_INVALIDDATA) {
+      const std::string format = recognised_format();
+      if (!format.empty()) {
+        throw CorruptStream(spec_.name + ": damaged " + format + " file, its header cannot be read (" + why + ")");
+      }
       throw NotAVideo(spec_.name + ": not a recognised media file (" + why + ")");
+    }
     throw DecodeError(spec_.name + ": cannot open (" + why + ")");
   }
   arm_deadline();
@@ -165,6 +172,33 @@ void Source::open() {
                                          " s while reading stream info");
     throw CorruptStream(spec_.name + ": cannot read stream information (" + av_error_text(ret) + ")");
   }
+}
+
+std::string Source::recognised_format() {
+  // Only the start of the input is looked at, as FFmpeg's own probe does.
+  constexpr size_t kProbeBytes = 64 * 1024;
+  std::vector<uint8_t> head;
+  if (spec_.kind == SourceSpec::Kind::Memory) {
+    head.assign(spec_.data, spec_.data + std::min(spec_.size, kProbeBytes));
+  } else if (spec_.kind == SourceSpec::Kind::Url && !network_) {
+    AVIOContext* pb = nullptr;
+    const AVIOInterruptCB cb{&Source::interrupt_cb, this};
+    if (avio_open2(&pb, spec_.url.c_str(), AVIO_FLAG_READ, &cb, nullptr) < 0) return "";
+    head.resize(kProbeBytes);
+    const int n = avio_read(pb, head.data(), static_cast<int>(head.size()));
+    avio_closep(&pb);
+    head.resize(n > 0 ? static_cast<size_t>(n) : 0);
+  }
+  if (head.empty()) return "";
+  head.resize(head.size() + AVPROBE_PADDING_SIZE, 0);
+  AVProbeData probe{};
+  probe.filename = "";  // judge by content only: an extension says nothing about the bytes
+  probe.buf = head.data();
+  probe.buf_size = static_cast<int>(head.size() - AVPROBE_PADDING_SIZE);
+  int score = 0;
+  const AVInputFormat* format = av_probe_input_format2(&probe, 1, &score);
+  if (!format || score <= AVPROBE_SCORE_EXTENSION) return "";
+  return format->long_name ? format->long_name : format->name;
 }
 
 void Source::close() {

@@ -66,6 +66,9 @@ class Source {
   static int64_t seek_cb(void* opaque, int64_t offset, int whence);
   void open();
   void close();
+  // The container format the input's first bytes are recognised as ("" if none), to tell a damaged media
+  // file from something that is not media at all.
+  std::string recognised_format();
 
   SourceSpec spec_;
   AVFormatContext* fmt_ = nullptr;
