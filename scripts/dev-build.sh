@@ -16,5 +16,6 @@ cmake -S . -B "$dir" -G Ninja -DCMAKE_BUILD_TYPE=${BUILD_TYPE:-Release} -DKUZET_
   || { cat "$dir.configure.log"; exit 1; }
 cmake --build "$dir" -- -j"${JOBS:-2}"
 so=$(ls "$dir"/_core*.so)
-ln -sf "$(pwd)/$so" python/kuzet/
+# LINK_DIR: where the module is linked (default: the source package, for PYTHONPATH=python)
+ln -sf "$(pwd)/$so" "${LINK_DIR:-python/kuzet}/"
 echo "built $so"

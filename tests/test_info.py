@@ -19,3 +19,13 @@ def test_info_command_prints_json(capsys):
     assert main(["info"]) == 0
     printed = json.loads(capsys.readouterr().out)
     assert printed["version"] == kuzet.__version__
+
+
+def test_inference_parts_load_on_first_use():
+    import subprocess
+    import sys
+
+    code = ("import sys, kuzet; assert 'onnxruntime' not in sys.modules; "
+            "assert kuzet.PlatePipeline.__name__ == 'PlatePipeline' and 'onnxruntime' in sys.modules; "
+            "assert set(kuzet._LAZY) <= set(kuzet.__all__)")
+    subprocess.run([sys.executable, "-c", code], check=True)

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import importlib
+from typing import Any
+
 try:
-    from kuzet import _core as core
+    core: Any = importlib.import_module("kuzet._core")
 except ImportError as exc:  # pragma: no cover - only without a build
     raise ImportError(
         "kuzet's native module kuzet._core is not built: install the package with `pip install .` "

@@ -12,6 +12,7 @@
 #include <numeric>
 
 #include "bindings/bindings.hpp"
+#include "bindings/python_errors.hpp"
 #include "decode/cuda_device.hpp"
 #include "decode/decode_errors.hpp"
 #include "decode/decoder.hpp"
@@ -230,7 +231,7 @@ class PyDecoder {
     std::unique_ptr<Decoder> doomed;
     {
       py::gil_scoped_release release;
-      if (decoder_) decoder_->source().abort();  // unblocks a read in another thread
+      if (decoder_) decoder_->cancel();  // unblocks a read in another thread
       std::lock_guard<std::mutex> lock(mutex_);
       doomed = std::move(decoder_);
       doomed.reset();  // joins the codec's threads without the GIL
@@ -408,14 +409,14 @@ void bind_decode(py::module_& m) {
   // KUZET_FFMPEG_LOG=error|warning|info|debug to see them when investigating a file.
   av_log_set_level(ffmpeg_log_level_from_env());
 
-  auto base = py::register_exception<DecodeError>(m, "DecodeError", m.attr("KuzetError"));
-  py::register_exception<SourceNotFound>(m, "SourceNotFound", base);
-  py::register_exception<NotAVideo>(m, "NotAVideo", base);
-  py::register_exception<UnsupportedCodec>(m, "UnsupportedCodec", base);
-  py::register_exception<CorruptStream>(m, "CorruptStream", base);
-  py::register_exception<EncryptedStream>(m, "EncryptedStream", base);
-  py::register_exception<StreamTimeout>(m, "StreamTimeout", base);
-  py::register_exception<DeviceUnavailable>(m, "DeviceUnavailable", base);
+  raise_as_python_error<DecodeError>("DecodeError");
+  raise_as_python_error<SourceNotFound>("SourceNotFound");
+  raise_as_python_error<NotAVideo>("NotAVideo");
+  raise_as_python_error<UnsupportedCodec>("UnsupportedCodec");
+  raise_as_python_error<CorruptStream>("CorruptStream");
+  raise_as_python_error<EncryptedStream>("EncryptedStream");
+  raise_as_python_error<StreamTimeout>("StreamTimeout");
+  raise_as_python_error<DeviceUnavailable>("DeviceUnavailable");
 
   py::class_<PyDecoder>(m, "VideoDecoder", "Native video decoder; use kuzet.VideoReader.")
       .def(py::init(&open_decoder), py::arg("kind"), py::arg("target"), py::arg("name"), py::arg("device"),

@@ -1,17 +1,19 @@
 #include <pybind11/pybind11.h>
 
 #include "bindings/bindings.hpp"
+#include "bindings/python_errors.hpp"
 #include "common/errors.hpp"
 
 namespace py = pybind11;
 
 namespace kuzet::bindings {
 
-// pybind11 tries translators newest first, so the subclasses are registered after their base.
 void bind_errors(py::module_& m) {
-  auto base = py::register_exception<kuzet::Error>(m, "KuzetError", PyExc_RuntimeError);
-  py::register_exception<kuzet::InvalidArgument>(m, "InvalidArgument", PyExc_ValueError);
-  (void)base;
+  py::module_ errors = py::module_::import("kuzet.errors");
+  m.attr("KuzetError") = errors.attr("KuzetError");
+  m.attr("InvalidArgument") = errors.attr("InvalidArgument");
+  raise_as_python_error<kuzet::Error>("KuzetError");
+  raise_as_python_error<kuzet::InvalidArgument>("InvalidArgument");
 }
 
 }  // namespace kuzet::bindings

@@ -1,7 +1,347 @@
+// kuzet._core vision primitives shared by the face and plate pipelines: batched pre-processing into model
+// inputs, batched warps (alignment / rectification), NMS, and the face detectors' output decoders.
+#include <pybind11/numpy.h>
+#include <pybind11/pybind11.h>
+
+#include <cmath>
+#include <cstring>
+#include <string>
+
 #include "bindings/bindings.hpp"
+#include "common/errors.hpp"
+#include "detect/face_decode.hpp"
+#include "detect/nms.hpp"
+#include "preprocess/cuda/vision_cuda.hpp"
+#include "preprocess/numpy_images.hpp"
+#include "preprocess/preprocess.hpp"
+#include "preprocess/warp.hpp"
+
+namespace py = pybind11;
 
 namespace kuzet::bindings {
 
-void bind_vision(pybind11::module_& /*m*/) {}
+namespace {
+
+using vision::Fit;
+
+constexpr int kMaxSide = 1 << 14;
+
+void check_size(int h, int w, const char* what) {
+  if (h <= 0 || w <= 0 || h > kMaxSide || w > kMaxSide)
+    throw InvalidArgument(std::string(what) + ": output size " + std::to_string(h) + "x" + std::to_string(w) +
+                          " is out of range (1.." + std::to_string(kMaxSide) + ")");
+}
+
+// device="cpu" (-1) or "cuda" / "cuda:N" (N): the CUDA twins run the same pixel work on a GPU.
+int parse_device(const std::string& device, const char* what) {
+  if (device == "cpu") return -1;
+  if (device == "cuda") return 0;
+  if (device.rfind("cuda:", 0) == 0 && device.size() > 5 && device.size() < 9 &&
+      device.find_first_not_of("0123456789", 5) == std::string::npos)
+    return std::stoi(device.substr(5));
+  throw InvalidArgument(std::string(what) + ": device must be 'cpu', 'cuda' or 'cuda:N', got '" + device + "'");
+}
+
+// Device pointer of a CUDA array (__cuda_array_interface__) of float32 with shape (n,3,h,w), C-contiguous.
+float* cuda_output(const py::object& out, py::ssize_t n, int h, int w) {
+  py::dict cai = out.attr("__cuda_array_interface__");
+  const auto shape = cai["shape"].cast<std::vector<py::ssize_t>>();
+  const std::vector<py::ssize_t> want{n, 3, h, w};
+  const bool contiguous = !cai.contains("strides") || cai["strides"].is_none();
+  if (shape != want || cai["typestr"].cast<std::string>() != "<f4" || !contiguous)
+    throw InvalidArgument("preprocess_batch: out (CUDA array) must be C-contiguous float32 of shape (" +
+                          std::to_string(n) + ", 3, " + std::to_string(h) + ", " + std::to_string(w) + ")");
+  auto data = cai["data"].cast<py::tuple>();
+  if (data[1].cast<bool>()) throw InvalidArgument("preprocess_batch: out (CUDA array) is read-only");
+  return reinterpret_cast<float*>(data[0].cast<std::uintptr_t>());
+}
+
+unsigned thread_count(int threads, const char* what) {
+  if (threads < 0 || threads > 1024)
+    throw InvalidArgument(std::string(what) + ": threads must be 0 (automatic) or 1..1024, got " +
+                          std::to_string(threads));
+  return static_cast<unsigned>(threads);
+}
+
+Fit parse_fit(const std::string& fit) {
+  if (fit == "letterbox_center") return Fit::LetterboxCenter;
+  if (fit == "letterbox_topleft") return Fit::LetterboxTopLeft;
+  if (fit == "stretch") return Fit::Stretch;
+  if (fit == "keep_height") return Fit::KeepHeight;
+  throw InvalidArgument("preprocess_batch: fit " + fit +
+                        " is not one of letterbox_center, letterbox_topleft, stretch, keep_height");
+}
+
+std::array<float, 3> three_floats(const py::handle& v, const char* what) {
+  std::array<float, 3> out{};
+  if (py::isinstance<py::float_>(v) || py::isinstance<py::int_>(v)) {
+    out.fill(v.cast<float>());
+    return out;
+  }
+  py::sequence seq;
+  try {
+    seq = py::reinterpret_borrow<py::sequence>(v);
+    if (seq.size() != 3) throw py::value_error();
+    for (size_t i = 0; i < 3; ++i) out[i] = seq[i].cast<float>();
+  } catch (const py::error_already_set&) {
+    throw InvalidArgument(std::string("preprocess_batch: ") + what + " must be a number or 3 numbers");
+  } catch (const py::cast_error&) {
+    throw InvalidArgument(std::string("preprocess_batch: ") + what + " must be a number or 3 numbers");
+  } catch (const py::value_error&) {
+    throw InvalidArgument(std::string("preprocess_batch: ") + what + " must be a number or 3 numbers");
+  }
+  for (float f : out)
+    if (!std::isfinite(f)) throw InvalidArgument(std::string("preprocess_batch: ") + what + " must be finite");
+  return out;
+}
+
+py::tuple preprocess_batch(const py::handle& images, int out_h, int out_w, const std::string& channel_order,
+                           const py::handle& mean, const py::handle& scale, const std::string& fit,
+                           float pad_value, const py::object& out, int threads, const std::string& device) {
+  const unsigned nthreads = thread_count(threads, "preprocess_batch");
+  const int gpu = parse_device(device, "preprocess_batch");
+  check_size(out_h, out_w, "preprocess_batch");
+  vision::PreprocessOptions opt;
+  opt.out_h = out_h;
+  opt.out_w = out_w;
+  if (channel_order != "rgb" && channel_order != "bgr")
+    throw InvalidArgument("preprocess_batch: channel_order must be 'rgb' or 'bgr', got '" + channel_order + "'");
+  opt.bgr = channel_order == "bgr";
+  opt.mean = three_floats(mean, "mean");
+  opt.scale = three_floats(scale, "scale");
+  opt.fit = parse_fit(fit);
+  opt.pad_value = pad_value;
+  auto imgs = vision::images_from_python(images, "preprocess_batch: images");
+  const auto n = static_cast<py::ssize_t>(imgs.views.size());
+
+  if (gpu >= 0 && !out.is_none() && py::hasattr(out, "__cuda_array_interface__")) {
+    float* device_out = cuda_output(out, n, out_h, out_w);  // e.g. the buffer ONNX Runtime reads (IOBinding)
+    py::array_t<float> transforms({n, py::ssize_t{4}});
+    float* tr = transforms.mutable_data();
+    {
+      py::gil_scoped_release release;
+      vision::cuda::preprocess_batch(imgs.views, opt, device_out, true, tr, gpu);
+    }
+    return py::make_tuple(out, transforms);
+  }
+  py::array_t<float> batch;
+  if (out.is_none()) {
+    batch = py::array_t<float>({n, py::ssize_t{3}, py::ssize_t{out_h}, py::ssize_t{out_w}});
+  } else {
+    if (!py::isinstance<py::array>(out)) throw InvalidArgument("preprocess_batch: out must be a numpy array");
+    auto o = py::reinterpret_borrow<py::array>(out);
+    const bool ok_type = o.dtype().kind() == 'f' && o.itemsize() == 4;
+    const bool ok_shape = o.ndim() == 4 && o.shape(0) == n && o.shape(1) == 3 && o.shape(2) == out_h &&
+                          o.shape(3) == out_w;
+    if (!ok_type || !ok_shape)
+      throw InvalidArgument("preprocess_batch: out must be float32 of shape (" + std::to_string(n) + ", 3, " +
+                            std::to_string(out_h) + ", " + std::to_string(out_w) + ")");
+    if (!(o.flags() & py::array::c_style) || !o.writeable())
+      throw InvalidArgument("preprocess_batch: out must be C-contiguous and writeable");
+    batch = py::reinterpret_borrow<py::array_t<float>>(o);
+  }
+  py::array_t<float> transforms({n, py::ssize_t{4}});
+  float* dst = batch.mutable_data();
+  float* tr = transforms.mutable_data();
+  {
+    py::gil_scoped_release release;
+    if (gpu >= 0)
+      vision::cuda::preprocess_batch(imgs.views, opt, dst, false, tr, gpu);
+    else
+      vision::preprocess_batch(imgs.views, opt, dst, tr, nthreads);
+  }
+  return py::make_tuple(batch, transforms);
+}
+
+py::array_t<std::uint8_t> warp_batch(const py::handle& images, const py::array& image_index,
+                                     const py::array& matrices, int out_h, int out_w, int border_value,
+                                     int threads, const std::string& device) {
+  const unsigned nthreads = thread_count(threads, "warp_batch");
+  const int gpu = parse_device(device, "warp_batch");
+  check_size(out_h, out_w, "warp_batch");
+  if (border_value < 0 || border_value > 255)
+    throw InvalidArgument("warp_batch: border_value must be in 0..255, got " + std::to_string(border_value));
+  auto imgs = vision::images_from_python(images, "warp_batch: images");
+  if (matrices.ndim() != 3 || matrices.shape(1) != 3 || matrices.shape(2) != 3 || matrices.dtype().kind() != 'f')
+    throw InvalidArgument("warp_batch: matrices must be a float32/float64 (M,3,3) array");
+  const auto m = matrices.shape(0);
+  if (image_index.ndim() != 1 || image_index.shape(0) != m ||
+      (image_index.dtype().kind() != 'i' && image_index.dtype().kind() != 'u'))
+    throw InvalidArgument("warp_batch: image_index must be an integer array of shape (" + std::to_string(m) +
+                          ",), one source image per matrix");
+  auto idx = py::array_t<std::int64_t, py::array::c_style | py::array::forcecast>::ensure(image_index);
+  auto mats = py::array_t<double, py::array::c_style | py::array::forcecast>::ensure(matrices);
+  std::vector<int> index(static_cast<size_t>(m));
+  std::vector<vision::Matrix3> mv(static_cast<size_t>(m));
+  for (py::ssize_t k = 0; k < m; ++k) {
+    const auto i = idx.at(k);
+    if (i < 0 || i >= static_cast<std::int64_t>(imgs.views.size()))
+      throw InvalidArgument("warp_batch: image_index[" + std::to_string(k) + "] = " + std::to_string(i) +
+                            " is out of range for " + std::to_string(imgs.views.size()) + " images");
+    index[static_cast<size_t>(k)] = static_cast<int>(i);
+    std::memcpy(mv[static_cast<size_t>(k)].data(), mats.data(k, 0, 0), 9 * sizeof(double));
+  }
+  py::array_t<std::uint8_t> out({m, py::ssize_t{out_h}, py::ssize_t{out_w}, py::ssize_t{3}});
+  std::uint8_t* dst = out.mutable_data();
+  {
+    py::gil_scoped_release release;
+    if (gpu >= 0)
+      vision::cuda::warp_batch(imgs.views, index, mv, out_h, out_w, static_cast<std::uint8_t>(border_value), dst, gpu);
+    else
+      vision::warp_batch(imgs.views, index, mv, out_h, out_w, static_cast<std::uint8_t>(border_value), dst,
+                         nthreads);
+  }
+  return out;
+}
+
+py::array_t<std::int64_t> nms(const py::array& boxes, const py::array& scores, float iou_threshold,
+                              const py::object& groups) {
+  if (boxes.ndim() != 2 || boxes.shape(1) != 4 || boxes.dtype().kind() != 'f')
+    throw InvalidArgument("nms: boxes must be a float (K,4) array of x1,y1,x2,y2");
+  const auto k = boxes.shape(0);
+  if (scores.ndim() != 1 || scores.shape(0) != k || scores.dtype().kind() != 'f')
+    throw InvalidArgument("nms: scores must be a float (K,) array matching boxes");
+  if (!(iou_threshold >= 0.f && iou_threshold <= 1.f))
+    throw InvalidArgument("nms: iou_threshold must be in [0, 1]");
+  auto b = py::array_t<float, py::array::c_style | py::array::forcecast>::ensure(boxes);
+  auto s = py::array_t<float, py::array::c_style | py::array::forcecast>::ensure(scores);
+  py::array_t<std::int32_t, py::array::c_style | py::array::forcecast> g;
+  if (!groups.is_none()) {
+    auto ga = py::reinterpret_borrow<py::array>(groups);
+    if (!py::isinstance<py::array>(groups) || ga.ndim() != 1 || ga.shape(0) != k ||
+        (ga.dtype().kind() != 'i' && ga.dtype().kind() != 'u'))
+      throw InvalidArgument("nms: groups must be an integer (K,) array");
+    g = py::array_t<std::int32_t, py::array::c_style | py::array::forcecast>::ensure(ga);
+  }
+  for (py::ssize_t i = 0; i < k; ++i)
+    if (!std::isfinite(s.at(i))) throw InvalidArgument("nms: scores[" + std::to_string(i) + "] is not finite");
+  std::vector<std::int64_t> kept;
+  {
+    py::gil_scoped_release release;
+    kept = vision::nms(b.data(), s.data(), groups.is_none() ? nullptr : g.data(), static_cast<size_t>(k),
+                       iou_threshold);
+  }
+  py::array_t<std::int64_t> out(static_cast<py::ssize_t>(kept.size()));
+  std::copy(kept.begin(), kept.end(), out.mutable_data());
+  return out;
+}
+
+vision::FaceFamily parse_family(const std::string& family, std::vector<std::string>& names) {
+  names.clear();
+  if (family == "yunet") {
+    for (const char* s : {"8", "16", "32"})
+      for (const char* k : {"cls_", "obj_", "bbox_", "kps_"}) names.push_back(std::string(k) + s);
+    return vision::FaceFamily::YuNet;
+  }
+  if (family == "scrfd") {
+    for (const char* s : {"8", "16", "32"})
+      for (const char* k : {"score_", "bbox_", "kps_"}) names.push_back(std::string(k) + s);
+    return vision::FaceFamily::Scrfd;
+  }
+  if (family == "retinaface") {
+    names = {"loc", "conf", "iou"};
+    return vision::FaceFamily::RetinaFace;
+  }
+  throw InvalidArgument("decode_faces: unknown face detector family '" + family +
+                        "' (expected yunet, scrfd or retinaface)");
+}
+
+// Decodes a batch of face detector outputs; returns (image_index int32 (K,), boxes (K,4), scores (K,),
+// landmarks (K,5,2)) in original image coordinates, grouped by image, best first within an image.
+py::tuple decode_faces(const std::string& family, const py::dict& outputs, int input_h, int input_w,
+                       const py::array& transforms, float score_threshold, float nms_iou, int max_faces,
+                       int threads) {
+  const unsigned nthreads = thread_count(threads, "decode_faces");
+  std::vector<std::string> names;
+  const auto fam = parse_family(family, names);
+  check_size(input_h, input_w, "decode_faces");
+  if (transforms.ndim() != 2 || transforms.shape(1) != 4 || transforms.dtype().kind() != 'f')
+    throw InvalidArgument("decode_faces: transforms must be a float (N,4) array from preprocess_batch");
+  if (!(nms_iou >= 0.f && nms_iou <= 1.f)) throw InvalidArgument("decode_faces: nms_iou must be in [0, 1]");
+  if (!std::isfinite(score_threshold)) throw InvalidArgument("decode_faces: score_threshold must be finite");
+  const auto n = transforms.shape(0);
+  auto tr = py::array_t<float, py::array::c_style | py::array::forcecast>::ensure(transforms);
+  std::vector<vision::InputTransform> tv(static_cast<size_t>(n));
+  for (py::ssize_t i = 0; i < n; ++i) {
+    tv[static_cast<size_t>(i)] = {tr.at(i, 0), tr.at(i, 1), tr.at(i, 2), tr.at(i, 3)};
+    if (!(tr.at(i, 0) > 0.f && tr.at(i, 1) > 0.f))
+      throw InvalidArgument("decode_faces: transforms[" + std::to_string(i) + "] has a non-positive scale");
+  }
+  const auto rows = vision::expected_rows(fam, input_h, input_w);
+  const auto cols = vision::expected_cols(fam);
+  std::vector<py::array_t<float>> owners;
+  std::vector<std::vector<vision::Tensor2D>> per_image(static_cast<size_t>(n));
+  for (size_t j = 0; j < names.size(); ++j) {
+    const std::string what = "decode_faces: " + family + " output '" + names[j] + "'";
+    if (!outputs.contains(names[j])) throw InvalidArgument(what + " is missing");
+    py::object obj = outputs[names[j].c_str()];
+    if (!py::isinstance<py::array>(obj)) throw InvalidArgument(what + " is not a numpy array");
+    auto arr = py::reinterpret_borrow<py::array>(obj);
+    if (arr.dtype().kind() != 'f') throw InvalidArgument(what + " is not a float array");
+    auto a = py::array_t<float, py::array::c_style | py::array::forcecast>::ensure(arr);
+    if (a.ndim() != 3 || a.shape(0) != n || a.shape(1) != rows[j] || a.shape(2) != cols[j])
+      throw InvalidArgument(what + " has the wrong shape for a batch of " + std::to_string(n) + " at " +
+                            std::to_string(input_h) + "x" + std::to_string(input_w) + ": expected (" +
+                            std::to_string(n) + ", " + std::to_string(rows[j]) + ", " + std::to_string(cols[j]) +
+                            ")");
+    for (py::ssize_t i = 0; i < n; ++i)
+      per_image[static_cast<size_t>(i)].push_back({a.data(i, 0, 0), static_cast<long>(rows[j]),
+                                                   static_cast<long>(cols[j])});
+    owners.push_back(a);
+  }
+  std::vector<vision::FaceCandidates> faces;
+  {
+    py::gil_scoped_release release;
+    faces = vision::postprocess_faces(fam, per_image, input_h, input_w, tv, score_threshold, nms_iou, max_faces,
+                                      nthreads);
+  }
+  py::ssize_t k = 0;
+  for (const auto& f : faces) k += static_cast<py::ssize_t>(f.size());
+  py::array_t<std::int32_t> index(k);
+  py::array_t<float> boxes({k, py::ssize_t{4}});
+  py::array_t<float> scores(k);
+  py::array_t<float> landmarks({k, py::ssize_t{5}, py::ssize_t{2}});
+  auto* pi = index.mutable_data();
+  auto* pb = boxes.mutable_data();
+  auto* ps = scores.mutable_data();
+  auto* pl = landmarks.mutable_data();
+  for (size_t i = 0; i < faces.size(); ++i) {
+    const auto& f = faces[i];
+    std::fill(pi, pi + f.size(), static_cast<std::int32_t>(i));
+    pi += f.size();
+    pb = std::copy(f.boxes.begin(), f.boxes.end(), pb);
+    ps = std::copy(f.scores.begin(), f.scores.end(), ps);
+    pl = std::copy(f.landmarks.begin(), f.landmarks.end(), pl);
+  }
+  return py::make_tuple(index, boxes, scores, landmarks);
+}
+
+}  // namespace
+
+void bind_vision(py::module_& m) {
+  m.def("preprocess_batch", &preprocess_batch, py::arg("images"), py::arg("out_h"), py::arg("out_w"), py::kw_only(),
+        py::arg("channel_order") = "rgb", py::arg("mean") = py::make_tuple(0.0, 0.0, 0.0),
+        py::arg("scale") = py::make_tuple(1.0, 1.0, 1.0), py::arg("fit") = "letterbox_center",
+        py::arg("pad_value") = 0.0f, py::arg("out") = py::none(), py::arg("threads") = 0, py::arg("device") = "cpu",
+        "Resize, reorder and normalise RGB uint8 images into a float32 NCHW batch in one pass per image.\n"
+        "Returns (batch (N,3,out_h,out_w), transforms (N,4) = scale_x, scale_y, pad_x, pad_y) with\n"
+        "orig_x = (model_x - pad_x) / scale_x. threads: native threads, 0 = one per CPU (or KUZET_NUM_THREADS).\n"
+        "device='cuda[:N]' runs the CUDA twin; out may then be a CUDA array (__cuda_array_interface__).");
+  m.def("warp_batch", &warp_batch, py::arg("images"), py::arg("image_index"), py::arg("matrices"), py::arg("out_h"),
+        py::arg("out_w"), py::kw_only(), py::arg("border_value") = 0, py::arg("threads") = 0,
+        py::arg("device") = "cpu",
+        "Bilinear warp of M crops: matrices (M,3,3) map output pixel coordinates to source coordinates of\n"
+        "images[image_index[k]]. Returns uint8 (M,out_h,out_w,3).");
+  m.def("nms", &nms, py::arg("boxes"), py::arg("scores"), py::arg("iou_threshold"), py::kw_only(),
+        py::arg("groups") = py::none(),
+        "Greedy NMS; returns int64 indices kept, by descending score. Different groups never suppress each "
+        "other.");
+  m.def("decode_faces", &decode_faces, py::arg("family"), py::arg("outputs"), py::arg("input_h"),
+        py::arg("input_w"), py::arg("transforms"), py::kw_only(), py::arg("score_threshold") = 0.6f,
+        py::arg("nms_iou") = 0.3f, py::arg("max_faces") = 0, py::arg("threads") = 0,
+        "Decode a batch of YuNet / SCRFD / RetinaFace outputs (dict name -> array): threshold, per-image NMS,\n"
+        "map back with the preprocess transforms. Returns (image_index int32 (K,), boxes float32 (K,4),\n"
+        "scores float32 (K,), landmarks float32 (K,5,2)), grouped by image, best first.");
+}
 
 }  // namespace kuzet::bindings

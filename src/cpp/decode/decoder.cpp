@@ -54,7 +54,9 @@ const uint8_t* stream_side_data(const AVStream* stream, AVPacketSideDataType typ
 Decoder::Decoder(SourceSpec spec, DecoderOptions options) : options_(std::move(options)) {
   device_ = make_device(options_.device);  // fails fast on an unavailable device, before any I/O
   if (options_.device == "auto" && device_->name() == "cpu") fallback_reason_ = nvdec_status().reason;
+  cancel_ = spec.cancel;
   source_ = std::make_unique<Source>(std::move(spec));
+  spec_name_ = source_->name();
   try {
     open_codec();
   } catch (...) {
@@ -226,7 +228,12 @@ bool Decoder::receive(DecodedFrame& out) {
   }
 }
 
+void Decoder::check_usable() const {
+  if (broken_) throw DecodeError(spec_name_ + ": the reader could not reopen its source and is unusable");
+}
+
 bool Decoder::next(DecodedFrame& out) {
+  check_usable();
   if (pending_) {
     pending_ = false;
     out = pending_info_;
@@ -282,6 +289,33 @@ void Decoder::rewind() {
   last_pts_ = AV_NOPTS_VALUE;
 }
 
+void Decoder::restart() {
+  if (!source_->seekable()) {
+    throw DecodeError(source_->name() + ": the source is not seekable, so frames cannot be fetched by position");
+  }
+  // Reopening gives exactly the state of the first pass, which a container seek on a damaged or
+  // index-less file does not guarantee.
+  SourceSpec spec = source_->spec();
+  if (spec.kind == SourceSpec::Kind::Callbacks && spec.seek(0, SEEK_SET) < 0) {
+    throw DecodeError(spec.name + ": cannot seek the file object back to its start");
+  }
+  av_frame_free(&frame_);
+  av_packet_free(&packet_);
+  avcodec_free_context(&codec_);
+  source_.reset();
+  try {
+    source_ = std::make_unique<Source>(std::move(spec));
+    open_codec();
+  } catch (...) {
+    broken_ = true;  // no source or codec any more: every later call reports it
+    throw;
+  }
+  draining_ = finished_ = pending_ = false;
+  deferred_error_ = nullptr;
+  next_index_ = 0;
+  last_pts_ = AV_NOPTS_VALUE;
+}
+
 void Decoder::build_index_from_packets() {
   rewind();
   struct Entry {
@@ -320,7 +354,7 @@ void Decoder::build_index_from_packets() {
 
 void Decoder::build_index_by_decoding() {
   const DecodeStats saved = stats_;
-  rewind();
+  restart();
   pts_index_.clear();
   key_indices_.clear();
   DecodedFrame f;
@@ -328,12 +362,13 @@ void Decoder::build_index_by_decoding() {
     pts_index_.push_back(f.pts_raw);
     if (f.key_frame) key_indices_.push_back(f.index);
   }
-  rewind();
+  restart();
   stats_ = saved;
   index_from_packets_ = false;
 }
 
 const std::vector<int64_t>& Decoder::frame_pts() {
+  check_usable();
   if (!index_built_) {
     build_index_from_packets();
     if (!index_from_packets_) build_index_by_decoding();
@@ -385,6 +420,7 @@ bool Decoder::try_seek_to_index(int64_t index) {
 }
 
 void Decoder::seek_to_index(int64_t index) {
+  check_usable();
   const auto& pts = frame_pts();
   if (index < 0 || index >= static_cast<int64_t>(pts.size())) {
     throw InvalidArgument(source_->name() + ": frame index " + std::to_string(index) + " is out of range (" +
@@ -401,7 +437,7 @@ void Decoder::seek_to_index(int64_t index) {
     }
   }
   // Without a usable packet index: decode forward from here or from the start, counting frames.
-  if (pending_ || next_index_ > index) rewind();
+  if (pending_ || next_index_ > index) restart();
   DecodedFrame f;
   const DecodeStats saved = stats_;
   while (next_index_ < index) {

@@ -2,6 +2,7 @@
 // indices consistent with sequential decoding, and seeks exactly (to the key frame before the target,
 // then forward). Device specifics (codec setup, output conversion) live behind DeviceInterface.
 #pragma once
+#include <atomic>
 #include <cstdint>
 #include <exception>
 #include <memory>
@@ -44,12 +45,13 @@ class Decoder {
   Decoder& operator=(const Decoder&) = delete;
 
   const StreamMetadata& metadata() const { return metadata_; }
-  const std::string& name() const { return source_->name(); }
+  const std::string& name() const { return spec_name_; }
   DeviceInterface& device() { return *device_; }
   // With device "auto": why decoding runs on the CPU rather than NVDEC ("" when it does not).
   const std::string& fallback_reason() const { return fallback_reason_; }
   DecodeStats& stats() { return stats_; }
-  Source& source() { return *source_; }
+  // Makes blocking reads give up, from any thread (close() while another thread reads).
+  void cancel() { cancel_->store(true); }
 
   // The next frame in presentation order; false at the end of the stream.
   bool next(DecodedFrame& out);
@@ -64,7 +66,9 @@ class Decoder {
   // Reads and sends one packet of the video stream; at the end of input, starts draining.
   void feed_packet();
   bool receive(DecodedFrame& out);  // one decode step; false when the decoder needs input or ended
-  void rewind();
+  void rewind();   // container seek to the start (fast)
+  void restart();  // reopen the source: exactly the initial state
+  void check_usable() const;
   void check_not_empty();
   void build_index_from_packets();
   void build_index_by_decoding();
@@ -86,6 +90,9 @@ class Decoder {
   bool draining_ = false;
   bool finished_ = false;
   bool empty_reported_ = false;
+  bool broken_ = false;  // a restart failed: no source or codec
+  std::string spec_name_;
+  std::shared_ptr<std::atomic<bool>> cancel_;  // shared with every Source this decoder opens
   std::exception_ptr deferred_error_;  // a read error, raised once the decoder is drained
   bool pending_ = false;  // frame_ holds a frame already positioned by a seek
   DecodedFrame pending_info_;

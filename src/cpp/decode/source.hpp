@@ -56,9 +56,8 @@ class Source {
   // Starts the deadline for the next blocking call (no-op without a timeout).
   void arm_deadline();
   bool timed_out() const { return timed_out_.load(); }
-  // Makes every blocking call return at once (used to stop a live reader from another thread).
-  void abort() { aborted_.store(true); }
-  bool aborted() const { return aborted_.load() || spec_.cancel->load(); }
+  // Whether spec().cancel was set: every blocking call then returns at once.
+  bool aborted() const { return spec_.cancel->load(); }
 
  private:
   static int interrupt_cb(void* opaque);
@@ -77,7 +76,6 @@ class Source {
   bool network_ = false;
   std::atomic<int64_t> deadline_ns_{0};
   std::atomic<bool> timed_out_{false};
-  std::atomic<bool> aborted_{false};
 };
 
 }  // namespace kuzet::decode

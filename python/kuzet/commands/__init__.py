@@ -1,0 +1,1 @@
+"""Subcommands of the `kuzet` command line, one module each."""

@@ -1,0 +1,50 @@
+"""Checks and normalises the `images` argument of the face APIs: decoded RGB uint8 HxWx3 frames.
+
+Accepted: one HxWx3 array, a sequence of them (sizes may differ), or an (N,H,W,3) array. Grey (HxW) and RGBA
+(HxWx4) images are converted to RGB (alpha dropped), as decoders and image loaders often yield them.
+Anything else (another dtype, an empty image, not an array) raises kuzet.InvalidArgument.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+
+from kuzet.errors import InvalidArgument
+
+Images = np.ndarray | Sequence[np.ndarray]
+
+
+def _as_rgb(img: object, name: str) -> np.ndarray:
+    if not isinstance(img, np.ndarray):
+        raise InvalidArgument(f"{name}: expected a numpy array (RGB uint8 HxWx3), got {type(img).__name__}")
+    if img.dtype != np.uint8:
+        raise InvalidArgument(f"{name}: expected dtype uint8 (RGB 0..255), got {img.dtype}")
+    if img.ndim == 2:
+        img = np.repeat(img[:, :, None], 3, axis=2)
+    elif img.ndim == 3 and img.shape[2] == 4:
+        img = img[:, :, :3]
+    if img.ndim != 3 or img.shape[2] != 3:
+        raise InvalidArgument(f"{name}: expected an HxWx3 RGB image, got shape {img.shape}")
+    if img.shape[0] == 0 or img.shape[1] == 0:
+        raise InvalidArgument(f"{name}: empty image, shape {img.shape}")
+    if img.strides[2] != 1 or img.strides[1] != 3:
+        img = np.ascontiguousarray(img)
+    return img
+
+
+def as_image_list(images: Images) -> list[np.ndarray]:
+    """The images as a list of HxWx3 uint8 arrays (no copy unless a conversion is needed)."""
+    if isinstance(images, np.ndarray):
+        if images.ndim == 4:
+            return [_as_rgb(img, f"images[{i}]") for i, img in enumerate(images)]
+        return [_as_rgb(images, "image")]
+    if isinstance(images, (str, bytes)) or not isinstance(images, Sequence):
+        raise InvalidArgument(
+            f"images: expected an RGB uint8 array or a sequence of them, got {type(images).__name__}"
+        )
+    return [_as_rgb(img, f"images[{i}]") for i, img in enumerate(images)]
+
+
+__all__ = ["Images", "as_image_list"]

@@ -1,0 +1,145 @@
+"""ONNX Runtime sessions for kuzet's models: CUDA EP with IOBinding where available, else the CPU EP."""
+
+from __future__ import annotations
+
+import os
+import warnings
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import onnx
+import onnxruntime as ort
+
+from kuzet.errors import InvalidArgument, ModelError
+from kuzet.models.contracts import check_contract, graph_inputs, make_batch_dynamic
+from kuzet.models.registry import ModelSpec, get_spec
+from kuzet.models.resolve import resolve_model
+
+
+def _parse_device(device: str) -> tuple[str, int]:
+    if device in ("auto", "cpu"):
+        return device, 0
+    if device == "cuda" or device.startswith("cuda:"):
+        index = device.partition(":")[2]
+        if index and not index.isdigit():
+            raise InvalidArgument(f"device {device!r}: expected 'cuda' or 'cuda:N'")
+        return "cuda", int(index or 0)
+    raise InvalidArgument(f"device {device!r}: expected 'auto', 'cpu', 'cuda' or 'cuda:N'")
+
+
+def _cpu_threads() -> int:
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+
+
+@dataclass(frozen=True)
+class DeviceChoice:
+    device: str  # "cpu" or "cuda:N"
+    providers: list[Any]
+    fallback_reason: str | None
+
+
+def choose_providers(device: str) -> DeviceChoice:
+    kind, index = _parse_device(device)
+    have_cuda = "CUDAExecutionProvider" in ort.get_available_providers()
+    if kind == "cuda" and not have_cuda:
+        raise ModelError(
+            f"device {device!r} asked for, but this onnxruntime has no CUDAExecutionProvider "
+            f"(available: {ort.get_available_providers()}); install onnxruntime-gpu or use device='cpu'"
+        )
+    if kind in ("cuda", "auto") and have_cuda:
+        return DeviceChoice(f"cuda:{index}", [("CUDAExecutionProvider", {"device_id": index}),
+                                              "CPUExecutionProvider"], None)
+    reason = None if kind == "cpu" else "onnxruntime has no CUDAExecutionProvider"
+    return DeviceChoice("cpu", ["CPUExecutionProvider"], reason)
+
+
+class OrtModel:
+    """One loaded network. `run` takes and returns numpy arrays; `run_device` binds CUDA buffers in place."""
+
+    def __init__(self, spec: ModelSpec, path: Path, *, device: str = "auto", threads: int | None = None):
+        self.spec = spec
+        self.path = path
+        what = f"model {spec.name!r} ({path})"
+        try:
+            graph = onnx.load(str(path))
+        except Exception as exc:  # onnx raises DecodeError/protobuf errors of several kinds
+            raise ModelError(f"{what} is not a readable ONNX file: {exc}") from exc
+        check_contract(graph, spec.family, what)
+        self.batch_made_dynamic = make_batch_dynamic(graph)
+        choice = choose_providers(device)
+        self.device = choice.device
+        self.fallback_reason = choice.fallback_reason
+        options = ort.SessionOptions()
+        options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+        options.intra_op_num_threads = threads or _cpu_threads()
+        options.inter_op_num_threads = 1
+        options.log_severity_level = 3
+        try:
+            self.session = ort.InferenceSession(graph.SerializeToString(), options, providers=choice.providers)
+        except Exception as exc:
+            raise ModelError(f"{what}: onnxruntime could not load it: {exc}") from exc
+        self.input_name = graph_inputs(graph)[0].name
+        self.output_names = [o.name for o in self.session.get_outputs()]
+
+    def run(self, batch: np.ndarray) -> dict[str, np.ndarray]:
+        """Run on a float32 NCHW batch; returns outputs by name."""
+        if batch.dtype != np.float32 or batch.ndim != 4:
+            raise InvalidArgument(f"{self.spec.name}: expected a float32 NCHW batch, got {batch.dtype} "
+                                  f"{batch.shape}")
+        outputs = self.session.run(self.output_names, {self.input_name: batch})
+        return dict(zip(self.output_names, outputs, strict=True))
+
+    def run_device(self, batch: Any) -> dict[str, np.ndarray]:
+        """Run on a CUDA float32 NCHW batch (any object with __cuda_array_interface__) without copying it
+        to the host: the input is bound in place with IOBinding; outputs come back as numpy arrays."""
+        if not self.device.startswith("cuda"):
+            raise InvalidArgument(f"{self.spec.name}: run_device needs a CUDA session, this one runs on "
+                                  f"{self.device}")
+        cai = batch.__cuda_array_interface__
+        if np.dtype(cai["typestr"]) != np.float32 or len(cai["shape"]) != 4:
+            raise InvalidArgument(f"{self.spec.name}: expected a float32 NCHW CUDA batch")
+        binding = self.session.io_binding()
+        binding.bind_input(self.input_name, "cuda", int(self.device.partition(":")[2]), np.float32,
+                           list(cai["shape"]), int(cai["data"][0]))
+        for name in self.output_names:
+            binding.bind_output(name, "cpu")
+        self.session.run_with_iobinding(binding)
+        return dict(zip(self.output_names, binding.copy_outputs_to_cpu(), strict=True))
+
+
+_cache: dict[tuple[str, str, str, int | None], OrtModel] = {}
+
+
+def load_model(
+    name_or_spec: str | ModelSpec,
+    *,
+    model_dir: str | os.PathLike[str] | None = None,
+    path: str | os.PathLike[str] | None = None,
+    device: str = "auto",
+    threads: int | None = None,
+    role: str | None = None,
+) -> OrtModel:
+    """Load a registered model by name (resolved and sha256-checked), or a caller's file by `path` with the
+    registered spec's family. Sessions are cached per (file, device, threads). `role` refuses a model
+    registered for another role (e.g. a plate detector passed as a face detector)."""
+    spec = get_spec(name_or_spec) if isinstance(name_or_spec, str) else name_or_spec
+    if role is not None and spec.role != role:
+        raise ModelError(f"model {spec.name!r} is a {spec.role}, not a {role}")
+    if path is not None:
+        spec = ModelSpec(spec.name, str(path), None, spec.role, spec.family, spec.licence, "caller-supplied",
+                         spec.input_size, spec.extra_files)
+        file = Path(path)
+        if not file.is_file():
+            raise ModelError(f"model file {file} does not exist")
+    else:
+        file = resolve_model(spec, model_dir=model_dir)
+    key = (str(file.resolve()), spec.family, device, threads)
+    if key not in _cache:
+        model = OrtModel(spec, file, device=device, threads=threads)
+        if model.fallback_reason:
+            warnings.warn(f"{spec.name}: running on CPU ({model.fallback_reason})", RuntimeWarning,
+                          stacklevel=2)
+        _cache[key] = model
+    return _cache[key]

@@ -1,0 +1,150 @@
+"""The built-in tasks: faces, plates and evidence, as the pipeline runs them over batches from many sources."""
+
+from __future__ import annotations
+
+import os
+import re
+import threading
+from bisect import bisect_left
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from kuzet.pipeline.events import FrameItem
+
+
+class PlateTask:
+    """Reads plates in every frame of a batch ("plate_read" per frame) and follows them per source with one
+    tracker each, emitting one voted "plate" detection per track when it ends (or at the end of the source)."""
+
+    name = "plates"
+
+    def __init__(self, plates: Any):  # a kuzet.PlatePipeline
+        from kuzet.plates import PlateTracker
+
+        self.plates = plates
+        self._new_tracker = lambda: PlateTracker(formats=plates.formats, hotlist=plates.hotlist)
+        self.trackers: dict[str, Any] = {}
+
+    def start_source(self, source: str, url: str) -> None:
+        self.trackers[source] = self._new_tracker()
+
+    def process(self, items: list[FrameItem]) -> list[list[dict[str, Any]]]:
+        reads = self.plates.process([item.image for item in items])
+        out: list[list[dict[str, Any]]] = []
+        for item, frame_reads in zip(items, reads, strict=True):
+            detections = [{"kind": "plate_read", **read.to_dict()} for read in frame_reads]
+            for track in self.trackers[item.source].update(frame_reads, item.pts):
+                detections.append(self._track(track))
+            out.append(detections)
+        return out
+
+    def finish_source(self, source: str) -> list[dict[str, Any]]:
+        return [self._track(track) for track in self.trackers.pop(source).flush()]
+
+    @staticmethod
+    def _track(track: Any) -> dict[str, Any]:
+        # the event is dated at the track's first sighting; last_pts says how long it was seen
+        return {"kind": "plate", **track.to_dict(), "pts": track.first_pts, "frame_index": None}
+
+
+class FaceTask:
+    """Detects, aligns, embeds and matches faces in every frame of a batch ("face" per face per frame)."""
+
+    name = "faces"
+
+    def __init__(self, faces: Any):  # a kuzet.FacePipeline
+        self.faces = faces
+
+    def start_source(self, source: str, url: str) -> None:
+        pass
+
+    def process(self, items: list[FrameItem]) -> list[list[dict[str, Any]]]:
+        found = self.faces.process([item.image for item in items])
+        return [[{"kind": "face", **face.to_dict(include_embedding=False)} for face in frame] for frame in found]
+
+    def finish_source(self, source: str) -> list[dict[str, Any]]:
+        return []
+
+
+@dataclass(frozen=True)
+class _Sealed:
+    manifest_path: Path
+    root: str
+    starts: list[float]  # segment start times (seconds), ascending
+    ends: list[float]
+    leaf_hashes: list[str]
+
+
+class EvidenceTask:
+    """Seals each file source into a signed evidence manifest (GOP segments, RFC 6962 tree, Ed25519) in
+    `out_dir`, and tells which segment's hash covers a frame, so every detection can be proven against the
+    signed log. Sealing hashes compressed packets only (no decoding) and runs once per source, on first use.
+    Live sources cannot be sealed by re-reading them: they get an "evidence_error" (record them with
+    kuzet.evidence.EvidenceLog instead)."""
+
+    name = "evidence"
+
+    def __init__(self, out_dir: str | os.PathLike[str], private_key: Any, *, target_duration_s: float = 2.0):
+        self.out_dir = Path(out_dir)
+        self.out_dir.mkdir(parents=True, exist_ok=True)
+        self.private_key = private_key
+        self.target_duration_s = target_duration_s
+        self._urls: dict[str, str] = {}
+        self._sealed: dict[str, _Sealed | str] = {}  # source -> sealed, or why it could not be
+        self._lock = threading.Lock()
+
+    def start_source(self, source: str, url: str) -> None:
+        self._urls[source] = url
+
+    def process(self, items: list[FrameItem]) -> list[list[dict[str, Any]]]:
+        return [[] for _ in items]
+
+    def finish_source(self, source: str) -> list[dict[str, Any]]:
+        sealed = self._seal(source)
+        if isinstance(sealed, str):
+            return [{"kind": "evidence_error", "message": sealed}]
+        return [{"kind": "evidence", "root": sealed.root, "tree_size": len(sealed.leaf_hashes),
+                 "manifest": str(sealed.manifest_path)}]
+
+    def lookup(self, source: str, url: str, pts: float) -> dict[str, Any] | None:
+        sealed = self._seal(source)
+        if isinstance(sealed, str):
+            return None
+        # The segment whose packets hold the frame: the first whose last pts is at or after the frame's.
+        # (A GOP's leading B-frames have pts before its key frame but after the previous GOP's last pts.)
+        i = min(bisect_left(sealed.ends, pts - 1e-9), len(sealed.ends) - 1)
+        return {"segment": i, "leaf_hash": sealed.leaf_hashes[i], "root": sealed.root,
+                "manifest": str(sealed.manifest_path)}
+
+    def _seal(self, source: str) -> _Sealed | str:
+        with self._lock:
+            if source not in self._sealed:
+                self._sealed[source] = self._seal_now(source)
+            return self._sealed[source]
+
+    def _seal_now(self, source: str) -> _Sealed | str:
+        from kuzet.errors import KuzetError
+        from kuzet.evidence import seal
+
+        url = self._urls[source]
+        if "://" in url and not url.startswith("file://"):
+            return f"{source}: live source {url} cannot be sealed after the fact; record it with EvidenceLog"
+        try:
+            manifest = seal(url, private_key=self.private_key, target_duration_s=self.target_duration_s,
+                            log_id=source)
+        except KuzetError as exc:
+            return f"{source}: {exc}"
+        path = self.out_dir / (re.sub(r"[^A-Za-z0-9._-]", "_", source) + ".manifest.json")
+        manifest.write(path)
+        records = manifest.records
+        if not records:
+            return f"{source}: no segments"
+
+        def seconds(ticks: int | None, tb: tuple[int, int]) -> float:
+            return float("-inf") if ticks is None else ticks * tb[0] / tb[1]
+
+        return _Sealed(path, manifest.tree_head.root_hash.hex(),
+                       [seconds(r.start_pts, r.time_base) for r in records],
+                       [seconds(r.end_pts, r.time_base) for r in records],
+                       [r.leaf_hash().hex() for r in records])

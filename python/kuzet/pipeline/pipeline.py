@@ -1,0 +1,243 @@
+"""kuzet.Pipeline: many sources at once, dynamic batching across them, results as a stream of events."""
+
+from __future__ import annotations
+
+import os
+import queue
+import threading
+from collections.abc import Callable, Iterator, Sequence
+from pathlib import Path
+from typing import Any
+
+from kuzet.errors import InvalidArgument
+from kuzet.pipeline.batcher import DynamicBatcher
+from kuzet.pipeline.builtin_tasks import EvidenceTask
+from kuzet.pipeline.events import Event, FrameItem
+from kuzet.pipeline.factory import TaskOptions, build_task
+from kuzet.pipeline.metrics import Metrics
+from kuzet.pipeline.source_worker import OpenSource, Sampling, SourceWorker
+from kuzet.pipeline.tasks import Task
+
+_DONE = object()
+
+
+LIVE_SCHEMES = ("rtsp", "rtsps", "rtmp", "tcp", "udp", "srt")
+
+
+def _video_reader_opener(device: str, read_timeout: float, live_buffer: str, reconnect: int,
+                         corrupt_frames: str) -> OpenSource:
+    def open_reader(url: str) -> Any:
+        from kuzet.video import VideoReader
+
+        live = url.split("://", 1)[0].lower() in LIVE_SCHEMES if "://" in url else False
+        # NVDEC only where it is usable: "auto" falls back to the CPU and says why
+        return VideoReader(url, device="cpu" if device == "cpu" else "auto", timeout=read_timeout,
+                           errors=corrupt_frames,  # type: ignore[arg-type]
+                           buffer=live_buffer if live else None,  # type: ignore[arg-type]
+                           reconnect=reconnect if live else 0)
+
+    return open_reader
+
+
+def source_name(url: str, taken: set[str]) -> str:
+    """A short unique name for a source: its file name, made unique with a counter."""
+    base = Path(url.split("?")[0].rstrip("/")).name or url
+    name, n = base, 1
+    while name in taken:
+        n += 1
+        name = f"{base}#{n}"
+    taken.add(name)
+    return name
+
+
+class Pipeline:
+    """Runs `tasks` over many sources. Decoding runs in one thread per source (native decoding releases the
+    GIL); one analysis thread takes batches filled across sources (at most `max_batch` frames, waiting at most
+    `max_wait_ms` for a batch to fill) and runs every task on them. Per-source queues are bounded
+    (`queue_size`), so memory stays bounded and a slow analysis stage slows the decoders down rather than
+    piling up frames. A source that fails (missing, corrupt, stalled) is reported and stops alone.
+
+    Live sources (rtsp, rtmp, tcp, udp, srt URLs) decode in a native thread into a small buffer that drops the
+    oldest frame when analysis falls behind (`live_buffer="drop_oldest"`, counted as dropped) or makes the
+    decoder wait (`"block"`), and reconnect up to `reconnect` times with backoff; files are read at the pace
+    of the analysis. Corrupt frames are skipped and counted (`corrupt_frames="skip"`) or end the source.
+
+    `tasks` are built-in task names ("faces", "plates", "evidence", built from the keyword options) or Task
+    objects. `every_n`/`fps` sample frames per source (sampled-out frames are counted, never silently lost).
+    Use as `for event in pipeline.run(sources): ...`, or pass `on_event`; `on_frame(item, detections)` sees
+    every analysed frame with its detections (e.g. to draw them); `pipeline.metrics` has per-stage
+    timings, per-source counters and queue depths (also as Prometheus text: `pipeline.metrics.prometheus()`).
+    """
+
+    def __init__(
+        self,
+        tasks: Sequence[str | Task] = ("faces", "plates"),
+        *,
+        device: str = "auto",
+        model_dir: str | os.PathLike[str] | None = None,
+        watchlist: Any = None,
+        face_match_threshold: float = 0.43,
+        hotlist: Any = None,
+        plate_formats: Sequence[str] = (),
+        evidence_dir: str | os.PathLike[str] | None = None,
+        signing_key: Any = None,
+        max_batch: int = 16,
+        max_wait_ms: float = 50.0,
+        queue_size: int = 32,
+        every_n: int = 1,
+        fps: float | None = None,
+        read_timeout: float = 10.0,
+        live_buffer: str = "drop_oldest",
+        reconnect: int = 5,
+        corrupt_frames: str = "skip",
+        open_source: OpenSource | None = None,
+        on_event: Callable[[Event], None] | None = None,
+        on_frame: Callable[[FrameItem, list[dict[str, Any]]], None] | None = None,
+    ):
+        if not tasks:
+            raise InvalidArgument("a pipeline needs at least one task")
+        options = TaskOptions(device=device, model_dir=model_dir, watchlist=watchlist,
+                              face_match_threshold=face_match_threshold, hotlist=hotlist,
+                              plate_formats=tuple(plate_formats), evidence_dir=evidence_dir, signing_key=signing_key)
+        self.tasks: list[Task] = [build_task(t, options) if isinstance(t, str) else t for t in tasks]
+        evidence = [t for t in self.tasks if isinstance(t, EvidenceTask)]
+        self.segment_lookup = evidence[0].lookup if evidence else None
+        if live_buffer not in ("drop_oldest", "block") or corrupt_frames not in ("skip", "raise") or reconnect < 0:
+            raise InvalidArgument("live_buffer must be 'drop_oldest' or 'block', corrupt_frames 'skip' or 'raise', "
+                                  "reconnect >= 0")
+        self.open_source = open_source or _video_reader_opener(device, read_timeout, live_buffer, reconnect,
+                                                               corrupt_frames)
+        self.batcher: DynamicBatcher[FrameItem] = DynamicBatcher(
+            max_batch=max_batch, max_wait=max_wait_ms / 1000.0, queue_size=queue_size)
+        self.sampling = Sampling(every_n=every_n, fps=fps)
+        self.on_event = on_event
+        self.on_frame = on_frame
+        self.metrics = Metrics()
+        self.metrics.register_gauge("queue_depth", self.batcher.depths)
+        self.metrics.register_gauge("queue_depth_max", self.batcher.max_depths)
+        self._events: queue.Queue[object] = queue.Queue(maxsize=4096)
+        self._workers: list[SourceWorker] = []
+        self._urls: dict[str, str] = {}
+        self._analysis: threading.Thread | None = None
+        self._stopping = threading.Event()
+
+    # -- running ---------------------------------------------------------------------------------
+    def run(self, sources: Sequence[str | os.PathLike[str]]) -> Iterator[Event]:
+        """Start on `sources` and yield events until every source has ended. Stops cleanly if the caller
+        stops iterating (the generator is closed)."""
+        self.start(sources)
+        try:
+            while True:
+                item = self._events.get()
+                if item is _DONE:
+                    break
+                assert isinstance(item, Event)
+                if self.on_event is not None:
+                    self.on_event(item)
+                yield item
+        finally:
+            self.stop()
+            self.join()
+
+    def start(self, sources: Sequence[str | os.PathLike[str]]) -> None:
+        if self._analysis is not None:
+            raise InvalidArgument("this pipeline was already started")
+        if not sources:
+            raise InvalidArgument("no sources given")
+        taken: set[str] = set()
+        for url in sources:
+            name = source_name(os.fspath(url), taken)
+            self._urls[name] = os.fspath(url)
+            self.batcher.add_source(name)
+            self.metrics.source(name)
+            self._workers.append(SourceWorker(name, os.fspath(url), self.open_source, self.batcher, self.metrics,
+                                              self.sampling, self._source_failed))
+        for name, url in self._urls.items():
+            for task in self.tasks:
+                task.start_source(name, url)
+        self._analysis = threading.Thread(target=self._analyse, name="kuzet-analysis", daemon=True)
+        self._analysis.start()
+        for worker in self._workers:
+            worker.start()
+
+    def stop(self) -> None:
+        """Ask every thread to finish; frames already queued are dropped (and not counted as analysed)."""
+        self._stopping.set()
+        for worker in self._workers:
+            worker.stop()
+        self.batcher.stop()
+
+    def join(self, timeout: float = 30.0) -> None:
+        for worker in self._workers:
+            worker.join(timeout)
+        if self._analysis is not None:
+            self._analysis.join(timeout)
+
+    # -- internals -------------------------------------------------------------------------------
+    def _emit(self, event: Event) -> None:
+        while not self._stopping.is_set():
+            try:
+                self._events.put(event, timeout=0.1)
+                return
+            except queue.Full:
+                continue
+
+    def _source_failed(self, name: str, exc: BaseException) -> None:
+        self._emit(Event(name, "source_error", None, None,
+                         {"error": type(exc).__name__, "message": str(exc), "url": self._urls[name]}))
+
+    def _segment(self, source: str, pts: float | None) -> dict[str, Any] | None:
+        if self.segment_lookup is None or pts is None:
+            return None
+        return self.segment_lookup(source, self._urls[source], pts)
+
+    def _analyse(self) -> None:
+        ended: set[str] = set()
+        try:
+            while True:
+                batch = self.batcher.get_batch()
+                if batch is None:
+                    break
+                items = [item for _, item in batch]
+                with self.metrics.stage("batch", items=len(items)):
+                    per_task = []
+                    for task in self.tasks:
+                        with self.metrics.stage(task.name, items=len(items)):
+                            per_task.append(task.process(items))
+                for i, item in enumerate(items):
+                    self.metrics.add(item.source, analysed=1)
+                    found = [det for detections in per_task for det in detections[i]]
+                    if self.on_frame is not None:
+                        self.on_frame(item, found)
+                    for det in found:
+                        self._emit(self._event(item.source, det, item.index, item.pts))
+                self._finish_ended_sources(ended)
+            self._finish_ended_sources(ended, all_sources=not self._stopping.is_set())
+        except Exception as exc:  # a task failure ends the run with an error event for every source
+            for name in self._urls:
+                self._emit(Event(name, "source_error", None, None,
+                                 {"error": type(exc).__name__, "message": f"analysis failed: {exc}"}))
+        finally:
+            self._events.put(_DONE)
+
+    def _event(self, source: str, det: dict[str, Any], index: int | None, pts: float | None) -> Event:
+        data = {k: v for k, v in det.items() if k not in ("kind", "frame_index", "pts")}
+        index = det.get("frame_index", index)
+        pts = det.get("pts", pts)
+        return Event(source, det["kind"], index, pts, data, self._segment(source, pts))
+
+    def _finish_ended_sources(self, ended: set[str], all_sources: bool = False) -> None:
+        """Once a source's worker has ended and its queue is drained, flush its tasks (e.g. open tracks)."""
+        depths = self.batcher.depths()
+        for worker in self._workers:
+            name = worker.source_name
+            if name in ended or depths.get(name, 0) or (worker.is_alive() and not all_sources):
+                continue
+            ended.add(name)
+            for task in self.tasks:
+                for det in task.finish_source(name):
+                    self._emit(self._event(name, det, None, None))
+            stats = self.metrics.source(name)
+            self._emit(Event(name, "source_end", None, stats.last_pts,
+                             {"state": stats.state, "decoded": stats.decoded, "analysed": stats.analysed,
+                              "sampled_out": stats.sampled_out, "dropped": stats.dropped, "error": stats.error}))

@@ -1,0 +1,112 @@
+"""One thread per source: decode, sample, and hand frames to the batcher; a failing source stops alone."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from typing import Any
+
+from kuzet.errors import InvalidArgument
+from kuzet.pipeline.batcher import DynamicBatcher
+from kuzet.pipeline.events import FrameItem
+from kuzet.pipeline.metrics import Metrics
+
+
+@dataclass(frozen=True)
+class Sampling:
+    """Keep every Nth frame, or about `fps` frames per second of stream time (by pts), or both."""
+
+    every_n: int = 1
+    fps: float | None = None
+
+    def __post_init__(self) -> None:
+        if self.every_n < 1:
+            raise InvalidArgument(f"every_n must be >= 1, got {self.every_n}")
+        if self.fps is not None and self.fps <= 0:
+            raise InvalidArgument(f"fps must be > 0, got {self.fps}")
+
+
+class _Sampler:
+    def __init__(self, sampling: Sampling):
+        self.sampling = sampling
+        self.next_pts: float | None = None
+
+    def keep(self, index: int, pts: float) -> bool:
+        if index % self.sampling.every_n:
+            return False
+        if self.sampling.fps is None:
+            return True
+        if self.next_pts is None or pts >= self.next_pts - 1e-6:
+            self.next_pts = (pts if self.next_pts is None else self.next_pts) + 1.0 / self.sampling.fps
+            return True
+        return False
+
+
+# A frame source yields (index, pts, image) and exposes its counters; the default opens a kuzet.VideoReader.
+FrameIterable = Iterable[Any]
+OpenSource = Callable[[str], Any]
+
+
+class SourceWorker(threading.Thread):
+    def __init__(self, name: str, url: str, open_source: OpenSource, batcher: DynamicBatcher[FrameItem],
+                 metrics: Metrics, sampling: Sampling, on_error: Callable[[str, BaseException], None]):
+        super().__init__(name=f"kuzet-source-{name}", daemon=True)
+        self.source_name = name
+        self.url = url
+        self.open_source = open_source
+        self.batcher = batcher
+        self.metrics = metrics
+        self.sampler = _Sampler(sampling)
+        self.on_error = on_error
+        self.stop_event = threading.Event()
+        self.reader: Any = None
+
+    def run(self) -> None:
+        name = self.source_name
+        self.metrics.update_source(name, state="running")
+        try:
+            self.reader = self.open_source(self.url)
+            try:
+                state = self._feed(self.reader)
+            finally:
+                self._record_reader_counters()  # before close: a closed reader has no counters
+                self.reader.close()
+            self.metrics.update_source(name, state=state)
+        except Exception as exc:  # any failure of this source is reported and stops this source only
+            self.metrics.update_source(name, state="failed", error=f"{type(exc).__name__}: {exc}")
+            self.on_error(name, exc)
+        finally:
+            self.batcher.close_source(name)
+
+    def _feed(self, reader: Any) -> str:
+        """Decode, sample and queue every frame; returns the source's final state."""
+        name = self.source_name
+        for frame in reader:
+            if self.stop_event.is_set():
+                return "stopped"
+            self.metrics.add(name, decoded=1)
+            self.metrics.update_source(name, last_pts=frame.pts)
+            if not self.sampler.keep(frame.index, frame.pts):
+                self.metrics.add(name, sampled_out=1)
+                continue
+            with self.metrics.stage("queue_wait"):
+                accepted = self.batcher.put(name, FrameItem(name, frame.index, frame.pts, frame.data))
+            if not accepted:
+                return "stopped"
+        return "finished"
+
+    def _record_reader_counters(self) -> None:
+        stats = getattr(self.reader, "stats", None)
+        if stats is None:
+            return
+        for counter in ("dropped", "corrupt", "reconnects"):
+            value = getattr(stats, counter, None)
+            if isinstance(value, int):
+                self.metrics.update_source(self.source_name, **{counter: value})
+
+    def stop(self) -> None:
+        self.stop_event.set()
+        reader = self.reader
+        if reader is not None and hasattr(reader, "interrupt"):
+            reader.interrupt()

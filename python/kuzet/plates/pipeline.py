@@ -1,0 +1,139 @@
+"""Detect -> rectify -> read -> resolve formats -> hotlist, batched over frames; streaming tracks on top."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+from kuzet._native import core
+from kuzet.errors import InvalidArgument
+from kuzet.plates import rectify
+from kuzet.plates._images import Images, as_image_batch
+from kuzet.plates.detector import PlateDetector
+from kuzet.plates.formats import FormatSet
+from kuzet.plates.hotlist import Hotlist
+from kuzet.plates.reader import HEIGHT, PlateReader, TextRead
+from kuzet.plates.results import PlateDetection, PlateRead, PlateTrack
+from kuzet.plates.tracker import PlateTracker
+
+
+@dataclass(frozen=True)
+class _Line:
+    plate: int  # index into the flat list of detections
+    band: tuple[float, float]
+
+
+class PlatePipeline:
+    """Reads every plate in a batch of frames, and (streaming) one voted read per plate track.
+
+    `formats`: region codes (see kuzet.plates.formats.BUILTIN_FORMATS) or patterns used to resolve O/0-style
+    confusions. `hotlist`: a Hotlist or an iterable of wanted plates (fuzzy within 1 edit).
+    `line_min_confidence`: a line of a double-row plate read below this mean confidence (e.g. a state
+    name above the number) is not part of the plate text, unless no line reaches it.
+    """
+
+    def __init__(self, detector: PlateDetector | None = None, reader: PlateReader | None = None, *,
+                 formats: Iterable[str] = (), hotlist: Hotlist | Iterable[str] | None = None,
+                 iou_threshold: float = 0.3, max_gap: float = 1.0, line_min_confidence: float = 0.6):
+        if isinstance(formats, str):
+            formats = (formats,)
+        self.detector = detector if detector is not None else PlateDetector()
+        self.reader = reader if reader is not None else PlateReader()
+        self.formats = FormatSet(formats)
+        if hotlist is not None and not isinstance(hotlist, Hotlist):
+            hotlist = Hotlist(hotlist)
+        self.hotlist = hotlist
+        self.line_min_confidence = line_min_confidence
+        self.tracker = PlateTracker(iou_threshold=iou_threshold, max_gap=max_gap, formats=self.formats,
+                                    hotlist=self.hotlist)
+
+    def process(self, images: Images) -> list[list[PlateRead]]:
+        """Every plate read in each RGB frame of the batch (one list per frame, best detection first)."""
+        batch = as_image_batch(images, "PlatePipeline.process")
+        detections = self.detector.detect(batch)
+        flat = [(i, d) for i, frame in enumerate(detections) for d in frame]
+        if not flat:
+            return [[] for _ in detections]
+        texts = self._read_plates(batch, flat)
+        results: list[list[PlateRead]] = [[] for _ in detections]
+        for (image, det), text in zip(flat, texts, strict=True):
+            results[image].append(self._make_read(det, text))
+        return results
+
+    def update(self, frames: Images, pts: Sequence[float]) -> list[PlateTrack]:
+        """Streaming: process a batch of frames with their timestamps; returns the plate tracks that ended."""
+        batch = as_image_batch(frames, "PlatePipeline.update")
+        if len(pts) != len(batch):
+            raise InvalidArgument(f"PlatePipeline.update: {len(batch)} frames but {len(pts)} pts")
+        finished: list[PlateTrack] = []
+        for reads, t in zip(self.process(batch), pts, strict=True):
+            finished += self.tracker.update(reads, t)
+        return finished
+
+    def flush(self) -> list[PlateTrack]:
+        """End of stream: the tracks still open."""
+        return self.tracker.flush()
+
+    def _make_read(self, det: PlateDetection, read: TextRead) -> PlateRead:
+        resolved = self.formats.resolve(read.text)
+        hit = self.hotlist.match(resolved.text) if self.hotlist is not None and resolved.text else None
+        return PlateRead(box=det.box, corners=det.corners, detection_score=det.score, text=resolved.text,
+                         raw_text=read.text, confidence=read.confidence, char_confidences=read.char_confidences,
+                         format=resolved.format, double_row=det.double_row, hotlist=hit)
+
+    def _read_plates(self, batch: list[np.ndarray] | np.ndarray,
+                     flat: list[tuple[int, PlateDetection]]) -> list[TextRead]:
+        quads = np.array([d.corners if d.corners else _box_corners(d.box) for _, d in flat], np.float64)
+        unit = rectify.unit_square_homographies(quads)
+        bad = ~np.isfinite(unit).all(axis=(1, 2))
+        if bad.any():  # degenerate corners: fall back to the axis-aligned box
+            boxes = np.array([_box_corners(d.box) for _, d in flat], np.float64)
+            quads[bad] = boxes[bad]
+            unit[bad] = rectify.unit_square_homographies(quads[bad])
+        aspect = rectify.plate_aspect(quads)
+        usable = np.isfinite(unit).all(axis=(1, 2)) & np.isfinite(aspect)  # a zero-area box cannot be read
+        lines = []
+        for p, (_, det) in enumerate(flat):
+            if not usable[p]:
+                continue
+            bands = (rectify.TOP_LINE, rectify.BOTTOM_LINE) if det.double_row else (rectify.FULL,)
+            lines += [_Line(p, band) for band in bands]
+        if not lines:
+            return [TextRead("", ()) for _ in flat]
+        crops: list[np.ndarray | None] = [None] * len(lines)
+        # warp_batch makes crops of one size per call: group lines by their (rounded) width.
+        widths = np.array([
+            rectify.crop_widths(aspect[ln.plate : ln.plate + 1], ln.band[1] - ln.band[0], HEIGHT, multiple=8,
+                                max_width=self.reader.max_width)[0]
+            for ln in lines
+        ])
+        for width in np.unique(widths):
+            members = np.flatnonzero(widths == width)
+            matrices = np.concatenate([
+                rectify.crop_matrices(unit[lines[i].plate : lines[i].plate + 1], lines[i].band, HEIGHT,
+                                      np.array([width]))
+                for i in members
+            ])
+            index = np.array([flat[lines[i].plate][0] for i in members], np.int32)
+            warped = core.warp_batch(batch, index, matrices, HEIGHT, int(width))
+            for j, i in enumerate(members):
+                crops[i] = warped[j]
+        reads = self.reader.read([c for c in crops if c is not None])
+        by_plate: list[list[TextRead]] = [[] for _ in flat]
+        for ln, read in zip(lines, reads, strict=True):
+            by_plate[ln.plate].append(read)
+        return [self._join_lines(parts) if parts else TextRead("", ()) for parts in by_plate]
+
+    def _join_lines(self, parts: list[TextRead]) -> TextRead:
+        if len(parts) == 1:
+            return parts[0]
+        confident = [p for p in parts if p.text and p.confidence >= self.line_min_confidence]
+        kept = confident or parts
+        return TextRead("".join(p.text for p in kept), tuple(c for p in kept for c in p.char_confidences))
+
+
+def _box_corners(box: tuple[float, float, float, float]) -> tuple[tuple[float, float], ...]:
+    x1, y1, x2, y2 = box
+    return ((x1, y1), (x2, y1), (x2, y2), (x1, y2))

@@ -1,0 +1,126 @@
+"""IoU tracking of plate reads across frames; each finished track is read once by per-character voting."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from kuzet.errors import InvalidArgument
+from kuzet.plates.formats import FormatSet
+from kuzet.plates.hotlist import Hotlist
+from kuzet.plates.results import PlateRead, PlateTrack
+from kuzet.plates.voting import vote
+
+
+def iou_matrix(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """IoU of every box in a (K,4) against every box in b (L,4), x1y1x2y2."""
+    x1 = np.maximum(a[:, None, 0], b[None, :, 0])
+    y1 = np.maximum(a[:, None, 1], b[None, :, 1])
+    x2 = np.minimum(a[:, None, 2], b[None, :, 2])
+    y2 = np.minimum(a[:, None, 3], b[None, :, 3])
+    inter = np.clip(x2 - x1, 0, None) * np.clip(y2 - y1, 0, None)
+    area_a = (a[:, 2] - a[:, 0]) * (a[:, 3] - a[:, 1])
+    area_b = (b[:, 2] - b[:, 0]) * (b[:, 3] - b[:, 1])
+    union = area_a[:, None] + area_b[None, :] - inter
+    return np.where(union > 0, inter / np.maximum(union, 1e-12), 0.0)
+
+
+@dataclass
+class _Track:
+    track_id: int
+    first_pts: float
+    last_pts: float
+    last: PlateRead
+    reads: list[tuple[str, tuple[float, ...]]] = field(default_factory=list)
+    frames: int = 0
+
+
+class PlateTracker:
+    """Follows plates across frames by box overlap and emits one voted read per track when it ends.
+
+    A track ends when its plate has not been seen for more than `max_gap` (in pts units, e.g. seconds);
+    `flush()` ends all tracks at the end of a stream. A parked car is thus one track, read once.
+    """
+
+    def __init__(self, *, iou_threshold: float = 0.3, max_gap: float = 1.0, formats: FormatSet | None = None,
+                 hotlist: Hotlist | None = None, min_reads: int = 1):
+        if not 0.0 < iou_threshold <= 1.0:
+            raise InvalidArgument(f"iou_threshold must be in (0, 1], got {iou_threshold}")
+        if not max_gap >= 0:
+            raise InvalidArgument(f"max_gap must be >= 0, got {max_gap}")
+        if min_reads < 1:
+            raise InvalidArgument(f"min_reads must be >= 1, got {min_reads}")
+        self.iou_threshold = iou_threshold
+        self.max_gap = max_gap
+        self.formats = formats or FormatSet()
+        self.hotlist = hotlist
+        self.min_reads = min_reads
+        self._active: list[_Track] = []
+        self._next_id = 1
+        self._last_pts = -math.inf
+
+    def update(self, reads: Sequence[PlateRead], pts: float) -> list[PlateTrack]:
+        """Add one frame's reads (at time pts, non-decreasing); returns the tracks that ended."""
+        pts = float(pts)
+        if not math.isfinite(pts):
+            raise InvalidArgument(f"pts must be finite, got {pts}")
+        if pts < self._last_pts:
+            raise InvalidArgument(f"pts must not decrease: {pts} after {self._last_pts}")
+        self._last_pts = pts
+        finished = [t for t in self._active if pts - t.last_pts > self.max_gap]
+        self._active = [t for t in self._active if pts - t.last_pts <= self.max_gap]
+        unmatched = list(range(len(reads)))
+        if self._active and reads:
+            ious = iou_matrix(np.array([t.last.box for t in self._active], np.float64),
+                              np.array([r.box for r in reads], np.float64))
+            # Greedy assignment, best overlap first: each track and each read used at most once.
+            order = np.dstack(np.unravel_index(np.argsort(-ious, axis=None), ious.shape))[0]
+            used_tracks: set[int] = set()
+            used_reads: set[int] = set()
+            for ti, ri in order:
+                if ious[ti, ri] < self.iou_threshold:
+                    break
+                if ti in used_tracks or ri in used_reads:
+                    continue
+                used_tracks.add(int(ti))
+                used_reads.add(int(ri))
+                self._extend(self._active[ti], reads[ri], pts)
+            unmatched = [i for i in unmatched if i not in used_reads]
+        for i in unmatched:
+            track = _Track(self._next_id, pts, pts, reads[i])
+            self._next_id += 1
+            self._extend(track, reads[i], pts)
+            self._active.append(track)
+        return self._emit(finished)
+
+    def flush(self) -> list[PlateTrack]:
+        """End every active track (end of stream)."""
+        finished, self._active = self._active, []
+        return self._emit(finished)
+
+    @staticmethod
+    def _extend(track: _Track, read: PlateRead, pts: float) -> None:
+        track.last = read
+        track.last_pts = pts
+        track.frames += 1
+        if read.text:
+            track.reads.append((read.text, read.char_confidences))
+
+    def _emit(self, tracks: list[_Track]) -> list[PlateTrack]:
+        out = []
+        for t in sorted(tracks, key=lambda t: t.track_id):
+            result = vote(t.reads)
+            if result is None or result.votes < self.min_reads:
+                continue
+            resolved = self.formats.resolve(result.text)
+            hit = self.hotlist.match(resolved.text) if self.hotlist is not None else None
+            out.append(PlateTrack(
+                track_id=t.track_id, text=resolved.text, confidence=result.confidence,
+                char_confidences=result.char_confidences, format=resolved.format, first_pts=t.first_pts,
+                last_pts=t.last_pts, frames=t.frames, votes=result.votes, box=t.last.box,
+                corners=t.last.corners, hotlist=hit,
+            ))
+        return out

@@ -1,0 +1,177 @@
+#include "preprocess/preprocess.hpp"
+
+#include <algorithm>
+#include <cmath>
+#include <cstddef>
+#include <cstdint>
+
+#include "preprocess/parallel.hpp"
+
+namespace kuzet::vision {
+
+namespace {
+
+int clamp_size(long v, int hi) { return static_cast<int>(std::clamp<long>(v, 1, hi)); }
+
+// Source sample positions of a bilinear resize with half-pixel centres, like cv2.INTER_LINEAR:
+// src = (dst + 0.5) * in/out - 0.5, clamped to the edge (edge pixels are replicated).
+struct Taps {
+  std::vector<int> i0, i1;
+  std::vector<float> w1;  // weight of i1; i0 gets 1 - w1
+};
+
+Taps make_taps(int in, int out) {
+  Taps t;
+  t.i0.resize(static_cast<std::size_t>(out));
+  t.i1.resize(static_cast<std::size_t>(out));
+  t.w1.resize(static_cast<std::size_t>(out));
+  const double ratio = static_cast<double>(in) / out;
+  for (int d = 0; d < out; ++d) {
+    const double f = (d + 0.5) * ratio - 0.5;
+    int s = static_cast<int>(std::floor(f));
+    double a = f - s;
+    if (s < 0) {
+      s = 0;
+      a = 0;
+    }
+    if (s >= in - 1) {
+      s = in - 1;
+      a = 0;
+    }
+    const auto k = static_cast<std::size_t>(d);
+    t.i0[k] = s;
+    t.i1[k] = std::min(s + 1, in - 1);
+    t.w1[k] = static_cast<float>(a);
+  }
+  return t;
+}
+
+// One source row resampled horizontally to new_w pixels, as 3 planes of new_w floats (so the vertical pass
+// runs over contiguous memory and vectorises).
+void horizontal(const std::uint8_t* src, const Taps& tx, float* dst) {
+  const std::size_t n = tx.i0.size();
+  float* d0 = dst;
+  float* d1 = dst + n;
+  float* d2 = dst + 2 * n;
+  for (std::size_t x = 0; x < n; ++x) {
+    const std::uint8_t* p0 = src + 3 * tx.i0[x];
+    const std::uint8_t* p1 = src + 3 * tx.i1[x];
+    const float a = tx.w1[x];
+    d0[x] = p0[0] + a * static_cast<float>(p1[0] - p0[0]);
+    d1[x] = p0[1] + a * static_cast<float>(p1[1] - p0[1]);
+    d2[x] = p0[2] + a * static_cast<float>(p1[2] - p0[2]);
+  }
+}
+
+}  // namespace
+
+ResizePlan plan_resize(int height, int width, const PreprocessOptions& opt) {
+  ResizePlan p;
+  switch (opt.fit) {
+    case Fit::Stretch:
+      p.new_w = opt.out_w;
+      p.new_h = opt.out_h;
+      break;
+    case Fit::KeepHeight:
+      p.new_h = opt.out_h;
+      p.new_w = clamp_size(std::lround(static_cast<double>(opt.out_h) * width / height), opt.out_w);
+      break;
+    case Fit::LetterboxCenter:
+    case Fit::LetterboxTopLeft: {
+      const double s = std::min(static_cast<double>(opt.out_w) / width, static_cast<double>(opt.out_h) / height);
+      p.new_w = clamp_size(std::lround(width * s), opt.out_w);
+      p.new_h = clamp_size(std::lround(height * s), opt.out_h);
+      if (opt.fit == Fit::LetterboxCenter) {
+        p.pad_x = (opt.out_w - p.new_w) / 2;
+        p.pad_y = (opt.out_h - p.new_h) / 2;
+      }
+      break;
+    }
+  }
+  p.scale_x = static_cast<float>(static_cast<double>(p.new_w) / width);
+  p.scale_y = static_cast<float>(static_cast<double>(p.new_h) / height);
+  return p;
+}
+
+void preprocess_rows(const ImageView& img, const ResizePlan& plan, const PreprocessOptions& opt, float* out,
+                     int row_begin, int row_end) {
+  const std::size_t plane = static_cast<std::size_t>(opt.out_h) * static_cast<std::size_t>(opt.out_w);
+  const Taps tx = make_taps(img.width, plan.new_w);
+  const Taps ty = make_taps(img.height, plan.new_h);
+  // Output channel c reads source channel src_c[c]; normalisation folded into one multiply-add.
+  int src_c[3];
+  float mul[3], add[3];
+  for (int c = 0; c < 3; ++c) {
+    src_c[c] = opt.bgr ? 2 - c : c;
+    mul[c] = opt.scale[static_cast<std::size_t>(c)];
+    add[c] = -opt.mean[static_cast<std::size_t>(c)] * mul[c];
+  }
+  std::vector<float> rows(static_cast<std::size_t>(plan.new_w) * 6);
+  float* h0 = rows.data();
+  float* h1 = rows.data() + static_cast<std::size_t>(plan.new_w) * 3;
+  int cached0 = -1, cached1 = -1;  // source rows currently in h0 / h1
+
+  for (int oy = row_begin; oy < row_end; ++oy) {
+    float* dst[3];
+    for (int c = 0; c < 3; ++c)
+      dst[c] = out + static_cast<std::size_t>(c) * plane + static_cast<std::size_t>(oy) * opt.out_w;
+    const int dy = oy - plan.pad_y;
+    if (dy < 0 || dy >= plan.new_h) {
+      for (int c = 0; c < 3; ++c) std::fill(dst[c], dst[c] + opt.out_w, opt.pad_value);
+      continue;
+    }
+    const auto k = static_cast<std::size_t>(dy);
+    const int y0 = ty.i0[k], y1 = ty.i1[k];
+    if (y0 == cached1) {  // moving down: reuse the lower row as the new upper one
+      std::swap(h0, h1);
+      std::swap(cached0, cached1);
+    }
+    if (y0 != cached0) {
+      horizontal(img.row(y0), tx, h0);
+      cached0 = y0;
+    }
+    if (y1 != cached1) {
+      horizontal(img.row(y1), tx, h1);
+      cached1 = y1;
+    }
+    // out = (top + b * (bottom - top)) * mul + add, folded into two multiply-adds per value.
+    const float b = ty.w1[k];
+    const float a = 1.f - b;
+    for (int c = 0; c < 3; ++c) {
+      std::fill(dst[c], dst[c] + plan.pad_x, opt.pad_value);
+      std::fill(dst[c] + plan.pad_x + plan.new_w, dst[c] + opt.out_w, opt.pad_value);
+      float* __restrict d = dst[c] + plan.pad_x;
+      const std::size_t off = static_cast<std::size_t>(src_c[c]) * static_cast<std::size_t>(plan.new_w);
+      const float* __restrict top = h0 + off;
+      const float* __restrict bottom = h1 + off;
+      const float wa = a * mul[c], wb = b * mul[c], add_c = add[c];
+      for (int x = 0; x < plan.new_w; ++x) d[x] = wa * top[x] + wb * bottom[x] + add_c;
+    }
+  }
+}
+
+void preprocess_batch(const std::vector<ImageView>& images, const PreprocessOptions& opt, float* out,
+                      float* transforms, unsigned threads) {
+  const std::size_t n = images.size();
+  if (n == 0) return;
+  const std::size_t per_image = 3 * static_cast<std::size_t>(opt.out_h) * static_cast<std::size_t>(opt.out_w);
+  std::vector<ResizePlan> plans(n);
+  for (std::size_t i = 0; i < n; ++i) {
+    plans[i] = plan_resize(images[i].height, images[i].width, opt);
+    transforms[4 * i + 0] = plans[i].scale_x;
+    transforms[4 * i + 1] = plans[i].scale_y;
+    transforms[4 * i + 2] = static_cast<float>(plans[i].pad_x);
+    transforms[4 * i + 3] = static_cast<float>(plans[i].pad_y);
+  }
+  // Split each image into row bands so that a single large image also uses every core.
+  const std::size_t workers = threads_for(threads);
+  const std::size_t bands = std::max<std::size_t>(1, (workers + n - 1) / n);
+  parallel_for(n * bands, [&](std::size_t task) {
+    const std::size_t i = task / bands, band = task % bands;
+    const int begin = static_cast<int>(band * static_cast<std::size_t>(opt.out_h) / bands);
+    const int end = static_cast<int>((band + 1) * static_cast<std::size_t>(opt.out_h) / bands);
+    preprocess_rows(images[i], plans[i], opt, out + i * per_image, begin, end);
+  }, threads);
+}
+
+}  // namespace kuzet::vision

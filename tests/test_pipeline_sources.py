@@ -1,0 +1,164 @@
+"""The multi-source runtime on real files: nothing lost, failures isolated, clean shutdown, bounded queues."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import socket
+import subprocess
+import threading
+import time
+from collections import defaultdict
+from pathlib import Path
+
+import pytest
+
+import kuzet
+from kuzet.pipeline import Event, FrameItem, JsonlWriter, Pipeline
+
+
+class RecordingTask:
+    """Records which frames reached the analysis stage, and reports one detection per frame."""
+
+    name = "record"
+
+    def __init__(self) -> None:
+        self.seen: dict[str, list[int]] = defaultdict(list)
+        self.batch_sizes: list[int] = []
+
+    def start_source(self, source: str, url: str) -> None:
+        self.seen[source] = []
+
+    def process(self, items: list[FrameItem]) -> list[list[dict]]:
+        self.batch_sizes.append(len(items))
+        for item in items:
+            assert item.image.ndim == 3 and item.image.shape[2] == 3
+            self.seen[item.source].append(item.index)
+        return [[{"kind": "frame_seen", "shape": list(item.image.shape)}] for item in items]
+
+    def finish_source(self, source: str) -> list[dict]:
+        return [{"kind": "source_summary", "frames": len(self.seen[source]), "frame_index": None, "pts": None}]
+
+
+def pipeline_threads() -> list[threading.Thread]:
+    return [t for t in threading.enumerate() if t.name.startswith(("kuzet-source-", "kuzet-analysis"))]
+
+
+def open_reader(url: str) -> kuzet.VideoReader:
+    return kuzet.VideoReader(url, device="cpu", timeout=2.0)
+
+
+def _stalling_server() -> tuple[str, threading.Thread, threading.Event]:
+    """A TCP server that sends the start of an MPEG-TS stream, then stalls with the connection open."""
+    srv = socket.socket()
+    srv.bind(("127.0.0.1", 0))
+    srv.listen(1)
+    release = threading.Event()
+    port = srv.getsockname()[1]
+    ts = subprocess.run(
+        ["ffmpeg", "-v", "error", "-f", "lavfi", "-i", "testsrc2=size=320x240:rate=25", "-t", "2",
+         "-c:v", "mpeg2video", "-f", "mpegts", "-"], capture_output=True, check=True).stdout
+
+    def serve() -> None:
+        srv.settimeout(20)
+        try:
+            conn, _ = srv.accept()
+        except OSError:
+            return
+        with conn:
+            conn.sendall(ts[: len(ts) // 2])
+            release.wait(30)
+        srv.close()
+
+    t = threading.Thread(target=serve, daemon=True)
+    t.start()
+    return f"tcp://127.0.0.1:{port}", t, release
+
+
+@pytest.mark.timeout(180)
+def test_eight_sources_with_a_corrupt_and_a_stalled_one(data_dir: Path, tmp_path: Path):
+    # name -> (file, frame count that ffprobe -count_frames gives, per the data set's DATA.md)
+    files = {
+        "carphone_qcif.mp4": (data_dir / "faces/video/carphone_qcif.mp4", 120),
+        "intel_asl_yes.mkv": (data_dir / "faces/video/intel_asl_yes.mkv", 65),
+        "intel_asl_thanks.mkv": (data_dir / "faces/video/intel_asl_thanks.mkv", 51),
+        "license_plate_uk.mp4": (data_dir / "plates/video/license_plate_uk.mp4", 140),
+        "prog_8s.mp4": (data_dir / "conformance/mp4ff/prog_8s.mp4", 240),
+        "realshort.mp4": (data_dir / "conformance/imageio/realshort.mp4", 36),
+    }
+    corrupt = tmp_path / "corrupt.mp4"  # a real clip cut short inside its header: unreadable
+    corrupt.write_bytes((data_dir / "faces/video/carphone_qcif.mp4").read_bytes()[:700])
+    stall_url, server, release = _stalling_server()
+
+    task = RecordingTask()
+    pipeline = Pipeline([task], open_source=open_reader, max_batch=8, max_wait_ms=20, queue_size=4,
+                        every_n=2)
+    out = tmp_path / "events.jsonl"
+    events: list[Event] = []
+    with out.open("w") as f:
+        writer = JsonlWriter(f)
+        for event in pipeline.run([*(str(p) for p, _ in files.values()), str(corrupt), stall_url]):
+            writer.write(event)
+            events.append(event)
+    release.set()
+    server.join(5)
+
+    by_source: dict[str, list[Event]] = defaultdict(list)
+    for e in events:
+        by_source[e.source].append(e)
+    stats = pipeline.metrics.snapshot()["sources"]
+    assert isinstance(stats, dict)
+    for name, (_, expected_frames) in files.items():
+        s = stats[name]
+        assert s["state"] == "finished", (name, s)
+        # nothing lost: every decoded frame was analysed or deliberately sampled out
+        assert s["decoded"] == s["analysed"] + s["sampled_out"]
+        assert s["analysed"] == len(task.seen[name]) == (s["decoded"] + 1) // 2
+        assert task.seen[name] == sorted(task.seen[name]) == list(range(0, s["decoded"], 2))
+        assert s["decoded"] == expected_frames, name
+        kinds = [e.kind for e in by_source[name]]
+        assert kinds.count("frame_seen") == s["analysed"]
+        assert kinds[-2:] == ["source_summary", "source_end"]
+
+    assert stats["corrupt.mp4"]["state"] == "failed"
+    errors = [e for e in by_source["corrupt.mp4"] if e.kind == "source_error"]
+    assert len(errors) == 1 and issubclass(getattr(kuzet, errors[0].data["error"]), kuzet.DecodeError)
+
+    stalled = stats[stall_url.rsplit("/", 1)[-1]]
+    assert stalled["state"] == "failed" and "StreamTimeout" in stalled["error"]
+
+    assert max(task.batch_sizes) <= 8
+    depth_max = pipeline.metrics.snapshot()["gauges"]["queue_depth_max"]
+    assert isinstance(depth_max, dict) and max(depth_max.values()) <= 4
+    lines = out.read_text().splitlines()
+    assert len(lines) == len(events) and json.loads(lines[0])["source"]
+    assert not pipeline_threads()
+
+
+@pytest.mark.timeout(60)
+def test_stopping_early_shuts_down_cleanly(data_dir: Path):
+    task = RecordingTask()
+    pipeline = Pipeline([task], open_source=open_reader, max_batch=4, queue_size=2)
+    sources = [str(data_dir / "conformance/debian/mwe_example-movie_60s.mp4")] * 3
+    run = pipeline.run(sources)
+    for n, _ in enumerate(run):
+        if n == 10:
+            break
+    run.close()
+    deadline = time.monotonic() + 10
+    while pipeline_threads() and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert not pipeline_threads()
+    s = pipeline.metrics.snapshot()["sources"]
+    assert isinstance(s, dict)
+    assert all(v["decoded"] < 1829 for v in s.values())  # stopped well before the end
+
+
+def test_fps_sampling_keeps_about_n_frames_per_second(data_dir: Path):
+    task = RecordingTask()
+    pipeline = Pipeline([task], open_source=open_reader, fps=5)
+    list(pipeline.run([str(data_dir / "plates/video/license_plate_uk.mp4")]))
+    s = pipeline.metrics.source("license_plate_uk.mp4")
+    assert s.decoded == 140 and s.decoded == s.analysed + s.sampled_out
+    assert 22 <= s.analysed <= 25  # 4.67 s at 5 fps
+    assert shutil.which("ffmpeg")

@@ -1,0 +1,149 @@
+"""The plate pipeline on real images and video with the real models (HyperLPR3-320 + PP-OCRv4)."""
+
+import json
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+
+import kuzet
+from kuzet.plates import PlateDetector, PlatePipeline, PlateReader
+
+# Plates a person can read in the shared stills, and that this pipeline reads exactly (DATA.md lists them).
+EXPECTED = {
+    "yolov4_custom_functions/car.jpg": ["FMA6383"],  # Quebec
+    "yolov4_custom_functions/car2.jpg": ["STA5131E"],  # German 'S TA 5131E'
+    "yolov4_custom_functions/car3.jpg": ["VODKAA"],  # California vanity plate, detected as two-row
+    "yolov4_custom_functions/car4.jpg": ["KS67AEA"],  # UK
+    "fast_alpr/test_image.png": ["5AU5341"],  # Czech
+    "parkpow/demo.jpg": ["BY649AG", "ZA834CO"],  # Italian vans (ZA834CO needs the 'it' format: C0 -> CO)
+}
+
+
+def _rgb(path: Path) -> np.ndarray:
+    bgr = cv2.imread(str(path))
+    assert bgr is not None, path
+    return np.ascontiguousarray(cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB))
+
+
+@pytest.fixture(scope="module")
+def models(model_dir):
+    return (PlateDetector(model_dir=model_dir, device="cpu"), PlateReader(model_dir=model_dir, device="cpu"))
+
+
+@pytest.fixture(scope="module")
+def video_frames(data_dir):
+    cap = cv2.VideoCapture(str(data_dir / "plates" / "video" / "license_plate_uk.mp4"))
+    frames = []
+    while True:
+        ok, bgr = cap.read()
+        if not ok:
+            break
+        frames.append(cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB))
+    assert len(frames) == 140
+    return frames
+
+
+def test_stills_are_read_correctly_in_one_batch(models, data_dir):
+    pipeline = PlatePipeline(*models, formats=("it",), hotlist=["ZA 834 CO", "KS67AEB"])
+    names = sorted(EXPECTED)
+    images = [_rgb(data_dir / "plates" / "images" / n) for n in names]
+    results = pipeline.process(images)
+    for name, reads in zip(names, results, strict=True):
+        assert sorted(r.text for r in reads) == sorted(EXPECTED[name]), (name, [r.to_dict() for r in reads])
+        for r in reads:
+            x1, y1, x2, y2 = r.box
+            assert 0 <= x1 < x2 and 0 <= y1 < y2 and len(r.corners) == 4
+            assert len(r.char_confidences) == len(r.text) and 0.5 < r.confidence <= 1.0
+    by_text = {r.text: r for reads in results for r in reads}
+    assert by_text["ZA834CO"].raw_text == "ZA834C0" and by_text["ZA834CO"].format == "it"
+    assert by_text["ZA834CO"].hotlist is not None and by_text["ZA834CO"].hotlist.exact
+    assert by_text["KS67AEA"].hotlist is not None and by_text["KS67AEA"].hotlist.distance == 1
+    assert by_text["VODKAA"].double_row  # the state name line above it was dropped as not plate text
+    assert by_text["FMA6383"].hotlist is None
+    as_json = json.loads(json.dumps(by_text["ZA834CO"].to_dict()))
+    assert as_json["raw_text"] == "ZA834C0" and len(as_json["corners"]) == 4 and len(as_json["box"]) == 4
+
+
+def test_batch_results_equal_single_image_results(models, data_dir):
+    pipeline = PlatePipeline(*models)
+    names = sorted(EXPECTED)
+    images = [_rgb(data_dir / "plates" / "images" / n) for n in names]
+    together = pipeline.process(images)
+    for image, reads in zip(images, together, strict=True):
+        alone = pipeline.process([image])[0]
+        assert [r.text for r in alone] == [r.text for r in reads]
+        for a, b in zip(alone, reads, strict=True):
+            np.testing.assert_allclose(a.box, b.box, atol=0.05)
+            np.testing.assert_allclose(a.char_confidences, b.char_confidences, atol=0.02)
+
+
+def test_uk_video_gives_one_voted_track_for_the_mercedes(models, video_frames):
+    pipeline = PlatePipeline(*models, formats=("uk",), hotlist=["LS15EBC"], max_gap=0.5)
+    tracks = []
+    for start in range(0, len(video_frames), 8):
+        batch = video_frames[start : start + 8]
+        tracks += pipeline.update(batch, [i / 30 for i in range(start, start + len(batch))])
+    tracks += pipeline.flush()
+    assert len(tracks) == 1, [t.to_dict() for t in tracks]
+    track = tracks[0]
+    assert track.text == "LS15EBC" and track.format == "uk"
+    assert track.frames == 140 and track.first_pts == 0.0 and track.last_pts == pytest.approx(139 / 30)
+    assert track.hotlist is not None and track.hotlist.exact
+    assert track.votes > 100
+    as_json = json.loads(json.dumps(track.to_dict()))
+    assert as_json["text"] == "LS15EBC" and as_json["hotlist"] == {"plate": "LS15EBC", "distance": 0, "exact": True}
+
+
+def test_uk_video_single_frames_raw_reads(models, video_frames):
+    # Frame 120 is read cleanly; every read, with the UK format, is the Mercedes' plate.
+    reads = PlatePipeline(*models, formats=("uk",)).process([video_frames[i] for i in (0, 60, 120)])
+    assert [len(r) for r in reads] == [1, 1, 1]
+    assert [r[0].text for r in reads] == ["LS15EBC"] * 3
+    assert all(r[0].raw_text in ("LS15EBC", "LSI5EBC") for r in reads)
+
+
+def test_parked_car_is_read_once(models, video_frames):
+    # The same frame over 3 s (a parked car): one track, not one read per frame.
+    pipeline = PlatePipeline(*models, formats=("uk",))
+    frame = video_frames[120]
+    tracks = pipeline.update([frame] * 10, [i * 0.3 for i in range(10)]) + pipeline.flush()
+    assert [t.text for t in tracks] == ["LS15EBC"] and tracks[0].frames == 10
+
+
+def test_frames_without_plates_and_empty_batches(models):
+    pipeline = PlatePipeline(*models)
+    gray = np.full((240, 320, 3), 128, np.uint8)
+    assert pipeline.process([gray, gray]) == [[], []]
+    assert pipeline.process([]) == []
+    assert pipeline.process(np.zeros((2, 64, 64, 3), np.uint8)) == [[], []]
+
+
+def test_bad_inputs_are_clear_errors(models):
+    pipeline = PlatePipeline(*models)
+    with pytest.raises(kuzet.InvalidArgument, match="one image"):
+        pipeline.process(np.zeros((64, 64, 3), np.uint8))
+    with pytest.raises(kuzet.InvalidArgument, match="image 1 must be HxWx3 uint8"):
+        pipeline.process([np.zeros((64, 64, 3), np.uint8), np.zeros((64, 64), np.uint8)])
+    with pytest.raises(kuzet.InvalidArgument, match="image 0 must be HxWx3 uint8"):
+        pipeline.process([np.zeros((64, 64, 3), np.float32)])
+    with pytest.raises(kuzet.InvalidArgument, match="empty"):
+        pipeline.process([np.zeros((0, 64, 3), np.uint8)])
+    with pytest.raises(kuzet.InvalidArgument, match="list of HxWx3"):
+        pipeline.process("frame.jpg")  # type: ignore[arg-type]
+    with pytest.raises(kuzet.InvalidArgument, match="2 frames but 1 pts"):
+        pipeline.update([np.zeros((64, 64, 3), np.uint8)] * 2, [0.0])
+    with pytest.raises(kuzet.InvalidArgument, match="score_threshold"):
+        PlateDetector(score_threshold=1.5)
+
+
+def test_wrong_models_are_model_errors(model_dir, tmp_path):
+    with pytest.raises(kuzet.ModelError, match="is a face_detector, not a plate_detector"):
+        PlateDetector("yunet", model_dir=model_dir, device="cpu")
+    with pytest.raises(kuzet.ModelError, match="is a plate_detector, not a plate_reader"):
+        PlateReader("hyperlpr3_320", model_dir=model_dir, device="cpu")
+    with pytest.raises(kuzet.ModelError, match="does not fit the 'y5fu' contract"):
+        PlateDetector(path=model_dir / "face_detection" / "yunet_2023mar_640x640.onnx", device="cpu")
+    with pytest.raises(kuzet.ModelError, match="not found"):
+        PlateReader(model_dir=tmp_path, device="cpu")
