@@ -11,18 +11,6 @@ namespace kuzet::decode {
 
 namespace {
 
-// Same mapping as the CPU device (cpu_device.cpp): unspecified follows FFmpeg's default, BT.601.
-int sws_space(AVColorSpace space) {
-  switch (space) {
-    case AVCOL_SPC_BT709: return SWS_CS_ITU709;
-    case AVCOL_SPC_FCC: return SWS_CS_FCC;
-    case AVCOL_SPC_SMPTE240M: return SWS_CS_SMPTE240M;
-    case AVCOL_SPC_BT2020_NCL:
-    case AVCOL_SPC_BT2020_CL: return SWS_CS_BT2020;
-    default: return SWS_CS_ITU601;
-  }
-}
-
 int32_t round_to_int16(int64_t f) {
   const int64_t r = (f + (1 << 15)) >> 16;
   return static_cast<int32_t>(std::clamp<int64_t>(r, -0x8000, 0x7FFF));
@@ -30,8 +18,19 @@ int32_t round_to_int16(int64_t f) {
 
 }  // namespace
 
+int sws_colorspace(AVColorSpace space) {
+  switch (space) {
+    case AVCOL_SPC_BT709: return SWS_CS_ITU709;
+    case AVCOL_SPC_FCC: return SWS_CS_FCC;
+    case AVCOL_SPC_SMPTE240M: return SWS_CS_SMPTE240M;
+    case AVCOL_SPC_BT2020_NCL:
+    case AVCOL_SPC_BT2020_CL: return SWS_CS_BT2020;
+    default: return SWS_CS_ITU601;  // BT470BG, SMPTE170M, unspecified
+  }
+}
+
 YuvCoeffs yuv_coeffs(AVColorSpace space, bool full_range) {
-  const int* table = sws_getCoefficients(sws_space(space));  // {crv, cbu, cgu, cgv}
+  const int* table = sws_getCoefficients(sws_colorspace(space));  // {crv, cbu, cgu, cgv}
   int64_t crv = table[0], cbu = table[1], cgu = -table[2], cgv = -table[3];
   int64_t cy = 1 << 16, oy = 0;
   if (!full_range) {

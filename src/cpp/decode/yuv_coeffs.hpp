@@ -9,6 +9,10 @@ extern "C" {
 
 namespace kuzet::decode {
 
+// swscale's matrix (SWS_CS_*) for a stream colour space; unspecified follows FFmpeg's default, BT.601.
+// The CPU device hands it to swscale and the CUDA kernels derive their coefficients from it, so both agree.
+int sws_colorspace(AVColorSpace space);
+
 YuvCoeffs yuv_coeffs(AVColorSpace space, bool full_range);
 
 // Whether the frame's samples use the full 0-255 range (JPEG range, or a yuvj* pixel format).
