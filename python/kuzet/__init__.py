@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from kuzet import cuda  # GPU frames: kuzet.cuda.CudaVideoReader
 from kuzet._info import build_info
 from kuzet._native import core as _core
 from kuzet.errors import (
@@ -54,7 +55,7 @@ def __getattr__(name: str) -> Any:
     return value
 
 
-__all__ = ["__version__", "build_info"]
+__all__ = ["__version__", "build_info", "cuda"]
 __all__ += ["KuzetError", "InvalidArgument", "ModelError"]
 __all__ += ["DecodeError", "SourceNotFound", "NotAVideo", "UnsupportedCodec", "CorruptStream", "EncryptedStream",
             "StreamTimeout", "DeviceUnavailable"]

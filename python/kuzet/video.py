@@ -7,6 +7,7 @@ native buffer (no copy on the way to numpy).
 from __future__ import annotations
 
 import os
+import re
 import warnings
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
@@ -19,7 +20,7 @@ from kuzet._native import core
 from kuzet.errors import DecodeError, InvalidArgument
 
 Layout = Literal["rgb", "bgr", "rgb_planar", "yuv420p", "nv12", "native"]
-Device = Literal["auto", "cpu", "cuda"]
+Device = str  # "auto", "cpu", "cuda" or "cuda:N"
 ErrorPolicy = Literal["raise", "skip"]
 BufferPolicy = Literal["drop_oldest", "block"]
 Source = Union[str, "os.PathLike[str]", bytes, bytearray, memoryview, IO[bytes]]
@@ -36,6 +37,7 @@ _URL_SCHEMES = (
     "srt://",
 )
 _LAYOUTS = ("rgb", "bgr", "rgb_planar", "yuv420p", "nv12", "native")
+_DEVICE = re.compile(r"auto|cpu|cuda(:[0-9]{1,3})?")
 
 
 @dataclass(frozen=True)
@@ -145,23 +147,15 @@ def _classify_source(source: Source) -> tuple[str, Any, str]:
     )
 
 
-def _cuda_decode_available() -> tuple[bool, str]:
-    info = getattr(core, "nvdec_info", None)
-    if info is None:
-        return False, "kuzet was built without the CUDA/NVDEC decoder"
-    status = dict(info())
-    if not status.get("available"):
-        return False, str(status.get("reason") or "NVDEC is not available")
-    return True, ""
-
-
 class VideoReader:
     """Reads frames from a video.
 
-    ``device="auto"`` decodes on the GPU when this build and machine have NVDEC, else on the CPU (then
-    ``fallback_reason`` says why and a warning is issued). ``errors="skip"`` drops corrupt frames (counted
-    in ``stats``) instead of raising :class:`kuzet.CorruptStream`. ``timeout`` (seconds) bounds every
-    blocking read of a network source (a stalled stream raises :class:`kuzet.StreamTimeout`).
+    ``device="auto"`` decodes on the GPU when this build, this machine and the stream allow NVDEC, else on
+    the CPU (then ``fallback_reason`` says why and a warning is issued); ``device="cuda"``/``"cuda:N"``
+    raises :class:`kuzet.DeviceUnavailable` instead. Frames are numpy arrays either way; for frames
+    that stay in GPU memory use :class:`kuzet.cuda.CudaVideoReader`. ``errors="skip"`` drops corrupt
+    frames (counted in ``stats``) instead of raising :class:`kuzet.CorruptStream`. ``timeout`` (seconds)
+    bounds every blocking read of a network source (a stalled stream raises :class:`kuzet.StreamTimeout`).
 
     Live use: with ``buffer="drop_oldest"`` or ``"block"`` a native thread decodes ahead into a queue of
     ``buffer_size`` frames; when it is full the oldest frame is dropped (counted in ``stats.dropped``) or
@@ -191,21 +185,11 @@ class VideoReader:
             raise InvalidArgument(f"layout must be one of {', '.join(_LAYOUTS)}, got {layout!r}")
         if errors not in ("raise", "skip"):
             raise InvalidArgument(f"errors must be 'raise' or 'skip', got {errors!r}")
-        if device not in ("auto", "cpu", "cuda"):
-            raise InvalidArgument(f"device must be 'auto', 'cpu' or 'cuda', got {device!r}")
+        if not isinstance(device, str) or not _DEVICE.fullmatch(device):
+            raise InvalidArgument(f"device must be 'auto', 'cpu', 'cuda' or 'cuda:N', got {device!r}")
         if timeout is not None and timeout <= 0:
             raise InvalidArgument(f"timeout must be > 0 seconds or None, got {timeout!r}")
         kind, target, name = _classify_source(source)
-        self.fallback_reason: str | None = None
-        native_device = device
-        if device == "auto":
-            available, reason = _cuda_decode_available()
-            native_device = "cuda" if available else "cpu"
-            if not available:
-                self.fallback_reason = reason
-                warnings.warn(
-                    f"kuzet.VideoReader: decoding on the CPU ({reason})", RuntimeWarning, stacklevel=2
-                )
         self.name = name
         self.layout: Layout = layout
         self.apply_rotation = apply_rotation
@@ -215,7 +199,7 @@ class VideoReader:
             raise InvalidArgument(f"buffer must be 'drop_oldest', 'block' or None, got {buffer!r}")
         if buffer_size < 1:
             raise InvalidArgument(f"buffer_size must be >= 1, got {buffer_size}")
-        common = (kind, target, name, native_device, threads, errors == "skip", float(timeout or 0.0))
+        common = (kind, target, name, device, threads, errors == "skip", float(timeout or 0.0))
         self.live = buffer is not None
         self._decoder: Any
         if buffer is None:
@@ -226,6 +210,11 @@ class VideoReader:
             )
         self.metadata = _metadata(self._decoder.metadata())
         self.device: str = self._decoder.device
+        # device="auto" decodes on NVDEC when the build, the machine and the stream allow it; else says why.
+        self.fallback_reason: str | None = self._decoder.fallback_reason or None
+        if self.fallback_reason:
+            message = f"kuzet.VideoReader: decoding {name} on the CPU ({self.fallback_reason})"
+            warnings.warn(message, RuntimeWarning, stacklevel=2)
 
     # --- sequential reading -------------------------------------------------------------------------
     def __iter__(self) -> Iterator[Frame]:

@@ -13,6 +13,7 @@
 
 #include "bindings/bindings.hpp"
 #include "bindings/python_errors.hpp"
+#include "decode/cuda_device.hpp"
 #include "decode/decode_errors.hpp"
 #include "decode/decoder.hpp"
 #include "decode/frame_buffer.hpp"
@@ -111,6 +112,37 @@ class PyDecoder {
     return py::make_tuple(owned_array(std::move(buf), geo.shape), f.pts_raw, f.pts, f.index, f.key_frame);
   }
 
+  // Like next_frame, but the frame stays in GPU memory (a DeviceArray); readers on a CUDA device only.
+  py::object next_frame_cuda(const std::string& layout_name) {
+    const Layout layout = parse_layout(layout_name);
+    DecodedFrame f;
+    std::shared_ptr<DeviceArray> array;
+    {
+      py::gil_scoped_release release;
+      std::lock_guard<std::mutex> lock(mutex_);
+      Decoder& d = get();
+      if (d.next(f)) array = convert_on_gpu(d.device(), f.frame, layout);
+    }
+    if (!array) return py::none();
+    return py::make_tuple(py::cast(array), f.pts_raw, f.pts, f.index, f.key_frame);
+  }
+
+  // Frame `index` (exact seek) in GPU memory; sequential reading then continues after it.
+  py::tuple frame_cuda_at(int64_t index, const std::string& layout_name) {
+    const Layout layout = parse_layout(layout_name);
+    DecodedFrame f;
+    std::shared_ptr<DeviceArray> array;
+    {
+      py::gil_scoped_release release;
+      std::lock_guard<std::mutex> lock(mutex_);
+      Decoder& d = get();
+      d.seek_to_index(index);
+      if (!d.next(f)) throw DecodeError(d.name() + ": frame " + std::to_string(index) + " is missing");
+      array = convert_on_gpu(d.device(), f.frame, layout);
+    }
+    return py::make_tuple(py::cast(array), f.pts_raw, f.pts, f.index, f.key_frame);
+  }
+
   py::tuple get_frames(const std::vector<int64_t>& indices, const std::string& layout_name) {
     const Layout layout = parse_layout(layout_name);
     const size_t n = indices.size();
@@ -193,6 +225,7 @@ class PyDecoder {
     return stats_dict(copy);
   }
   std::string device() { return get().device().name(); }
+  std::string fallback_reason() { return get().fallback_reason(); }
 
   void close() {
     std::unique_ptr<Decoder> doomed;
@@ -239,6 +272,7 @@ class PyLiveDecoder {
   py::dict metadata() { return metadata_dict(get().metadata()); }
   py::dict stats() { return stats_dict(get().stats()); }
   std::string device() { return get().device_name(); }
+  std::string fallback_reason() { return get().fallback_reason(); }
 
   void close() {
     py::gil_scoped_release release;  // the thread may need the GIL (file objects) to finish
@@ -395,6 +429,11 @@ void bind_decode(py::module_& m) {
       .def("metadata", &PyDecoder::metadata)
       .def("stats", &PyDecoder::stats)
       .def_property_readonly("device", &PyDecoder::device)
+      .def_property_readonly("fallback_reason", &PyDecoder::fallback_reason)
+      .def("next_frame_cuda", &PyDecoder::next_frame_cuda, py::arg("layout"),
+           "(DeviceArray, pts_raw, pts, index, key_frame) of the next frame, or None at the end (CUDA readers)")
+      .def("frame_cuda_at", &PyDecoder::frame_cuda_at, py::arg("index"), py::arg("layout"),
+           "(DeviceArray, pts_raw, pts, index, key_frame) of frame `index` (exact seek; CUDA readers)")
       .def("close", &PyDecoder::close);
 
   py::class_<PyLiveDecoder>(m, "LiveVideoDecoder",
@@ -406,6 +445,7 @@ void bind_decode(py::module_& m) {
       .def("metadata", &PyLiveDecoder::metadata)
       .def("stats", &PyLiveDecoder::stats)
       .def_property_readonly("device", &PyLiveDecoder::device)
+      .def_property_readonly("fallback_reason", &PyLiveDecoder::fallback_reason)
       .def("close", &PyLiveDecoder::close);
 }
 

@@ -7,6 +7,7 @@ namespace kuzet::bindings {
 void bind_errors(pybind11::module_& m);
 void bind_info(pybind11::module_& m);
 void bind_decode(pybind11::module_& m);
+void bind_cuda(pybind11::module_& m);
 void bind_hash(pybind11::module_& m);
 void bind_vision(pybind11::module_& m);
 void bind_plates(pybind11::module_& m);

@@ -6,6 +6,7 @@ PYBIND11_MODULE(_core, m) {
   kuzet::bindings::bind_errors(m);
   kuzet::bindings::bind_info(m);
   kuzet::bindings::bind_decode(m);
+  kuzet::bindings::bind_cuda(m);
   kuzet::bindings::bind_hash(m);
   kuzet::bindings::bind_vision(m);
   kuzet::bindings::bind_plates(m);

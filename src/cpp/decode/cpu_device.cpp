@@ -1,4 +1,5 @@
 #include "decode/cpu_device.hpp"
+#include "decode/yuv_coeffs.hpp"
 
 #include "decode/decode_errors.hpp"
 
@@ -21,18 +22,6 @@ AVPixelFormat without_jpeg_alias(AVPixelFormat f, bool* full_range) {
     case AV_PIX_FMT_YUVJ440P: *full_range = true; return AV_PIX_FMT_YUV440P;
     case AV_PIX_FMT_YUVJ411P: *full_range = true; return AV_PIX_FMT_YUV411P;
     default: return f;
-  }
-}
-
-// swscale's matrix for a stream colour space; unspecified follows FFmpeg's own default (BT.601).
-int sws_colorspace(AVColorSpace space) {
-  switch (space) {
-    case AVCOL_SPC_BT709: return SWS_CS_ITU709;
-    case AVCOL_SPC_FCC: return SWS_CS_FCC;
-    case AVCOL_SPC_SMPTE240M: return SWS_CS_SMPTE240M;
-    case AVCOL_SPC_BT2020_NCL:
-    case AVCOL_SPC_BT2020_CL: return SWS_CS_BT2020;
-    default: return SWS_CS_ITU601;  // BT470BG, SMPTE170M, unspecified
   }
 }
 

@@ -5,6 +5,7 @@
 #include <utility>
 
 #include "decode/decode_errors.hpp"
+#include "decode/nvdec_support.hpp"
 
 extern "C" {
 #include <libavutil/avutil.h>
@@ -52,6 +53,7 @@ const uint8_t* stream_side_data(const AVStream* stream, AVPacketSideDataType typ
 
 Decoder::Decoder(SourceSpec spec, DecoderOptions options) : options_(std::move(options)) {
   device_ = make_device(options_.device);  // fails fast on an unavailable device, before any I/O
+  if (options_.device == "auto" && device_->name() == "cpu") fallback_reason_ = nvdec_status().reason;
   cancel_ = spec.cancel;
   source_ = std::make_unique<Source>(std::move(spec));
   spec_name_ = source_->name();
@@ -109,6 +111,11 @@ void Decoder::open_codec() {
   int ret = avcodec_parameters_to_context(codec_, par);
   if (ret < 0) throw DecodeError(name + ": bad codec parameters (" + av_error_text(ret) + ")");
   codec_->pkt_timebase = stream_->time_base;
+  if (const std::string why = device_->cannot_decode(codec_); !why.empty()) {
+    if (options_.device != "auto") throw DeviceUnavailable(name + ": device '" + options_.device + "': " + why);
+    fallback_reason_ = why;  // "auto": decode this stream on the CPU instead
+    device_ = make_device("cpu");
+  }
   device_->configure_codec(codec_, options_.threads);
   ret = avcodec_open2(codec_, codec, nullptr);
   if (ret < 0) {

@@ -47,6 +47,8 @@ class Decoder {
   const StreamMetadata& metadata() const { return metadata_; }
   const std::string& name() const { return spec_name_; }
   DeviceInterface& device() { return *device_; }
+  // With device "auto": why decoding runs on the CPU rather than NVDEC ("" when it does not).
+  const std::string& fallback_reason() const { return fallback_reason_; }
   DecodeStats& stats() { return stats_; }
   // Makes blocking reads give up, from any thread (close() while another thread reads).
   void cancel() { cancel_->store(true); }
@@ -83,6 +85,7 @@ class Decoder {
   AVFrame* frame_ = nullptr;
   StreamMetadata metadata_;
   DecodeStats stats_;
+  std::string fallback_reason_;
 
   bool draining_ = false;
   bool finished_ = false;

@@ -1,19 +1,38 @@
-// Picks the device interface. The CUDA/NVDEC interface plugs in here (KUZET_WITH_CUDA builds).
+// Picks the device interface: the CPU, or CUDA/NVDEC (decode/cuda_device.cpp; unavailable in CPU-only builds).
+#include <cctype>
+
 #include "decode/cpu_device.hpp"
+#include "decode/cuda_device.hpp"
 #include "decode/decode_errors.hpp"
+#include "decode/nvdec_support.hpp"
 
 namespace kuzet::decode {
 
+namespace {
+
+// "cuda" -> 0, "cuda:N" -> N, anything else -> -1.
+int cuda_index(const std::string& device) {
+  if (device == "cuda") return 0;
+  if (device.rfind("cuda:", 0) != 0 || device.size() == 5 || device.size() > 8) return -1;
+  int index = 0;
+  for (size_t i = 5; i < device.size(); ++i) {
+    if (!std::isdigit(static_cast<unsigned char>(device[i]))) return -1;
+    index = index * 10 + (device[i] - '0');
+  }
+  return index;
+}
+
+}  // namespace
+
 std::unique_ptr<DeviceInterface> make_device(const std::string& device) {
   if (device == "cpu") return std::make_unique<CpuDevice>();
-  if (device == "cuda") {
-#ifdef KUZET_WITH_CUDA
-    throw DeviceUnavailable("device='cuda': NVDEC decoding is not implemented in this build yet");
-#else
-    throw DeviceUnavailable("device='cuda': kuzet was built without CUDA, so NVDEC decoding is unavailable");
-#endif
+  if (device == "auto") {
+    if (!nvdec_status().available) return std::make_unique<CpuDevice>();
+    return make_cuda_device(0, /*strict=*/false);
   }
-  throw InvalidArgument("device must be 'auto', 'cpu' or 'cuda', got '" + device + "'");
+  const int index = cuda_index(device);
+  if (index >= 0) return make_cuda_device(index, /*strict=*/true);
+  throw InvalidArgument("device must be 'auto', 'cpu', 'cuda' or 'cuda:N', got '" + device + "'");
 }
 
 }  // namespace kuzet::decode

@@ -17,6 +17,8 @@ class DeviceInterface {
  public:
   virtual ~DeviceInterface() = default;
   virtual std::string name() const = 0;
+  // Why this device cannot decode the stream in `ctx` (codec parameters copied, not yet opened), or "".
+  virtual std::string cannot_decode(const AVCodecContext* /*ctx*/) const { return ""; }
   // Called after the codec parameters are copied into `ctx` and before avcodec_open2.
   virtual void configure_codec(AVCodecContext* ctx, int threads) = 0;
   // The pixel format the 'native' layout exposes for this frame.
@@ -25,7 +27,8 @@ class DeviceInterface {
   virtual void convert(const AVFrame* frame, Layout layout, uint8_t* dst) = 0;
 };
 
-// Creates the interface for "cpu" or "cuda"; "cuda" throws DeviceUnavailable in builds without NVDEC.
+// Creates the interface for "cpu", "cuda[:N]" (throws DeviceUnavailable where NVDEC is unusable) or "auto"
+// (CUDA device 0 when NVDEC is usable, else the CPU).
 std::unique_ptr<DeviceInterface> make_device(const std::string& device);
 
 }  // namespace kuzet::decode

@@ -25,6 +25,7 @@ LiveDecoder::LiveDecoder(SourceSpec spec, DecoderOptions options, Layout layout,
   if (!first_) std::rethrow_exception(error);
   metadata_ = first_->metadata();
   device_name_ = first_->device().name();
+  fallback_reason_ = first_->fallback_reason();
   thread_ = std::thread([this] { run(); });
 }
 

@@ -42,6 +42,7 @@ class LiveDecoder {
 
   const StreamMetadata& metadata() const { return metadata_; }
   const std::string& device_name() const { return device_name_; }
+  const std::string& fallback_reason() const { return fallback_reason_; }  // see Decoder::fallback_reason
   // The next frame; false once the stream ended and the queue is empty. Rethrows the error that ended
   // the stream (after the frames decoded before it).
   bool pop(LiveFrame& out);
@@ -62,6 +63,7 @@ class LiveDecoder {
   LiveOptions live_;
   StreamMetadata metadata_;
   std::string device_name_;
+  std::string fallback_reason_;
   std::unique_ptr<Decoder> first_;  // opened in the constructor, handed to the thread
 
   std::mutex mutex_;

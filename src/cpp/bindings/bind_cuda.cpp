@@ -1,0 +1,208 @@
+// kuzet._core GPU API: nvdec_info(), and DeviceArray - a frame in GPU memory that CuPy, PyTorch and
+// others take without a copy through __cuda_array_interface__ (v3) or DLPack (__dlpack__, "dltensor").
+//
+// Synchronisation: kuzet synchronises its decode stream before it hands out a DeviceArray, so the data is
+// complete on every stream; __cuda_array_interface__ therefore has "stream": None and __dlpack__ ignores
+// the consumer's stream. Memory is released (stream-ordered, on the legacy default stream) when the last
+// reference - the DeviceArray or a tensor made from it - is dropped; a consumer that reads it on a
+// non-blocking stream must keep a reference until that work has finished, as with any CUDA allocation.
+#include <pybind11/numpy.h>
+#include <pybind11/pybind11.h>
+#include <pybind11/stl.h>
+
+#include <utility>
+
+#include "bindings/bindings.hpp"
+#include "common/device_array.hpp"
+#include "common/dlpack.hpp"
+#include "decode/cuda/convert_kernels.hpp"
+#include "decode/decode_errors.hpp"
+#include "decode/layout.hpp"
+#include "decode/nvdec_support.hpp"
+#include "decode/yuv_coeffs.hpp"
+
+extern "C" {
+#include <libavutil/pixdesc.h>
+}
+
+namespace py = pybind11;
+
+namespace kuzet::bindings {
+
+namespace {
+
+using kuzet::decode::NvdecStatus;
+
+py::dict nvdec_info() {
+  NvdecStatus status;
+  {
+    py::gil_scoped_release release;  // the first call opens a CUDA device context
+    status = kuzet::decode::nvdec_status();
+  }
+  py::dict d;
+#ifdef KUZET_WITH_CUDA
+  d["built"] = true;
+#else
+  d["built"] = false;
+#endif
+  d["available"] = status.available;
+  d["reason"] = status.available ? py::object(py::none()) : py::object(py::str(status.reason));
+  d["codecs"] = status.codecs;
+  d["device_count"] = status.device_count;
+  return d;
+}
+
+py::tuple as_tuple(const std::vector<int64_t>& v) {
+  py::tuple t(v.size());
+  for (size_t i = 0; i < v.size(); ++i) t[i] = v[i];
+  return t;
+}
+
+py::dict cuda_array_interface(const DeviceArray& a) {
+  py::dict d;
+  d["shape"] = as_tuple(a.shape());
+  d["typestr"] = "|u1";
+  d["descr"] = py::make_tuple(py::make_tuple("", "|u1"));
+  d["data"] = py::make_tuple(a.data(), false);
+  d["strides"] = py::none();  // C-contiguous
+  d["version"] = 3;
+  d["stream"] = py::none();  // complete before it was handed out: no synchronisation needed
+  return d;
+}
+
+// What a DLPack capsule keeps alive: the GPU buffer and the shape/strides arrays DLTensor points at.
+struct DlpackOwner {
+  std::shared_ptr<DeviceBuffer> buffer;
+  std::vector<int64_t> shape;
+  std::vector<int64_t> strides;  // elements (uint8: same as bytes)
+  DLManagedTensor tensor{};
+};
+
+void delete_dlpack_owner(DLManagedTensor* t) { delete static_cast<DlpackOwner*>(t->manager_ctx); }
+
+void destroy_unconsumed_capsule(PyObject* capsule) {
+  // A consumer renames the capsule to "used_dltensor" and takes over the deleter; otherwise it is ours.
+  if (!PyCapsule_IsValid(capsule, "dltensor")) return;
+  auto* t = static_cast<DLManagedTensor*>(PyCapsule_GetPointer(capsule, "dltensor"));
+  if (t && t->deleter) t->deleter(t);
+}
+
+py::tuple dlpack_device(const DeviceArray& a) { return py::make_tuple(static_cast<int>(kKuzetDLCUDA), a.device()); }
+
+py::capsule to_dlpack(const DeviceArray& a, const py::object& stream, const py::object& max_version,
+                      const py::object& dl_device, const py::object& copy) {
+  (void)stream;       // the data is already complete (see the top of this file)
+  (void)max_version;  // kuzet produces the unversioned capsule, which every DLPack consumer accepts
+  if (!dl_device.is_none() && !dl_device.equal(dlpack_device(a))) {
+    throw py::buffer_error("DeviceArray lives on CUDA device " + std::to_string(a.device()) +
+                           "; use .numpy() for a host copy");
+  }
+  if (!copy.is_none() && copy.cast<bool>()) throw py::buffer_error("DeviceArray.__dlpack__ cannot copy (copy=True)");
+  auto owner = std::make_unique<DlpackOwner>();
+  owner->buffer = a.buffer();
+  owner->shape = a.shape();
+  owner->strides = a.strides_bytes();
+  DLTensor& t = owner->tensor.dl_tensor;
+  t.data = a.buffer()->data();
+  t.device = DLDevice{kKuzetDLCUDA, a.device()};
+  t.ndim = static_cast<int32_t>(owner->shape.size());
+  t.dtype = DLDataType{kKuzetDLUInt, 8, 1};
+  t.shape = owner->shape.data();
+  t.strides = owner->strides.data();
+  t.byte_offset = 0;
+  owner->tensor.manager_ctx = owner.get();
+  owner->tensor.deleter = &delete_dlpack_owner;
+  PyObject* capsule = PyCapsule_New(&owner->tensor, "dltensor", &destroy_unconsumed_capsule);
+  if (!capsule) throw py::error_already_set();
+  owner.release();  // now owned by the capsule (or by the consumer that takes it)
+  return py::reinterpret_steal<py::capsule>(capsule);
+}
+
+py::array to_numpy(const DeviceArray& a) {
+  std::vector<py::ssize_t> shape(a.shape().begin(), a.shape().end());
+  py::array_t<uint8_t> out(shape);
+  void* dst = out.mutable_data();
+  {
+    py::gil_scoped_release release;
+    a.copy_to_host(dst);
+  }
+  return std::move(out);
+}
+
+std::string repr(const DeviceArray& a) {
+  std::string s = "DeviceArray(shape=(";
+  for (size_t i = 0; i < a.shape().size(); ++i) s += (i ? ", " : "") + std::to_string(a.shape()[i]);
+  if (a.shape().size() == 1) s += ",";
+  return s + "), dtype=uint8, device='cuda:" + std::to_string(a.device()) + "')";
+}
+
+// Test hook: the GPU kernel's arithmetic run on the host over a packed NV12 frame (Y plane, then UV).
+py::array semi_planar_to_rgb_reference(const py::array_t<uint8_t, py::array::c_style>& nv12, int width, int height,
+                                       const std::string& color_space, bool full_range, const std::string& layout) {
+  using namespace kuzet::decode;
+  if (width <= 0 || height <= 0) throw InvalidArgument("width and height must be positive");
+  const size_t luma = static_cast<size_t>(width) * static_cast<size_t>(height);
+  const size_t chroma = static_cast<size_t>((width + 1) / 2) * 2 * static_cast<size_t>((height + 1) / 2);
+  if (static_cast<size_t>(nv12.size()) != luma + chroma) {
+    throw InvalidArgument("an NV12 frame of " + std::to_string(width) + "x" + std::to_string(height) + " has " +
+                          std::to_string(luma + chroma) + " bytes, got " + std::to_string(nv12.size()));
+  }
+  const int space = av_color_space_from_name(color_space.c_str());
+  if (space < 0) throw InvalidArgument("unknown colour space '" + color_space + "'");
+  const Layout lay = parse_layout(layout);
+  if (lay != Layout::Rgb && lay != Layout::Bgr && lay != Layout::RgbPlanar) {
+    throw InvalidArgument("layout must be 'rgb', 'bgr' or 'rgb_planar', got '" + layout + "'");
+  }
+  cuda::SemiPlanarFrame src;
+  src.y = nv12.data();
+  src.uv = nv12.data() + luma;
+  src.y_pitch = width;
+  src.uv_pitch = ((width + 1) / 2) * 2;
+  src.width = width;
+  src.height = height;
+  const auto out = lay == Layout::Rgb ? cuda::RgbOutput::Rgb : lay == Layout::Bgr ? cuda::RgbOutput::Bgr
+                                                                                   : cuda::RgbOutput::RgbPlanar;
+  const FrameGeometry geo = frame_geometry(lay, width, height, AV_PIX_FMT_NV12);
+  std::vector<py::ssize_t> shape(geo.shape.begin(), geo.shape.end());
+  py::array_t<uint8_t> result(shape);
+  uint8_t* dst = result.mutable_data();
+  {
+    py::gil_scoped_release release;
+    cuda::convert_to_rgb_on_host(src, yuv_coeffs(static_cast<AVColorSpace>(space), full_range), out, dst);
+  }
+  return std::move(result);
+}
+
+}  // namespace
+
+void bind_cuda(py::module_& m) {
+  m.def("nvdec_info", &nvdec_info,
+        "NVDEC status: {'built', 'available', 'reason' (why not, else None), 'codecs' (FFmpeg decoders with a "
+        "CUDA hw config), 'device_count'}");
+
+  py::class_<DeviceArray, std::shared_ptr<DeviceArray>>(
+      m, "DeviceArray",
+      "A C-contiguous uint8 array in CUDA device memory (a decoded frame). Zero-copy to CuPy/PyTorch/... via "
+      "__cuda_array_interface__ and DLPack; .numpy() copies it to the host. Complete when handed out.")
+      .def_property_readonly("shape", [](const DeviceArray& a) { return as_tuple(a.shape()); })
+      .def_property_readonly("strides", [](const DeviceArray& a) { return as_tuple(a.strides_bytes()); })
+      .def_property_readonly("ndim", [](const DeviceArray& a) { return a.shape().size(); })
+      .def_property_readonly("nbytes", &DeviceArray::nbytes)
+      .def_property_readonly("dtype", [](const DeviceArray&) { return py::dtype::of<uint8_t>(); })
+      .def_property_readonly("device_id", &DeviceArray::device)
+      .def_property_readonly("ptr", &DeviceArray::data, "the device address of the first element")
+      .def_property_readonly("__cuda_array_interface__", &cuda_array_interface)
+      .def("__dlpack__", &to_dlpack, py::kw_only(), py::arg("stream") = py::none(),
+           py::arg("max_version") = py::none(), py::arg("dl_device") = py::none(), py::arg("copy") = py::none())
+      .def("__dlpack_device__", &dlpack_device)
+      .def("numpy", &to_numpy, "A host copy as a numpy array.")
+      .def("cpu", &to_numpy, "A host copy as a numpy array (same as .numpy()).")
+      .def("__len__", [](const DeviceArray& a) { return a.shape().empty() ? 0 : a.shape()[0]; })
+      .def("__repr__", &repr);
+
+  m.def("_semi_planar_to_rgb_reference", &semi_planar_to_rgb_reference, py::arg("nv12"), py::arg("width"),
+        py::arg("height"), py::arg("color_space"), py::arg("full_range"), py::arg("layout"),
+        "Test hook: the CUDA colour-conversion arithmetic, run on the host.");
+}
+
+}  // namespace kuzet::bindings

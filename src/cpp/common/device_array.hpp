@@ -1,0 +1,56 @@
+// GPU memory handed to Python: a DeviceBuffer owns one device allocation (stream-ordered pool memory,
+// freed when the last DeviceArray or DLPack capsule referring to it is gone); a DeviceArray is a
+// C-contiguous uint8 view of it with a shape. The header is CUDA-free so it compiles in every build;
+// device_memory.cu implements the memory calls, device_memory_stub.cpp refuses them in CPU-only builds.
+#pragma once
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+namespace kuzet {
+
+class DeviceBuffer {
+ public:
+  // Allocates `bytes` on CUDA device `device`, ordered after the work already queued on `stream`
+  // (a cudaStream_t; null = the legacy default stream). Throws kuzet::Error when out of memory.
+  DeviceBuffer(size_t bytes, int device, void* stream);
+  ~DeviceBuffer();
+  DeviceBuffer(const DeviceBuffer&) = delete;
+  DeviceBuffer& operator=(const DeviceBuffer&) = delete;
+
+  void* data() const { return data_; }
+  size_t bytes() const { return bytes_; }
+  int device() const { return device_; }
+
+ private:
+  void* data_ = nullptr;
+  size_t bytes_ = 0;
+  int device_ = 0;
+  bool pooled_ = false;  // came from cudaMallocAsync (freed with cudaFreeAsync)
+};
+
+class DeviceArray {
+ public:
+  DeviceArray(std::shared_ptr<DeviceBuffer> buffer, std::vector<int64_t> shape);
+
+  const std::shared_ptr<DeviceBuffer>& buffer() const { return buffer_; }
+  uintptr_t data() const { return reinterpret_cast<uintptr_t>(buffer_->data()); }
+  int device() const { return buffer_->device(); }
+  const std::vector<int64_t>& shape() const { return shape_; }
+  std::vector<int64_t> strides_bytes() const;  // C-contiguous
+  size_t nbytes() const;
+
+  // Copies the whole array into `dst` (host memory of nbytes()). Blocks until done.
+  void copy_to_host(void* dst) const;
+
+ private:
+  std::shared_ptr<DeviceBuffer> buffer_;
+  std::vector<int64_t> shape_;
+};
+
+// Host-to-device copy into `dst` (device memory), used where a frame had to be converted on the CPU.
+void copy_host_to_device(void* dst, const void* src, size_t bytes, void* stream);
+
+}  // namespace kuzet

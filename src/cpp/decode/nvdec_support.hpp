@@ -1,0 +1,29 @@
+// What NVDEC decoding needs and whether this build and machine have it: a CUDA build, a CUDA device,
+// the NVDEC driver library, and FFmpeg decoders with a CUDA hardware configuration.
+#pragma once
+#include <string>
+#include <vector>
+
+extern "C" {
+#include <libavcodec/avcodec.h>
+}
+
+namespace kuzet::decode {
+
+struct NvdecStatus {
+  bool available = false;
+  std::string reason;                // why not, when not available
+  std::vector<std::string> codecs;   // FFmpeg decoders with a CUDA hw config (e.g. "h264", "hevc")
+  int device_count = 0;
+};
+
+// Checked once (opening a CUDA device context costs hundreds of ms), then cached.
+const NvdecStatus& nvdec_status();
+
+// FFmpeg decoders that can output CUDA frames through a CUDA hw device context.
+std::vector<std::string> codecs_with_cuda_hw_config();
+
+// Why NVDEC cannot decode the stream described by `ctx` (codec parameters already copied), or "".
+std::string nvdec_cannot_decode(const AVCodecContext* ctx);
+
+}  // namespace kuzet::decode
