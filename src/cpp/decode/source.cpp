@@ -69,6 +69,9 @@ void Source::arm_deadline() {
 int Source::interrupt_cb(void* opaque) {
   auto* self = static_cast<Source*>(opaque);
   if (self->aborted()) return 1;
+  // A source that timed out stays timed out: without this, demuxers that do not latch the error (RTSP reads
+  // its own connection, not an AVIOContext) would wait a whole new timeout on the next read.
+  if (self->timed_out_.load()) return 1;
   const int64_t deadline = self->deadline_ns_.load();
   if (deadline != 0 && now_ns() > deadline) {
     self->timed_out_.store(true);
