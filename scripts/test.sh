@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The test command: installs everything (scripts/setup.sh), then lints, type-checks and runs the test suite
-# against the installed package, then rebuilds CPU-only with AddressSanitizer/UBSan and runs the native-heavy
-# tests again under it. Test data and models come from KUZET_DATA_DIR / KUZET_MODEL_DIR
+# against the installed package, then rebuilds CPU-only with AddressSanitizer/UBSan and runs the whole suite
+# again under it. Test data and models come from KUZET_DATA_DIR / KUZET_MODEL_DIR
 # (default: ../shared/data and ../shared/models beside this checkout).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -21,4 +21,4 @@ asan=$(gcc -print-file-name=libasan.so)
 ubsan=$(gcc -print-file-name=libubsan.so)
 LD_PRELOAD="$asan:$ubsan" ASAN_OPTIONS=detect_leaks=0:abort_on_error=1 \
   UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 PYTHONPATH="$asan_tree" \
-  python3 -m pytest -q -p no:cacheprovider -m "not slow" tests/test_info.py $(ls tests/test_decode_*.py tests/test_hash_*.py tests/test_evidence_*.py tests/test_vision_*.py tests/test_plates_*.py tests/test_fuzz_*.py 2>/dev/null)
+  python3 -m pytest -q -p no:cacheprovider tests
