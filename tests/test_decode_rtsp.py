@@ -11,7 +11,8 @@ import pytest
 
 import kuzet
 from decode_helpers import open_reader
-from kuzet.pipeline import FrameItem, Pipeline
+from kuzet.pipeline import Pipeline
+from pipeline_helpers import CountingTask
 from rtsp_server import RtpCapture, RtspCamera, Session, capture_h264_rtp
 
 FPS = 25
@@ -107,23 +108,6 @@ def test_rtsp_camera_drop_reconnects(capture: RtpCapture) -> None:
     # Same camera, same clip: both sessions begin with the same picture.
     np.testing.assert_array_equal(second[0].data, first[0].data)
     _assert_testsrc2_frame(second[-1].data)
-
-
-class CountingTask:
-    name = "count"
-
-    def __init__(self) -> None:
-        self.frames = 0
-
-    def start_source(self, source: str, url: str) -> None:
-        pass
-
-    def process(self, items: list[FrameItem]) -> list[list[dict]]:
-        self.frames += len(items)
-        return [[] for _ in items]
-
-    def finish_source(self, source: str) -> list[dict]:
-        return []
 
 
 @pytest.mark.timeout(30)

@@ -8,26 +8,10 @@ import threading
 
 import pytest
 
-from kuzet.pipeline import FrameItem, Pipeline
+from kuzet.pipeline import Pipeline
+from pipeline_helpers import CountingTask
 
 FRAMES = 50
-
-
-class CountingTask:
-    name = "count"
-
-    def __init__(self) -> None:
-        self.frames = 0
-
-    def start_source(self, source: str, url: str) -> None:
-        pass
-
-    def process(self, items: list[FrameItem]) -> list[list[dict]]:
-        self.frames += len(items)
-        return [[] for _ in items]
-
-    def finish_source(self, source: str) -> list[dict]:
-        return []
 
 
 def _camera(payload: bytes, connections: int) -> tuple[str, threading.Thread]:
