@@ -48,15 +48,16 @@ def open_reader(url: str) -> kuzet.VideoReader:
     return kuzet.VideoReader(url, device="cpu", timeout=2.0)
 
 
-def _stalling_server() -> tuple[str, threading.Thread, threading.Event]:
-    """A TCP server that sends the start of an MPEG-TS stream, then stalls with the connection open."""
+def _stalling_server(seconds: int = 2, sent: float = 0.5) -> tuple[str, threading.Thread, threading.Event]:
+    """A TCP server that sends the first `sent` part of a `seconds`-long MPEG-TS stream, then stalls with the
+    connection open."""
     srv = socket.socket()
     srv.bind(("127.0.0.1", 0))
     srv.listen(1)
     release = threading.Event()
     port = srv.getsockname()[1]
     ts = subprocess.run(
-        ["ffmpeg", "-v", "error", "-f", "lavfi", "-i", "testsrc2=size=320x240:rate=25", "-t", "2",
+        ["ffmpeg", "-v", "error", "-f", "lavfi", "-i", "testsrc2=size=320x240:rate=25", "-t", str(seconds),
          "-c:v", "mpeg2video", "-f", "mpegts", "-"], capture_output=True, check=True).stdout
 
     def serve() -> None:
@@ -66,7 +67,7 @@ def _stalling_server() -> tuple[str, threading.Thread, threading.Event]:
         except OSError:
             return
         with conn:
-            conn.sendall(ts[: len(ts) // 2])
+            conn.sendall(ts[: int(len(ts) * sent)])
             release.wait(30)
         srv.close()
 
@@ -173,3 +174,65 @@ def test_default_queues_bound_total_frames_not_per_source_frames(data_dir: Path)
     assert isinstance(depth_max, dict) and len(depth_max) == 16
     assert max(depth_max.values()) <= 2  # 2 * max_batch / 16 sources, at least 2 each
     assert sum(len(v) for v in task.seen.values()) == 16 * 120
+
+
+@pytest.mark.timeout(60)
+def test_stop_ends_a_stalled_live_source_without_waiting_for_its_timeout():
+    # 9 s of video before the stall: more than FFmpeg probes at the start, so frames flow, then a read waits
+    stall_url, server, release = _stalling_server(seconds=12, sent=0.75)
+    pipeline = Pipeline([RecordingTask()], read_timeout=30, reconnect=0)
+    run = pipeline.run([stall_url])
+    name = stall_url.rsplit("/", 1)[-1]
+    deadline = time.monotonic() + 20
+    while pipeline.metrics.source(name).decoded == 0 and time.monotonic() < deadline:
+        try:
+            next(run)  # frames arrive as events, then the camera stalls with the connection open
+        except StopIteration:
+            break
+    assert pipeline.metrics.source(name).decoded > 0
+    time.sleep(0.5)  # the reader now waits for data that never comes (timeout 30 s)
+    start = time.monotonic()
+    run.close()
+    assert time.monotonic() - start < 10  # stop() cancelled the blocked read
+    assert not pipeline_threads()
+    assert pipeline.metrics.source(name).state == "stopped", pipeline.metrics.source(name)
+    release.set()
+    server.join(5)
+
+
+@pytest.mark.timeout(60)
+@pytest.mark.parametrize("live", [True, False])
+def test_readers_blocked_on_a_stalled_camera_close_from_several_threads_at_once(live: bool):
+    stall_url, server, release = _stalling_server(seconds=12, sent=0.75)
+    reader = kuzet.VideoReader(stall_url, device="cpu", timeout=30, buffer="drop_oldest" if live else None)
+    frames: list[int] = []
+    outcome: list[str] = []
+
+    def consume() -> None:
+        try:
+            for frame in reader:
+                frames.append(frame.index)
+            outcome.append("ended")
+        except kuzet.DecodeError as exc:
+            outcome.append(str(exc))
+        reader.close()  # the consumer closes too, as a `with` block would
+
+    consumer = threading.Thread(target=consume)
+    consumer.start()
+    deadline = time.monotonic() + 20
+    while len(frames) < 200 and time.monotonic() < deadline:  # 9 s sent: about 225 frames, then the stall
+        time.sleep(0.05)
+    time.sleep(0.5)
+    start = time.monotonic()
+    closers = [threading.Thread(target=reader.close) for _ in range(3)]
+    for t in closers:
+        t.start()
+    for t in [*closers, consumer]:
+        t.join(10)
+    assert time.monotonic() - start < 5  # not the 30 s read timeout
+    assert not consumer.is_alive() and outcome in (["ended"], ["the reader is closed"])
+    assert frames == list(range(len(frames))) and len(frames) >= 200
+    with pytest.raises(kuzet.DecodeError, match="closed"):
+        reader.stats  # noqa: B018 - a closed reader says so
+    release.set()
+    server.join(5)

@@ -237,7 +237,14 @@ class Pipeline:
                 self._emit(Event(name, "source_error", None, None,
                                  {"error": type(exc).__name__, "message": f"analysis failed: {exc}"}))
         finally:
-            self._events.put(_DONE)
+            # the consumer may have stopped reading (a full queue): then nobody waits for the end marker
+            while True:
+                try:
+                    self._events.put(_DONE, timeout=0.1)
+                    break
+                except queue.Full:
+                    if self._stopping.is_set():
+                        break
 
     def _event(self, source: str, det: dict[str, Any], index: int | None, pts: float | None) -> Event:
         data = {k: v for k, v in det.items() if k not in ("kind", "frame_index", "pts")}

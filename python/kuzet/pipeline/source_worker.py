@@ -72,8 +72,11 @@ class SourceWorker(threading.Thread):
             finally:
                 self._record_reader_counters()  # before close: a closed reader has no counters
                 self.reader.close()
-            self.metrics.update_source(name, state=state)
+            self.metrics.update_source(name, state="stopped" if self.stop_event.is_set() else state)
         except Exception as exc:  # any failure of this source is reported and stops this source only
+            if self.stop_event.is_set():  # stop() closed the reader under a blocked read: not a failure
+                self.metrics.update_source(name, state="stopped")
+                return
             self.metrics.update_source(name, state="failed", error=f"{type(exc).__name__}: {exc}")
             self.on_error(name, exc)
         finally:
@@ -106,7 +109,9 @@ class SourceWorker(threading.Thread):
                 self.metrics.update_source(self.source_name, **{counter: value})
 
     def stop(self) -> None:
+        """Ends the source promptly: closing the reader from this thread cancels a read that is waiting for
+        a stalled camera (the worker then sees the reader closed and ends as "stopped")."""
         self.stop_event.set()
         reader = self.reader
-        if reader is not None and hasattr(reader, "interrupt"):
-            reader.interrupt()
+        if reader is not None:
+            reader.close()

@@ -84,7 +84,7 @@ py::dict stats_dict(const DecodeStats& s) {
 // taken after the GIL is released, so the two locks never wait on each other.
 class PyDecoder {
  public:
-  explicit PyDecoder(std::unique_ptr<Decoder> d) : decoder_(std::move(d)) {}
+  explicit PyDecoder(std::unique_ptr<Decoder> d) : cancel_(d->cancel_flag()), decoder_(std::move(d)) {}
 
   Decoder& get() {
     if (!decoder_) throw DecodeError("the reader is closed");
@@ -227,11 +227,13 @@ class PyDecoder {
   std::string device() { return get().device().name(); }
   std::string fallback_reason() { return get().fallback_reason(); }
 
+  // Safe from any thread, any number of times: the shared flag unblocks a read in progress in another
+  // thread, whose call then returns and lets go of the lock.
   void close() {
     std::unique_ptr<Decoder> doomed;
     {
       py::gil_scoped_release release;
-      if (decoder_) decoder_->cancel();  // unblocks a read in another thread
+      cancel_->store(true);
       std::lock_guard<std::mutex> lock(mutex_);
       doomed = std::move(decoder_);
       doomed.reset();  // joins the codec's threads without the GIL
@@ -239,6 +241,7 @@ class PyDecoder {
   }
 
  private:
+  std::shared_ptr<std::atomic<bool>> cancel_;
   std::unique_ptr<Decoder> decoder_;
   std::mutex mutex_;
 };
@@ -253,35 +256,44 @@ class PyLiveDecoder {
   // a file object's read, so let go of it while the thread stops.
   ~PyLiveDecoder() { close(); }
 
-  LiveDecoder& get() {
+  // A reference for one call: close() from another thread may drop live_ meanwhile.
+  std::shared_ptr<LiveDecoder> acquire() {
+    std::lock_guard<std::mutex> lock(mutex_);
     if (!live_) throw DecodeError("the reader is closed");
-    return *live_;
+    return live_;
   }
 
   py::object next_frame() {
+    std::shared_ptr<LiveDecoder> live = acquire();
     LiveFrame f;
     bool got = false;
     {
       py::gil_scoped_release release;
-      got = get().pop(f);
+      got = live->pop(f);
     }
     if (!got) return py::none();
     return py::make_tuple(owned_array(std::move(f.data), f.geometry.shape), f.pts_raw, f.pts, f.index, f.key_frame);
   }
 
-  py::dict metadata() { return metadata_dict(get().metadata()); }
-  py::dict stats() { return stats_dict(get().stats()); }
-  std::string device() { return get().device_name(); }
-  std::string fallback_reason() { return get().fallback_reason(); }
+  py::dict metadata() { return metadata_dict(acquire()->metadata()); }
+  py::dict stats() { return stats_dict(acquire()->stats()); }
+  std::string device() { return acquire()->device_name(); }
+  std::string fallback_reason() { return acquire()->fallback_reason(); }
 
+  // Safe from any thread, any number of times: stop() wakes a pop in progress, which returns "no frame".
   void close() {
     py::gil_scoped_release release;  // the thread may need the GIL (file objects) to finish
-    if (live_) live_->stop();
-    live_.reset();
+    std::shared_ptr<LiveDecoder> doomed;
+    {
+      std::lock_guard<std::mutex> lock(mutex_);
+      doomed = std::move(live_);
+    }
+    if (doomed) doomed->stop();
   }
 
  private:
-  std::unique_ptr<LiveDecoder> live_;
+  std::mutex mutex_;  // guards live_ itself, never held while decoding or waiting
+  std::shared_ptr<LiveDecoder> live_;
 };
 
 SourceSpec spec_from_python(const std::string& kind, const py::object& target, const std::string& name,

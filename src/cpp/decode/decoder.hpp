@@ -52,6 +52,8 @@ class Decoder {
   DecodeStats& stats() { return stats_; }
   // Makes blocking reads give up, from any thread (close() while another thread reads).
   void cancel() { cancel_->store(true); }
+  // The flag cancel() sets, for callers that must cancel without touching the decoder (another thread).
+  std::shared_ptr<std::atomic<bool>> cancel_flag() const { return cancel_; }
 
   // The next frame in presentation order; false at the end of the stream.
   bool next(DecodedFrame& out);
