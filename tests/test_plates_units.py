@@ -254,6 +254,18 @@ def test_tracker_separates_plates_and_flush_ends_open_tracks():
     assert tracker.flush() == []
 
 
+def test_tracker_does_not_report_tracks_it_cannot_read():
+    tracker = PlateTracker(min_confidence=0.3)
+    tracker.update([_read((10, 10, 70, 30), "I", conf=0.05), _read((200, 10, 260, 30), "AB12CDE", conf=0.8)], 0.0)
+    tracker.update([_read((10, 10, 70, 30), "I", conf=0.07), _read((200, 10, 260, 30), "AB12CDE", conf=0.9)], 0.1)
+    assert [t.text for t in tracker.flush()] == ["AB12CDE"]  # the unsure "I" (a false detection) is dropped
+    unfiltered = PlateTracker()
+    unfiltered.update([_read((10, 10, 70, 30), "I", conf=0.05)], 0.0)
+    assert [t.text for t in unfiltered.flush()] == ["I"]
+    with pytest.raises(InvalidArgument, match="min_confidence"):
+        PlateTracker(min_confidence=1.5)
+
+
 def test_tracker_rejects_bad_pts():
     tracker = PlateTracker()
     tracker.update([], pts=1.0)

@@ -20,14 +20,11 @@ class PlateTask:
     name = "plates"
 
     def __init__(self, plates: Any):  # a kuzet.PlatePipeline
-        from kuzet.plates import PlateTracker
-
         self.plates = plates
-        self._new_tracker = lambda: PlateTracker(formats=plates.formats, hotlist=plates.hotlist)
         self.trackers: dict[str, Any] = {}
 
     def start_source(self, source: str, url: str) -> None:
-        self.trackers[source] = self._new_tracker()
+        self.trackers[source] = self.plates.new_tracker()
 
     def process(self, items: list[FrameItem]) -> list[list[dict[str, Any]]]:
         reads = self.plates.process([item.image for item in items])

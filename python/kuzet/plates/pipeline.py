@@ -30,13 +30,16 @@ class PlatePipeline:
 
     `formats`: region codes (see kuzet.plates.formats.BUILTIN_FORMATS) or patterns used to resolve O/0-style
     confusions. `hotlist`: a Hotlist or an iterable of wanted plates (fuzzy within 1 edit).
-    `line_min_confidence`: a line of a double-row plate read below this mean confidence (e.g. a state
+    `min_track_confidence`: a plate track whose voted read is less sure than this is not reported (per-frame
+    reads from `process` still are). `line_min_confidence`: a line of a double-row plate read below this mean
+    confidence (e.g. a state
     name above the number) is not part of the plate text, unless no line reaches it.
     """
 
     def __init__(self, detector: PlateDetector | None = None, reader: PlateReader | None = None, *,
                  formats: Iterable[str] = (), hotlist: Hotlist | Iterable[str] | None = None,
-                 iou_threshold: float = 0.3, max_gap: float = 1.0, line_min_confidence: float = 0.6):
+                 iou_threshold: float = 0.3, max_gap: float = 1.0, line_min_confidence: float = 0.6,
+                 min_track_confidence: float = 0.3):
         if isinstance(formats, str):
             formats = (formats,)
         self.detector = detector if detector is not None else PlateDetector()
@@ -46,8 +49,15 @@ class PlatePipeline:
             hotlist = Hotlist(hotlist)
         self.hotlist = hotlist
         self.line_min_confidence = line_min_confidence
-        self.tracker = PlateTracker(iou_threshold=iou_threshold, max_gap=max_gap, formats=self.formats,
-                                    hotlist=self.hotlist)
+        self.iou_threshold = iou_threshold
+        self.max_gap = max_gap
+        self.min_track_confidence = min_track_confidence
+        self.tracker = self.new_tracker()
+
+    def new_tracker(self) -> PlateTracker:
+        """A tracker with this pipeline's settings (one per stream when several streams share the pipeline)."""
+        return PlateTracker(iou_threshold=self.iou_threshold, max_gap=self.max_gap, formats=self.formats,
+                            hotlist=self.hotlist, min_confidence=self.min_track_confidence)
 
     def process(self, images: Images) -> list[list[PlateRead]]:
         """Every plate read in each RGB frame of the batch (one list per frame, best detection first)."""

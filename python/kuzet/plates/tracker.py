@@ -46,13 +46,16 @@ class PlateTracker:
     """
 
     def __init__(self, *, iou_threshold: float = 0.3, max_gap: float = 1.0, formats: FormatSet | None = None,
-                 hotlist: Hotlist | None = None, min_reads: int = 1):
+                 hotlist: Hotlist | None = None, min_reads: int = 1, min_confidence: float = 0.0):
         if not 0.0 < iou_threshold <= 1.0:
             raise InvalidArgument(f"iou_threshold must be in (0, 1], got {iou_threshold}")
         if not max_gap >= 0:
             raise InvalidArgument(f"max_gap must be >= 0, got {max_gap}")
         if min_reads < 1:
             raise InvalidArgument(f"min_reads must be >= 1, got {min_reads}")
+        if not 0.0 <= min_confidence <= 1.0:
+            raise InvalidArgument(f"min_confidence must be in [0, 1], got {min_confidence}")
+        self.min_confidence = min_confidence
         self.iou_threshold = iou_threshold
         self.max_gap = max_gap
         self.formats = formats or FormatSet()
@@ -113,7 +116,8 @@ class PlateTracker:
         out = []
         for t in sorted(tracks, key=lambda t: t.track_id):
             result = vote(t.reads)
-            if result is None or result.votes < self.min_reads:
+            # a track whose voted read is this unsure is a false detection or an unreadable plate, not a read
+            if result is None or result.votes < self.min_reads or result.confidence < self.min_confidence:
                 continue
             resolved = self.formats.resolve(result.text)
             hit = self.hotlist.match(resolved.text) if self.hotlist is not None else None
