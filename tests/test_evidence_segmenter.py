@@ -140,23 +140,16 @@ def test_segmentation_is_deterministic_and_metadata_only_changes_leaf(data_dir: 
     assert b.records[0].metadata == {"device_id": "cam-7", "gps": "51.5,-0.12"}
 
 
-def test_live_source_through_a_fifo_matches_the_file(data_dir: Path, tmp_path: Path) -> None:
+def _hamilton_as_mpegts(data_dir: Path, tmp_path: Path) -> Path:
+    """The hamilton clip re-muxed (no re-encode) into MPEG-TS, the container live cameras stream."""
     ts_file = tmp_path / "clip.ts"
-    subprocess.run(
-        [
-            "ffmpeg",
-            "-v",
-            "error",
-            "-i",
-            str(data_dir / "faces/video/short_hamilton_clip.mp4"),
-            "-c",
-            "copy",
-            "-f",
-            "mpegts",
-            str(ts_file),
-        ],
-        check=True,
-    )
+    subprocess.run(["ffmpeg", "-v", "error", "-i", str(data_dir / "faces/video/short_hamilton_clip.mp4"),
+                    "-c", "copy", "-f", "mpegts", str(ts_file)], check=True)
+    return ts_file
+
+
+def test_live_source_through_a_fifo_matches_the_file(data_dir: Path, tmp_path: Path) -> None:
+    ts_file = _hamilton_as_mpegts(data_dir, tmp_path)
     fifo = tmp_path / "live.fifo"
     os.mkfifo(fifo)
 
@@ -289,22 +282,7 @@ def test_signal_interrupts_a_blocked_live_source(data_dir: Path, tmp_path: Path)
     import signal
     import time
 
-    ts_file = tmp_path / "clip.ts"
-    subprocess.run(
-        [
-            "ffmpeg",
-            "-v",
-            "error",
-            "-i",
-            str(data_dir / "faces/video/short_hamilton_clip.mp4"),
-            "-c",
-            "copy",
-            "-f",
-            "mpegts",
-            str(ts_file),
-        ],
-        check=True,
-    )
+    ts_file = _hamilton_as_mpegts(data_dir, tmp_path)
     fifo = tmp_path / "stalled.fifo"
     os.mkfifo(fifo)
     data = ts_file.read_bytes()
