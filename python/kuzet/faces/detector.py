@@ -12,8 +12,8 @@ import numpy as np
 from kuzet._native import core
 from kuzet.errors import InvalidArgument, ModelError
 from kuzet.faces.images import Images, as_image_list
-from kuzet.faces.parallel import cpu_workers, map_chunks
 from kuzet.models import OrtModel, load_model
+from kuzet.models.parallel import cpu_workers, map_chunks
 from kuzet.models.session import choose_providers
 from kuzet.results import Face
 
@@ -63,7 +63,7 @@ class FaceDetector:
     else an input fitted to each batch: images scaled so the longer side is max_side, the input rounded up to
     multiples of 32 (e.g. 640x384 for 16:9 frames instead of 640x640: the same pixels for 40% less work).
     On CPU a batch runs as chunks of batch_size images on `workers` threads (default: one per CPU), each
-    on a single-threaded session (see kuzet.faces.parallel); on CUDA as one stream of chunks. Thread-safe.
+    on a single-threaded session (see kuzet.models.parallel); on CUDA as one stream of chunks. Thread-safe.
     """
 
     def __init__(

@@ -13,8 +13,8 @@ from kuzet._native import core
 from kuzet.errors import InvalidArgument, ModelError
 from kuzet.faces.align import align_faces
 from kuzet.faces.images import Images, as_image_list
-from kuzet.faces.parallel import cpu_workers, map_chunks
 from kuzet.models import OrtModel, load_model
+from kuzet.models.parallel import cpu_workers, map_chunks
 from kuzet.models.session import choose_providers
 from kuzet.results import Face
 

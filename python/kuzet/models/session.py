@@ -14,6 +14,7 @@ import onnxruntime as ort
 
 from kuzet.errors import InvalidArgument, ModelError
 from kuzet.models.contracts import check_contract, graph_inputs, make_batch_dynamic
+from kuzet.models.parallel import cpu_workers
 from kuzet.models.registry import ModelSpec, get_spec
 from kuzet.models.resolve import resolve_model
 
@@ -27,10 +28,6 @@ def _parse_device(device: str) -> tuple[str, int]:
             raise InvalidArgument(f"device {device!r}: expected 'cuda' or 'cuda:N'")
         return "cuda", int(index or 0)
     raise InvalidArgument(f"device {device!r}: expected 'auto', 'cpu', 'cuda' or 'cuda:N'")
-
-
-def _cpu_threads() -> int:
-    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
 
 
 @dataclass(frozen=True)
@@ -73,7 +70,7 @@ class OrtModel:
         self.fallback_reason = choice.fallback_reason
         options = ort.SessionOptions()
         options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
-        options.intra_op_num_threads = threads or _cpu_threads()
+        options.intra_op_num_threads = threads or cpu_workers()
         options.inter_op_num_threads = 1
         options.log_severity_level = 3
         try:

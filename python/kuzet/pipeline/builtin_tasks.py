@@ -104,7 +104,7 @@ class EvidenceTask:
         return [{"kind": "evidence", "root": sealed.root, "tree_size": len(sealed.leaf_hashes),
                  "manifest": str(sealed.manifest_path)}]
 
-    def lookup(self, source: str, url: str, pts: float) -> dict[str, Any] | None:
+    def lookup(self, source: str, pts: float) -> dict[str, Any] | None:
         sealed = self._seal(source)
         if isinstance(sealed, str):
             return None

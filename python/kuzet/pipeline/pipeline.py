@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from kuzet.errors import InvalidArgument
+from kuzet.models.parallel import cpu_workers
 from kuzet.pipeline.batcher import DynamicBatcher
 from kuzet.pipeline.builtin_tasks import EvidenceTask
 from kuzet.pipeline.events import Event, FrameItem
@@ -153,8 +154,8 @@ class Pipeline:
         if self.open_source is None:
             # Many sources already keep the cores busy: each decoder gets its share of them rather than a
             # frame thread per core each (which would only add threads and reference-frame copies).
-            cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
-            self.open_source = _video_reader_opener(*self._reader_options, threads=max(1, cores // len(sources)))
+            threads = max(1, cpu_workers() // len(sources))
+            self.open_source = _video_reader_opener(*self._reader_options, threads=threads)
         batcher: DynamicBatcher[FrameItem] = DynamicBatcher(max_batch=max_batch, max_wait=max_wait,
                                                             queue_size=queue_size)
         self.batcher = batcher
@@ -207,7 +208,7 @@ class Pipeline:
     def _segment(self, source: str, pts: float | None) -> dict[str, Any] | None:
         if self.segment_lookup is None or pts is None:
             return None
-        return self.segment_lookup(source, self._urls[source], pts)
+        return self.segment_lookup(source, pts)
 
     def _analyse(self) -> None:
         ended: set[str] = set()

@@ -10,30 +10,12 @@ one single-threaded session per core (sessions are thread-safe; onnxruntime rele
 from __future__ import annotations
 
 import os
-import threading
-from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 
 from kuzet.models import ModelSpec, OrtModel, load_model
+from kuzet.models.parallel import cpu_workers, shared_pool
 from kuzet.models.session import choose_providers
-
-
-def cpu_count() -> int:
-    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
-
-
-_pools: dict[int, ThreadPoolExecutor] = {}
-_pools_lock = threading.Lock()
-
-
-def shared_pool(workers: int) -> ThreadPoolExecutor:
-    """One process-wide pool per size, shared by every runner: threads do not grow with the number of
-    detectors/readers created, and idle pools cost nothing."""
-    with _pools_lock:
-        if workers not in _pools:
-            _pools[workers] = ThreadPoolExecutor(workers, thread_name_prefix=f"kuzet-infer{workers}")
-        return _pools[workers]
 
 
 class ChunkedRunner:
@@ -43,13 +25,13 @@ class ChunkedRunner:
                  path: str | os.PathLike[str] | None, device: str, threads: int | None, workers: int | None,
                  cpu_chunk: int = 1):
         on_cpu = choose_providers(device).device == "cpu"
-        self.workers = max(1, workers if workers is not None else (cpu_count() if on_cpu else 1))
+        self.workers = max(1, workers if workers is not None else (cpu_workers() if on_cpu else 1))
         if threads is None and on_cpu and self.workers > 1:
             threads = 1  # parallelism comes from concurrent runs, one per core
         self.model: OrtModel = load_model(model, model_dir=model_dir, path=path, device=device, threads=threads,
                                           role=role)
         self.max_chunk = cpu_chunk if on_cpu else 1 << 30
-        self._pool = shared_pool(self.workers) if self.workers > 1 else None
+        self._pool = shared_pool() if self.workers > 1 else None
 
     def run_many(self, tensors: list[np.ndarray]) -> list[np.ndarray]:
         """First output of the model for each NCHW tensor (tensors may differ in shape)."""

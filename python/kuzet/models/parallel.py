@@ -25,7 +25,8 @@ def cpu_workers() -> int:
     return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
 
 
-def _shared_pool() -> ThreadPoolExecutor:
+def shared_pool() -> ThreadPoolExecutor:
+    """The process-wide pool for concurrent model runs (one thread per usable CPU), shared by every model."""
     global _pool
     with _pool_lock:
         if _pool is None:
@@ -38,7 +39,7 @@ def map_chunks(fn: Callable[[int, int], T], total: int, chunk: int, workers: int
     bounds = [(s, min(s + chunk, total)) for s in range(0, total, chunk)]
     if workers <= 1 or len(bounds) <= 1:
         return [fn(a, b) for a, b in bounds]
-    return list(_shared_pool().map(lambda ab: fn(*ab), bounds))
+    return list(shared_pool().map(lambda ab: fn(*ab), bounds))
 
 
-__all__ = ["cpu_workers", "map_chunks"]
+__all__ = ["cpu_workers", "map_chunks", "shared_pool"]
