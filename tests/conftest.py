@@ -30,3 +30,20 @@ def data_dir() -> Path:
 @pytest.fixture(scope="session")
 def model_dir() -> Path:
     return _dir_from_env("KUZET_MODEL_DIR", REPO.parent / "shared" / "models")
+
+
+@pytest.fixture(scope="session")
+def uk_plate_frames(data_dir: Path) -> list:
+    """All 140 frames of plates/video/license_plate_uk.mp4 as RGB arrays (decoded by OpenCV, independent
+    of kuzet's decoder), for the plate tests."""
+    import cv2
+
+    cap = cv2.VideoCapture(str(data_dir / "plates" / "video" / "license_plate_uk.mp4"))
+    frames = []
+    while True:
+        ok, bgr = cap.read()
+        if not ok:
+            break
+        frames.append(cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB))
+    assert len(frames) == 140
+    return frames

@@ -33,16 +33,8 @@ def models(model_dir):
 
 
 @pytest.fixture(scope="module")
-def video_frames(data_dir):
-    cap = cv2.VideoCapture(str(data_dir / "plates" / "video" / "license_plate_uk.mp4"))
-    frames = []
-    while True:
-        ok, bgr = cap.read()
-        if not ok:
-            break
-        frames.append(cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB))
-    assert len(frames) == 140
-    return frames
+def video_frames(uk_plate_frames):
+    return uk_plate_frames
 
 
 def test_stills_are_read_correctly_in_one_batch(models, data_dir):

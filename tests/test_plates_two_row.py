@@ -64,13 +64,9 @@ class _GivenDetection:
 
 
 @pytest.fixture(scope="module")
-def scene(data_dir, model_dir):
+def scene(uk_plate_frames, model_dir):
     """Frame 120 with its plate replaced by the two-row version, and where that plate now is."""
-    cap = cv2.VideoCapture(str(data_dir / "plates" / "video" / "license_plate_uk.mp4"))
-    cap.set(cv2.CAP_PROP_POS_FRAMES, 120)
-    ok, bgr = cap.read()
-    assert ok
-    frame = cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB)
+    frame = uk_plate_frames[120].copy()
     (found,) = PlateDetector(model_dir=model_dir, device="cpu").detect([frame])[0]
     two_row = _two_row_plate(_rectified_plate(frame, found.corners))
     x1, y1, x2, y2 = (int(v) for v in found.box)

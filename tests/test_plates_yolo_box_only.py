@@ -2,7 +2,6 @@
 (cx, cy, w, h, objectness, class scores; no corners) must find the same plates, read from their
 axis-aligned boxes."""
 
-import cv2
 import numpy as np
 import onnx
 import pytest
@@ -45,22 +44,9 @@ def box_only_detector(model_dir, tmp_path_factory):
     return PlateDetector(spec, path=path, device="cpu")
 
 
-@pytest.fixture(scope="module")
-def uk_frames(data_dir):
-    cap = cv2.VideoCapture(str(data_dir / "plates" / "video" / "license_plate_uk.mp4"))
-    frames = []
-    while True:
-        ok, bgr = cap.read()
-        if not ok:
-            break
-        frames.append(cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB))
-    assert len(frames) == 140
-    return frames
-
-
-def test_box_only_detector_finds_the_same_plates_without_corners(box_only_detector, model_dir, uk_frames):
+def test_box_only_detector_finds_the_same_plates_without_corners(box_only_detector, model_dir, uk_plate_frames):
     corners_detector = PlateDetector(model_dir=model_dir, device="cpu")
-    batch = [uk_frames[i] for i in (0, 60, 120)]
+    batch = [uk_plate_frames[i] for i in (0, 60, 120)]
     box_only = box_only_detector.detect(batch)
     with_corners = corners_detector.detect(batch)
     assert [len(f) for f in box_only] == [1, 1, 1]
@@ -71,12 +57,12 @@ def test_box_only_detector_finds_the_same_plates_without_corners(box_only_detect
         assert a[0].corners == () and not a[0].double_row
 
 
-def test_box_only_detector_reads_ls15ebc_as_one_track(box_only_detector, model_dir, uk_frames):
+def test_box_only_detector_reads_ls15ebc_as_one_track(box_only_detector, model_dir, uk_plate_frames):
     pipeline = PlatePipeline(box_only_detector, PlateReader(model_dir=model_dir, device="cpu"), formats=("uk",))
     tracks = []
-    for start in range(0, len(uk_frames), 8):
-        stop = min(start + 8, len(uk_frames))
-        tracks += pipeline.update(uk_frames[start:stop], [i / 30 for i in range(start, stop)])
+    for start in range(0, len(uk_plate_frames), 8):
+        stop = min(start + 8, len(uk_plate_frames))
+        tracks += pipeline.update(uk_plate_frames[start:stop], [i / 30 for i in range(start, stop)])
     tracks += pipeline.flush()
     assert [t.text for t in tracks] == ["LS15EBC"]
     assert tracks[0].confidence > 0.5
