@@ -11,6 +11,7 @@ import numpy as np
 
 from kuzet._native import core
 from kuzet.errors import InvalidArgument, ModelError
+from kuzet.faces import gpu
 from kuzet.faces.images import Images, as_image_list
 from kuzet.models import OrtModel, load_model
 from kuzet.models.parallel import cpu_workers, map_chunks
@@ -109,14 +110,24 @@ class FaceDetector:
         self.batch_size = int(batch_size)
         self._native_threads = 1 if self.workers > 1 else 0  # chunks already run on `workers` threads
         self._buffers = threading.local()  # per thread: the memory ONNX Runtime reads, reused across calls
+        # On CUDA (and a CUDA build of kuzet) batches are pre-processed on the GPU: see kuzet/faces/gpu.py.
+        gpu_id = gpu.kernels_for(self.model, "FaceDetector")
+        self.gpu: gpu.GpuDetector | None = None if gpu_id is None else gpu.GpuDetector(self, gpu_id)
 
     def detect(self, images: Images) -> list[list[Face]]:
-        """Faces of each image (best first). A single HxWx3 array counts as a batch of one."""
+        """Faces of each image (best first). A single HxWx3 array counts as a batch of one. On CUDA, frames
+        may also be CUDA arrays (kuzet DeviceArray, CuPy, PyTorch)."""
+        if self.gpu is not None:
+            frames = gpu.frames_on_device(images, self.gpu.device_id)
+            return self.gpu.detect(frames).to_faces(len(frames))
         frames = as_image_list(images)
         return self.detect_arrays(frames).to_faces(len(frames))
 
     def detect_arrays(self, frames: list[np.ndarray]) -> Detections:
-        """Faces of already-validated frames as flat arrays (the pipeline's fast path)."""
+        """Faces of already-validated frames as flat arrays (the pipeline's fast path). On the GPU path the
+        frames may also be CUDA arrays (see kuzet.faces.gpu)."""
+        if self.gpu is not None:
+            return self.gpu.detect(frames)
         # Frames go through the model in chunks of one input size: the model's fixed size, or each frame's
         # fitted size (so a frame gives the same faces alone or in any batch; video frames share one size).
         groups: dict[tuple[int, int], list[int]] = {}

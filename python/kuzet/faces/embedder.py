@@ -11,6 +11,7 @@ import numpy as np
 
 from kuzet._native import core
 from kuzet.errors import InvalidArgument, ModelError
+from kuzet.faces import gpu
 from kuzet.faces.align import align_faces
 from kuzet.faces.images import Images, as_image_list
 from kuzet.models import OrtModel, load_model
@@ -49,10 +50,13 @@ class FaceEmbedder:
         # Identifies the exact weights: embeddings of different models are not comparable.
         self.model_id = f"{spec.name}:{spec.sha256}" if spec.sha256 else f"{spec.name}:{self.model.path.name}"
         self._buffers = threading.local()  # per thread: the input array ONNX Runtime reads
+        # On CUDA (and a CUDA build of kuzet) alignment and input run on the GPU: see kuzet/faces/gpu.py.
+        gpu_id = gpu.kernels_for(self.model, "FaceEmbedder")
+        self.gpu: gpu.GpuEmbedder | None = None if gpu_id is None else gpu.GpuEmbedder(self, gpu_id)
 
     def embed(self, images: Images, faces: Sequence[Sequence[Face]]) -> np.ndarray:
         """L2-normalised embeddings (M, D) of the given faces of each image, in order (image, then face)."""
-        frames = as_image_list(images)
+        frames = gpu.frames_on_device(images, self.gpu.device_id) if self.gpu else as_image_list(images)
         if len(faces) != len(frames):
             raise InvalidArgument(f"faces: expected one list of faces per image ({len(frames)}), got {len(faces)}")
         index = np.array([i for i, fs in enumerate(faces) for _ in fs], np.int32)
@@ -60,7 +64,10 @@ class FaceEmbedder:
         return self.embed_landmarks(frames, index, landmarks)
 
     def embed_landmarks(self, frames: list[np.ndarray], image_index: np.ndarray, landmarks: np.ndarray) -> np.ndarray:
-        """Embeddings of the faces with these 5-point landmarks in frames[image_index]."""
+        """Embeddings of the faces with these 5-point landmarks in frames[image_index] (on the GPU path the
+        frames may be CUDA arrays)."""
+        if self.gpu is not None:
+            return self.gpu.embed_landmarks(frames, image_index, landmarks)
         return self.embed_aligned(align_faces(frames, image_index, landmarks, CROP))
 
     def embed_aligned(self, crops: np.ndarray) -> np.ndarray:
