@@ -111,8 +111,7 @@ class FaceDetector:
         self._native_threads = 1 if self.workers > 1 else 0  # chunks already run on `workers` threads
         self._buffers = threading.local()  # per thread: the memory ONNX Runtime reads, reused across calls
         # On CUDA (and a CUDA build of kuzet) batches are pre-processed on the GPU: see kuzet/faces/gpu.py.
-        gpu_id = gpu.kernels_for(self.model, "FaceDetector")
-        self.gpu: gpu.GpuDetector | None = None if gpu_id is None else gpu.GpuDetector(self, gpu_id)
+        self.gpu = gpu.gpu_detector(self)
 
     def detect(self, images: Images) -> list[list[Face]]:
         """Faces of each image (best first). A single HxWx3 array counts as a batch of one. On CUDA, frames

@@ -51,8 +51,7 @@ class FaceEmbedder:
         self.model_id = f"{spec.name}:{spec.sha256}" if spec.sha256 else f"{spec.name}:{self.model.path.name}"
         self._buffers = threading.local()  # per thread: the input array ONNX Runtime reads
         # On CUDA (and a CUDA build of kuzet) alignment and input run on the GPU: see kuzet/faces/gpu.py.
-        gpu_id = gpu.kernels_for(self.model, "FaceEmbedder")
-        self.gpu: gpu.GpuEmbedder | None = None if gpu_id is None else gpu.GpuEmbedder(self, gpu_id)
+        self.gpu = gpu.gpu_embedder(self)
 
     def embed(self, images: Images, faces: Sequence[Sequence[Face]]) -> np.ndarray:
         """L2-normalised embeddings (M, D) of the given faces of each image, in order (image, then face)."""

@@ -17,7 +17,6 @@ A model on CUDA in a kuzet built without CUDA keeps the CPU pre-processing (with
 from __future__ import annotations
 
 import threading
-import warnings
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
@@ -27,8 +26,7 @@ from kuzet._native import core
 from kuzet.errors import InvalidArgument
 from kuzet.faces.align import alignment_matrices
 from kuzet.faces.images import _as_rgb, as_image_list
-from kuzet.models.device_buffers import BufferCache, CudaView, cuda_device_id, upload
-from kuzet.models.session import OrtModel
+from kuzet.models.device_buffers import CudaView, buffer_cache, is_cuda_array, kernels_for, split_batch, upload
 
 if TYPE_CHECKING:
     from kuzet.faces.detector import Detections, FaceDetector
@@ -39,30 +37,11 @@ GPU_DETECT_BATCH = 32
 GPU_EMBED_BATCH = 256
 
 
-def is_cuda_array(obj: object) -> bool:
-    return hasattr(obj, "__cuda_array_interface__")
-
-
-def kernels_for(model: OrtModel, what: str) -> int | None:
-    """The CUDA device id whose kernels do this model's pixel work, or None (CPU pre-processing): None when
-    the model runs on the CPU, and (with a warning) when this kuzet build has no CUDA kernels."""
-    if not model.device.startswith("cuda"):
-        return None
-    if not core.native_build_info()["cuda"]["built"]:
-        warnings.warn(f"{what}: the model runs on {model.device} but kuzet was built without CUDA, so frames "
-                      "are pre-processed on the CPU", RuntimeWarning, stacklevel=3)
-        return None
-    return cuda_device_id(model.device)
-
-
 def frames_on_device(images: Any, device_id: int) -> list[Any]:
     """Each frame as an HxWx3 uint8 CUDA array: CUDA arrays as they are (checked by the kernels), host
     arrays validated like the CPU path's and uploaded (one copy each)."""
     if is_cuda_array(images):
-        shape = tuple(images.__cuda_array_interface__["shape"])
-        if len(shape) == 4:  # one (N,H,W,3) CUDA array
-            return [_DeviceFrame(images, i, shape[1:]) for i in range(shape[0])]
-        return [images]
+        return split_batch(images)
     if isinstance(images, np.ndarray):
         return [upload(f, device_id) for f in as_image_list(images)]
     if isinstance(images, (str, bytes)) or not isinstance(images, Sequence):
@@ -79,20 +58,6 @@ def host_frames(images: Any, where: str) -> list[np.ndarray]:
         raise InvalidArgument(f"{where}: frames are in GPU memory but this pipeline runs on the CPU; pass numpy "
                               "frames (DeviceArray.numpy()) or run it on CUDA (device='cuda', onnxruntime-gpu)")
     return as_image_list(images)
-
-
-class _DeviceFrame:
-    """Frame i of an (N,H,W,3) CUDA array, as an HxWx3 CUDA array (keeps the batch alive)."""
-
-    def __init__(self, batch: Any, i: int, shape: tuple[int, ...]) -> None:
-        cai = batch.__cuda_array_interface__
-        strides = cai.get("strides") or (int(np.prod(shape)), shape[1] * shape[2], shape[2], 1)
-        self._batch = batch
-        self.shape = tuple(int(d) for d in shape)
-        self.__cuda_array_interface__ = {
-            "shape": self.shape, "typestr": cai["typestr"], "data": (int(cai["data"][0]) + i * int(strides[0]),
-                                                                     bool(cai["data"][1])),
-            "strides": tuple(int(s) for s in strides[1:]), "version": 3, "stream": cai.get("stream")}
 
 
 class GpuDetector:
@@ -126,7 +91,7 @@ class GpuDetector:
         det = self.detector
         fmt = det._format
         h, w = size
-        batch = _cache(self._local, self.device_id).view("detector_input", (len(which), 3, h, w), np.float32)
+        batch = buffer_cache(self._local, self.device_id).view("detector_input", (len(which), 3, h, w), np.float32)
         transforms = core.cuda_preprocess_batch(
             [frames[i] for i in which], batch, channel_order=fmt.channel_order, mean=fmt.mean, scale=fmt.scale,
             fit="letterbox_topleft", pad_value=fmt.pad_value, device=det.model.device)
@@ -167,7 +132,7 @@ class GpuEmbedder:
         """(M,112,112,3) uint8 aligned crops in GPU memory (valid until the next call on this thread)."""
         from kuzet.faces.embedder import CROP
 
-        crops = _cache(self._local, self.device_id).view("crops", (len(matrices), CROP, CROP, 3), np.uint8)
+        crops = buffer_cache(self._local, self.device_id).view("crops", (len(matrices), CROP, CROP, 3), np.uint8)
         core.cuda_warp_batch(frames, index, matrices, CROP, CROP, out=crops, device=self.embedder.model.device)
         return crops
 
@@ -176,18 +141,21 @@ class GpuEmbedder:
         from kuzet.faces.embedder import CROP
 
         m = crops.shape[0]
-        batch = _cache(self._local, self.device_id).view("embedder_input", (m, 3, CROP, CROP), np.float32)
+        batch = buffer_cache(self._local, self.device_id).view("embedder_input", (m, 3, CROP, CROP), np.float32)
         core.cuda_preprocess_batch(crops, batch, fit="stretch", device=self.embedder.model.device)
         out = next(iter(self.embedder.model.run_device(batch).values()))
         return np.array(out, np.float32).reshape(m, -1)
 
 
-def _cache(local: threading.local, device_id: int) -> BufferCache:
-    cache: BufferCache | None = getattr(local, "cache", None)
-    if cache is None:
-        cache = local.cache = BufferCache(device_id)
-    return cache
+def gpu_detector(detector: FaceDetector) -> GpuDetector | None:
+    device_id = kernels_for(detector.model, "FaceDetector")
+    return None if device_id is None else GpuDetector(detector, device_id)
 
 
-__all__ = ["GpuDetector", "GpuEmbedder", "frames_on_device", "host_frames", "is_cuda_array", "kernels_for",
+def gpu_embedder(embedder: FaceEmbedder) -> GpuEmbedder | None:
+    device_id = kernels_for(embedder.model, "FaceEmbedder")
+    return None if device_id is None else GpuEmbedder(embedder, device_id)
+
+
+__all__ = ["gpu_detector", "gpu_embedder", "GpuDetector", "GpuEmbedder", "frames_on_device", "host_frames",
            "GPU_DETECT_BATCH", "GPU_EMBED_BATCH"]

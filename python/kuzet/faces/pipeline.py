@@ -41,8 +41,12 @@ class FacePipeline:
             raise InvalidArgument(f"match_threshold must be in [-1, 1], got {match_threshold}")
         self.detector = detector or FaceDetector(device=device)
         self.embedder = embedder or FaceEmbedder(device=device)
-        self.device = self.detector.model.device
-        self.gpu_preprocessing = self.detector.gpu is not None and self.embedder.gpu is not None
+        self.device: str = getattr(getattr(self.detector, "model", None), "device", "cpu")
+        # Frames stay in GPU memory only when both stages have a GPU path (a caller's own objects may not).
+        self._gpu_id: int | None = None
+        if getattr(self.detector, "gpu", None) is not None and getattr(self.embedder, "gpu", None) is not None:
+            self._gpu_id = self.detector.gpu.device_id  # type: ignore[union-attr]
+        self.gpu_preprocessing = self._gpu_id is not None
         self.watchlist = watchlist
         self.match_threshold = float(match_threshold)
         if watchlist is not None:
@@ -50,8 +54,8 @@ class FacePipeline:
 
     def process(self, images: Images) -> list[list[Face]]:
         """Faces of each image with embeddings and, with a watchlist, identity and similarity."""
-        if self.gpu_preprocessing and self.detector.gpu is not None:  # frames uploaded once, used twice
-            frames = gpu.frames_on_device(images, self.detector.gpu.device_id)
+        if self._gpu_id is not None:  # frames uploaded once, used by the detector and the embedder
+            frames = gpu.frames_on_device(images, self._gpu_id)
         else:
             frames = gpu.host_frames(images, "FacePipeline.process")
         dets = self.detector.detect_arrays(frames)

@@ -8,13 +8,17 @@ a steady stream of batches allocates nothing. Not thread-safe: one cache per thr
 
 from __future__ import annotations
 
+import threading
+import warnings
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 import onnxruntime as ort
 
+from kuzet._native import core
 from kuzet.errors import InvalidArgument
+from kuzet.models.session import OrtModel
 
 
 @dataclass(frozen=True)
@@ -71,9 +75,55 @@ class BufferCache:
         return CudaView(value, int(value.data_ptr()), tuple(int(d) for d in shape), dt, self.device_id)
 
 
+def is_cuda_array(obj: object) -> bool:
+    return hasattr(obj, "__cuda_array_interface__")
+
+
+class _FrameOfBatch:
+    """Frame i of an (N,H,W,3) CUDA array as an HxWx3 CUDA array (keeps the batch alive)."""
+
+    def __init__(self, batch: Any, i: int) -> None:
+        cai = batch.__cuda_array_interface__
+        shape = tuple(int(d) for d in cai["shape"][1:])
+        strides = cai.get("strides") or (int(np.prod(shape)) * np.dtype(cai["typestr"]).itemsize,
+                                         shape[1] * shape[2], shape[2], 1)
+        self._batch = batch
+        self.shape = shape
+        self.__cuda_array_interface__ = {
+            "shape": shape, "typestr": cai["typestr"], "strides": tuple(int(s) for s in strides[1:]),
+            "data": (int(cai["data"][0]) + i * int(strides[0]), bool(cai["data"][1])),
+            "version": 3, "stream": cai.get("stream")}
+
+
+def split_batch(images: Any) -> list[Any]:
+    """A CUDA array of frames: (N,H,W,3) -> N HxWx3 CUDA arrays; anything else -> [images] (one frame)."""
+    shape = tuple(images.__cuda_array_interface__["shape"])
+    return [_FrameOfBatch(images, i) for i in range(shape[0])] if len(shape) == 4 else [images]
+
+
 def cuda_device_id(device: str) -> int:
     """N of 'cuda:N' (0 for 'cuda')."""
     return int(device.partition(":")[2] or 0)
 
 
-__all__ = ["CudaView", "BufferCache", "upload", "cuda_device_id"]
+def kernels_for(model: OrtModel, what: str) -> int | None:
+    """The CUDA device id whose kernels do this model's pixel work, or None (CPU pre-processing): None when
+    the model runs on the CPU, and (with a warning) when this kuzet build has no CUDA kernels."""
+    if not model.device.startswith("cuda"):
+        return None
+    if not core.native_build_info()["cuda"]["built"]:
+        warnings.warn(f"{what}: the model runs on {model.device} but kuzet was built without CUDA, so frames "
+                      "are pre-processed on the CPU", RuntimeWarning, stacklevel=4)
+        return None
+    return cuda_device_id(model.device)
+
+
+def buffer_cache(local: threading.local, device_id: int) -> BufferCache:
+    cache: BufferCache | None = getattr(local, "cache", None)
+    if cache is None:
+        cache = local.cache = BufferCache(device_id)
+    return cache
+
+
+__all__ = ["CudaView", "BufferCache", "upload", "cuda_device_id", "is_cuda_array", "split_batch", "kernels_for",
+           "buffer_cache"]
