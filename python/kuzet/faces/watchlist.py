@@ -237,7 +237,7 @@ class Watchlist:
 
 def query_blocks(queries: int, identities: int, budget_bytes: int = 1 << 28) -> list[tuple[int, int]]:
     """[start, stop) ranges of queries whose (block, identities) float32 similarity matrix fits the budget
-    (256 MiB: 64 queries at 1M identities), at least one query per block."""
+    (256 MiB: 64 queries at 2**20 identities), at least one query per block."""
     block = max(1, budget_bytes // (4 * max(1, identities)))
     return [(a, min(a + block, queries)) for a in range(0, queries, block)]
 
