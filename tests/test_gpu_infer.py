@@ -316,7 +316,6 @@ def test_cuda_demanded_without_the_cuda_ep_is_an_error(model_dir: Path) -> None:
 def test_auto_falls_back_to_the_cpu_with_a_warning(model_dir: Path, monkeypatch: pytest.MonkeyPatch,
                                                    face_stills: list[np.ndarray]) -> None:
     monkeypatch.setattr(session, "_cache", {})  # a fresh load warns
-    monkeypatch.setenv("KUZET_MODEL_DIR", str(model_dir))
     with pytest.warns(RuntimeWarning, match="running on CPU.*CUDAExecutionProvider"):
         pipeline = FacePipeline(detector=FaceDetector(model_dir=model_dir), embedder=FaceEmbedder(model_dir=model_dir))
     assert pipeline.device == "cpu" and not pipeline.gpu_preprocessing
