@@ -405,3 +405,32 @@ def test_cuda_entry_points_without_a_device_raise() -> None:
         core.cuda_preprocess_batch([FakeCuda((4, 4, 3))], FakeCuda((1, 3, 8, 8), "<f4"))
     with pytest.raises(kuzet.KuzetError, match=message):
         core.cuda_warp_batch([FakeCuda((4, 4, 3))], np.zeros(1, np.int32), np.eye(3)[None], 8, 8)
+
+
+# -- opt-in float16 models (CUDA only; the conversion and the agreement check run anywhere) -----------------------
+def test_fp16_copy_is_made_once_and_checked(model_dir: Path, tmp_path: Path) -> None:
+    import onnx
+
+    from kuzet.models.fp16 import half_precision_file, outputs_agree, probe_batch
+    from kuzet.models.session import OrtModel
+
+    embedder = FaceEmbedder(model_dir=model_dir, device="cpu")
+    path = half_precision_file(embedder.model.path, folder=tmp_path)
+    graph = onnx.load(str(path))
+    fp16 = onnx.TensorProto.FLOAT16
+    assert sum(i.data_type == fp16 for i in graph.graph.initializer) > 100  # the weights are float16
+    assert [i.type.tensor_type.elem_type for i in (*graph.graph.input, *graph.graph.output)] == [1, 1]  # IO fp32
+    stamp = path.stat().st_mtime_ns
+    assert half_precision_file(embedder.model.path, folder=tmp_path) == path and path.stat().st_mtime_ns == stamp
+    # The agreement check, on the CPU EP (which runs this float16 graph too): cosine >= 0.999 per item.
+    half = OrtModel(embedder.model.spec, path, device="cpu")
+    probe = probe_batch(embedder.model)
+    assert probe.shape == (2, 3, 112, 112)
+    full, reduced = embedder.model.run(probe), half.run(probe)
+    assert outputs_agree(full, reduced)
+    worse = {k: v + np.random.default_rng(1).normal(0, 0.5 * np.abs(v).mean(), v.shape) for k, v in full.items()}
+    assert not outputs_agree(full, worse)
+    with pytest.raises(kuzet.InvalidArgument, match="fp16=True needs the model on CUDA"):
+        FaceEmbedder(model_dir=model_dir, device="cpu", fp16=True)
+    with pytest.raises(kuzet.InvalidArgument, match="fp16=True needs the model on CUDA"):
+        FaceDetector(model_dir=model_dir, device="cpu", fp16=True)

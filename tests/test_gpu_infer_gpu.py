@@ -161,3 +161,18 @@ def test_watchlist_gpu_search_equals_cpu() -> None:
                for g, c in zip(rg, rc, strict=True)) < 1e-4
     half = wl.search(queries, top_k=1, threshold=0.2, device="cuda", dtype="float16")
     assert [r[0].identity for r in half] == [r[0].identity for r in cpu]
+
+
+def test_fp16_embedder_keeps_real_embeddings(model_dir: Path, face_stills: list[np.ndarray], tmp_path: Path,
+                                             monkeypatch: pytest.MonkeyPatch) -> None:
+    """The opt-in float16 embedder: on real faces, cosine >= 0.999 with the float32 one (or it is refused)."""
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
+    detector = FaceDetector(model_dir=model_dir, device="cuda")
+    fp32 = FaceEmbedder(model_dir=model_dir, device="cuda")
+    fp16 = FaceEmbedder(model_dir=model_dir, device="cuda", fp16=True)
+    assert fp16.model_id == fp32.model_id + ":fp16" and fp16.model is not fp32.model
+    faces = detector.detect(face_stills)
+    a, b = fp32.embed(face_stills, faces), fp16.embed(face_stills, faces)
+    assert len(a) == 25 and float(np.min(np.sum(a * b, axis=1))) >= 0.999
+    with pytest.raises(kuzet.ModelError, match="fp16"):  # a float32 watchlist refuses float16 embeddings
+        Watchlist(model_id=fp32.model_id).search(b, model_id=fp16.model_id)

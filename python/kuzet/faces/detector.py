@@ -14,6 +14,7 @@ from kuzet.errors import InvalidArgument, ModelError
 from kuzet.faces import gpu
 from kuzet.faces.images import Images, as_image_list
 from kuzet.models import OrtModel, load_model
+from kuzet.models.fp16 import half_precision
 from kuzet.models.parallel import cpu_workers, map_chunks
 from kuzet.models.session import choose_providers
 from kuzet.results import Face
@@ -65,6 +66,7 @@ class FaceDetector:
     multiples of 32 (e.g. 640x384 for 16:9 frames instead of 640x640: the same pixels for 40% less work).
     On CPU a batch runs as chunks of batch_size images on `workers` threads (default: one per CPU), each
     on a single-threaded session (see kuzet.models.parallel); on CUDA as one stream of chunks. Thread-safe.
+    fp16=True (CUDA only, opt-in) runs a float16 copy of the model if it agrees with float32 (kuzet.models.fp16).
     """
 
     def __init__(
@@ -81,6 +83,7 @@ class FaceDetector:
         max_faces: int = 0,
         batch_size: int = 4,
         workers: int | None = None,
+        fp16: bool = False,
     ) -> None:
         if not 0.0 <= score_threshold <= 1.0:
             raise InvalidArgument(f"score_threshold must be in [0, 1], got {score_threshold}")
@@ -96,6 +99,8 @@ class FaceDetector:
         if family not in _FORMATS:
             raise ModelError(f"model {model!r} has family {family!r}, which is not a face detector family")
         self.family = family
+        if fp16:
+            self.model = half_precision(self.model)
         self._format = _FORMATS[family]
         size = self.model.spec.input_size or input_size
         if size is not None and (size[0] % 32 or size[1] % 32 or size[0] <= 0 or size[1] <= 0):
