@@ -114,7 +114,8 @@ DeviceImages device_images(const py::handle& images, const std::string& what) {
   for (size_t i = 0; i < seq.size(); ++i) {
     const std::string name = what + "[" + std::to_string(i) + "]";
     const CudaArray a = cuda_array(seq[i], name, "|u1", 1);
-    if (a.shape.size() != 3) throw InvalidArgument(name + ": expected an HxWx3 image, got shape " + shape_text(a.shape));
+    if (a.shape.size() != 3)
+      throw InvalidArgument(name + ": expected an HxWx3 image, got shape " + shape_text(a.shape));
     check_pixels(a, 0, name);
     out.views.push_back(view_at(a, 0, a.data));
     out.streams.push_back(a.stream);

@@ -58,7 +58,8 @@ struct PlanParams {
 
 std::size_t packed_bytes(const std::vector<ImageView>& images) {
   std::size_t total = 0;
-  for (const auto& img : images) total += static_cast<std::size_t>(img.height) * static_cast<std::size_t>(img.width) * 3;
+  for (const auto& img : images)
+    total += static_cast<std::size_t>(img.height) * static_cast<std::size_t>(img.width) * 3;
   return total;
 }
 
