@@ -434,3 +434,37 @@ def test_fp16_copy_is_made_once_and_checked(model_dir: Path, tmp_path: Path) -> 
         FaceEmbedder(model_dir=model_dir, device="cpu", fp16=True)
     with pytest.raises(kuzet.InvalidArgument, match="fp16=True needs the model on CUDA"):
         FaceDetector(model_dir=model_dir, device="cpu", fp16=True)
+
+
+def test_device_buffers_reuse_grow_and_copy_back(monkeypatch: pytest.MonkeyPatch) -> None:
+    """BufferCache / upload / CudaView with ONNX Runtime's allocations made on the CPU instead of CUDA."""
+    from kuzet.models.device_buffers import BufferCache, upload
+
+    class OnHost:
+        @staticmethod
+        def ortvalue_from_shape_and_type(shape: list[int], dtype: Any, device: str, device_id: int) -> Any:
+            assert device == "cuda" and device_id == 3
+            return ort.OrtValue.ortvalue_from_shape_and_type(shape, dtype, "cpu", 0)
+
+        @staticmethod
+        def ortvalue_from_numpy(array: np.ndarray, device: str, device_id: int) -> Any:
+            assert device == "cuda" and device_id == 3
+            return ort.OrtValue.ortvalue_from_numpy(array, "cpu", 0)
+
+    monkeypatch.setattr(kuzet.models.device_buffers, "ort", SimpleNamespace(OrtValue=OnHost))
+    frame = np.arange(5 * 7 * 3, dtype=np.uint8).reshape(5, 7, 3)
+    view = upload(frame[:, 1:], 3)  # a strided array is made contiguous first
+    assert view.__cuda_array_interface__ == {"shape": (5, 6, 3), "typestr": "|u1", "data": (view.ptr, False),
+                                             "strides": None, "version": 3, "stream": None}
+    np.testing.assert_array_equal(view.numpy(), frame[:, 1:])
+    cache = BufferCache(3)
+    a = cache.view("input", (2, 3, 4, 4), np.float32)
+    host_view(a)[...] = 1.5
+    b = cache.view("input", (1, 3, 4, 4), np.float32)  # smaller: the same memory
+    assert b.ptr == a.ptr and b.nbytes == 192 and b.__cuda_array_interface__["typestr"] == "<f4"
+    np.testing.assert_array_equal(b.numpy(), np.full((1, 3, 4, 4), 1.5, np.float32))
+    c = cache.view("input", (4, 3, 4, 4), np.float32)  # larger: a new allocation
+    assert c.nbytes == 768 and c.owner is not a.owner
+    assert cache.view("crops", (1, 2, 2, 3), np.uint8).owner is not c.owner  # one buffer per purpose
+    with pytest.raises(kuzet.InvalidArgument, match="empty dimension"):
+        cache.view("input", (0, 3, 4, 4), np.float32)

@@ -145,6 +145,17 @@ def test_plate_pipeline_cpu_and_cuda_read_the_same(data_dir: Path, model_dir: Pa
         for ga, ea in zip(got, expected, strict=True):
             for g, e in zip(ga, ea, strict=True):
                 assert np.abs(np.subtract(g.box, e.box)).max() <= 1.0
+    # Every 5th frame of the UK street clip (the CPU tests' video), read as one batch.
+    cap = cv2.VideoCapture(str(data_dir / "plates" / "video" / "license_plate_uk.mp4"))
+    video = []
+    for i in range(140):
+        ok, bgr = cap.read()
+        assert ok
+        if i % 5 == 0:
+            video.append(np.ascontiguousarray(cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB)))
+    expected = cpu.process(video)
+    assert sum(map(len, expected)) >= 20
+    assert [[r.text for r in reads] for reads in gpu.process(video)] == [[r.text for r in reads] for reads in expected]
 
 
 def test_watchlist_gpu_search_equals_cpu() -> None:
