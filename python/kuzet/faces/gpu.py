@@ -2,8 +2,9 @@
 
 When a detector/embedder model runs on ONNX Runtime's CUDA EP and this kuzet build has its CUDA kernels:
 
-* frames that are CUDA arrays (kuzet DeviceArray from NVDEC, CuPy, PyTorch: anything with
-  ``__cuda_array_interface__``) are used in place; host (numpy) frames are uploaded once per call;
+* frames that are RGB uint8 HxWx3 CUDA arrays (kuzet DeviceArray from NVDEC with layout "rgb", CuPy,
+  PyTorch: anything with ``__cuda_array_interface__``) are used in place; host (numpy) frames are uploaded
+  once per call;
 * the letterbox/normalise kernel writes the detector input straight into a GPU buffer that IOBinding binds
   (no host copy of the batch); only the detector's outputs (small) come back for the C++ decoding and NMS;
 * the warp kernel builds the 112x112 aligned crops of every face of the batch on the GPU, the normalise
@@ -32,7 +33,7 @@ if TYPE_CHECKING:
     from kuzet.faces.detector import Detections, FaceDetector
     from kuzet.faces.embedder import FaceEmbedder
 
-# Batches on a GPU: large enough to fill it, small enough to bound the buffers (64 x 640x640 inputs = 315 MB).
+# Batches on a GPU: large enough to fill it, small enough to bound the buffers (32 x 640x640 inputs = 157 MB).
 GPU_DETECT_BATCH = 32
 GPU_EMBED_BATCH = 256
 
