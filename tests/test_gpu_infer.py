@@ -335,7 +335,12 @@ def test_model_on_cuda_without_cuda_kernels_warns(monkeypatch: pytest.MonkeyPatc
     monkeypatch.setattr(kuzet.models.device_buffers, "core", no_kernels)
     with pytest.warns(RuntimeWarning, match="built without CUDA.*pre-processed on the CPU"):
         assert kuzet.models.device_buffers.kernels_for(model, "FaceDetector") is None  # type: ignore[arg-type]
-    with_kernels = SimpleNamespace(native_build_info=lambda: {"cuda": {"built": True}})
+    no_device = SimpleNamespace(native_build_info=lambda: {"cuda": {"built": True, "devices": [{}],
+                                                                    "error": None}})
+    monkeypatch.setattr(kuzet.models.device_buffers, "core", no_device)
+    with pytest.warns(RuntimeWarning, match="sees no device 1 .no such device.*pre-processed on the CPU"):
+        assert kuzet.models.device_buffers.kernels_for(model, "FaceDetector") is None  # type: ignore[arg-type]
+    with_kernels = SimpleNamespace(native_build_info=lambda: {"cuda": {"built": True, "devices": [{}, {}]}})
     monkeypatch.setattr(kuzet.models.device_buffers, "core", with_kernels)
     with warnings.catch_warnings():
         warnings.simplefilter("error")

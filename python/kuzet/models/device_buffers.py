@@ -108,14 +108,21 @@ def cuda_device_id(device: str) -> int:
 
 def kernels_for(model: OrtModel, what: str) -> int | None:
     """The CUDA device id whose kernels do this model's pixel work, or None (CPU pre-processing): None when
-    the model runs on the CPU, and (with a warning) when this kuzet build has no CUDA kernels."""
+    the model runs on the CPU, and (with a warning) when this kuzet build has no CUDA kernels or its CUDA
+    runtime cannot see that device (e.g. a driver too old for it, while ONNX Runtime's CUDA EP works)."""
     if not model.device.startswith("cuda"):
         return None
-    if not core.native_build_info()["cuda"]["built"]:
-        warnings.warn(f"{what}: the model runs on {model.device} but kuzet was built without CUDA, so frames "
-                      "are pre-processed on the CPU", RuntimeWarning, stacklevel=4)
-        return None
-    return cuda_device_id(model.device)
+    cuda = core.native_build_info()["cuda"]
+    device_id = cuda_device_id(model.device)
+    if not cuda["built"]:
+        reason = "kuzet was built without CUDA"
+    elif len(cuda.get("devices") or []) <= device_id:
+        reason = f"kuzet's CUDA runtime sees no device {device_id} ({cuda.get('error') or 'no such device'})"
+    else:
+        return device_id
+    warnings.warn(f"{what}: the model runs on {model.device} but {reason}, so frames are pre-processed on the CPU",
+                  RuntimeWarning, stacklevel=4)
+    return None
 
 
 def buffer_cache(local: threading.local, device_id: int) -> BufferCache:
