@@ -355,6 +355,8 @@ def test_split_batch_addresses_each_frame() -> None:
     np.testing.assert_array_equal(host_view(frames[1]), batch[1])
     one = HostCuda(batch[0])
     assert split_batch(one) == [one]
+    contiguous = SimpleNamespace(__cuda_array_interface__={**HostCuda(batch).__cuda_array_interface__, "strides": None})
+    np.testing.assert_array_equal(host_view(split_batch(contiguous)[1]), batch[1])  # strides implied (C order)
 
 
 # -- argument checks of the CUDA entry points (they fail before any device is touched) ----------------------------
