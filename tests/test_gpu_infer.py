@@ -386,6 +386,11 @@ def test_cuda_preprocess_batch_checks(images: Any, out: Any, message: str) -> No
 
 def test_cuda_entry_point_options_and_warp_checks() -> None:
     img, out = [FakeCuda((4, 4, 3))], FakeCuda((1, 3, 8, 8), "<f4")
+    for broken in ({"shape": (4, 4, 3), "typestr": "|u1"}, {"shape": "4x4", "typestr": "|u1", "data": (1, False)},
+                   "not a dict"):
+        bad = SimpleNamespace(__cuda_array_interface__=broken)
+        with pytest.raises(kuzet.InvalidArgument, match=r"images\[0\]: malformed __cuda_array_interface__"):
+            core.cuda_preprocess_batch([bad], out)
     for kwargs, message in [({"device": "cpu"}, "device"), ({"fit": "crop"}, "fit"),
                             ({"channel_order": "rgba"}, "channel_order"), ({"mean": (np.nan, 0, 0)}, "finite")]:
         with pytest.raises(kuzet.InvalidArgument, match=message):

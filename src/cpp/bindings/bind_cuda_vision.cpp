@@ -34,12 +34,10 @@ struct CudaArray {
   std::uintptr_t stream = 0;         // the producer's stream (0: none given, nothing to wait for)
 };
 
-CudaArray cuda_array(const py::handle& obj, const std::string& name, const std::string& typestr, int itemsize) {
-  if (!py::hasattr(obj, "__cuda_array_interface__"))
-    throw InvalidArgument(name + ": expected a CUDA array (__cuda_array_interface__), got " +
-                          std::string(py::str(py::type::of(obj).attr("__name__"))));
-  py::dict cai = obj.attr("__cuda_array_interface__");
-  CudaArray a;
+// Fills `a` from a __cuda_array_interface__ dict; throws InvalidArgument for a dtype/stride problem.
+void parse_interface(const py::object& interface, CudaArray& a, const std::string& name, const std::string& typestr,
+                     int itemsize) {
+  py::dict cai = interface;
   const auto ts = cai["typestr"].cast<std::string>();
   if (ts.size() < 2 || ts.substr(1) != typestr.substr(1) || (itemsize > 1 && ts[0] == '>'))
     throw InvalidArgument(name + ": expected dtype " + typestr + ", got " + ts);
@@ -60,6 +58,20 @@ CudaArray cuda_array(const py::handle& obj, const std::string& name, const std::
   }
   if (cai.contains("stream") && !cai["stream"].is_none()) a.stream = cai["stream"].cast<std::uintptr_t>();
   if (a.data == 0 && step != 0) throw InvalidArgument(name + ": null device pointer");
+}
+
+CudaArray cuda_array(const py::handle& obj, const std::string& name, const std::string& typestr, int itemsize) {
+  if (!py::hasattr(obj, "__cuda_array_interface__"))
+    throw InvalidArgument(name + ": expected a CUDA array (__cuda_array_interface__), got " +
+                          std::string(py::str(py::type::of(obj).attr("__name__"))));
+  CudaArray a;
+  try {
+    parse_interface(obj.attr("__cuda_array_interface__"), a, name, typestr, itemsize);
+  } catch (const py::error_already_set& e) {  // a missing key, a wrong type: not a usable interface
+    throw InvalidArgument(name + ": malformed __cuda_array_interface__ (" + std::string(e.what()) + ")");
+  } catch (const py::cast_error& e) {
+    throw InvalidArgument(name + ": malformed __cuda_array_interface__ (" + std::string(e.what()) + ")");
+  }
   return a;
 }
 
