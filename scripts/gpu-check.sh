@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
-# One call on a GPU machine: build kuzet with CUDA against an FFmpeg with NVDEC, run the CUDA tests and the
-# NVDEC benchmark, and leave every log in $OUT.
+# One call on a GPU machine: build kuzet with CUDA against an FFmpeg with NVDEC, run the CUDA tests (decoding,
+# kernels, the GPU face/plate pipelines) and the NVDEC and GPU inference benchmarks, and leave every log in $OUT.
+# The GPU pipeline tests and benchmark need onnxruntime-gpu (and CuPy for the watchlist test); without them
+# they skip and say why (see tests.log / bench_gpu_infer.log).
 #   FFMPEG_PKG_CONFIG_PATH  folder with that FFmpeg's libav*.pc (default: whatever pkg-config finds)
 #   OUT (default ./out), CUDA_ARCHS (default 90: H100), KUZET_DATA_DIR / KUZET_MODEL_DIR as for the tests.
 # Builds with `pip install --no-build-isolation .` when scikit-build-core and pybind11 are installed (the
@@ -21,7 +23,9 @@ fi
 archs=${CUDA_ARCHS:-90}
 
 { date -u; nvidia-smi; nvcc --version; "$py" --version; pkg-config --modversion libavcodec; command -v ffmpeg
-  ffmpeg -hide_banner -hwaccels; } > "$out/environment.txt" 2>&1
+  ffmpeg -hide_banner -hwaccels
+  "$py" -c "import onnxruntime as o; print('onnxruntime', o.__version__, o.get_available_providers())"
+  "$py" -c "import cupy; print('cupy', cupy.__version__)"; } > "$out/environment.txt" 2>&1
 
 build_with_cmake() {
   local gen=(); command -v ninja > /dev/null && gen=(-G Ninja)
@@ -48,7 +52,8 @@ if [[ $build -ne 0 ]]; then
 fi
 "$py" -c "import json, kuzet; print(json.dumps(kuzet.build_info(), indent=2))" > "$out/build_info.json" 2>&1
 
-"$py" -m pytest -v -rs tests/test_cuda_gpu.py tests/test_cuda_fallback.py > "$out/tests.log" 2>&1
+"$py" -m pytest -v -rs tests/test_cuda_gpu.py tests/test_cuda_fallback.py tests/test_vision_cuda.py \
+  tests/test_gpu_infer_gpu.py tests/test_gpu_infer.py > "$out/tests.log" 2>&1
 tests=$?
 if "$py" -c "import pytest_benchmark" 2>/dev/null; then
   "$py" -m pytest -s -rs bench/bench_nvdec.py --benchmark-json="$out/bench_nvdec.json" > "$out/bench.log" 2>&1
@@ -56,7 +61,12 @@ else
   "$py" bench/bench_nvdec.py > "$out/bench.log" 2>&1
 fi
 bench=$?
-echo "tests exit $tests, benchmark exit $bench" | tee "$out/summary.txt"
+# Needs pytest-benchmark (its `benchmark` fixture); faces at batch 1..64, plates at batch 1..128 (1080p).
+"$py" -m pytest -s -rs bench/bench_gpu_infer.py --benchmark-json="$out/bench_gpu_infer.json" \
+  > "$out/bench_gpu_infer.log" 2>&1
+bench_infer=$?
+echo "tests exit $tests, benchmark exit $bench, inference benchmark exit $bench_infer" | tee "$out/summary.txt"
 tail -5 "$out/tests.log" | tee -a "$out/summary.txt"
 grep -E "fps|skipped" "$out/bench.log" | tee -a "$out/summary.txt"
-[[ $tests -eq 0 && $bench -eq 0 ]]
+grep -E "frames/s|plates/s|SKIPPED" "$out/bench_gpu_infer.log" | tee -a "$out/summary.txt"
+[[ $tests -eq 0 && $bench -eq 0 && $bench_infer -eq 0 ]]

@@ -11,8 +11,10 @@ import numpy as np
 
 from kuzet._native import core
 from kuzet.errors import InvalidArgument, ModelError
+from kuzet.faces import gpu
 from kuzet.faces.images import Images, as_image_list
 from kuzet.models import OrtModel, load_model
+from kuzet.models.fp16 import half_precision
 from kuzet.models.parallel import cpu_workers, map_chunks
 from kuzet.models.session import choose_providers
 from kuzet.results import Face
@@ -64,6 +66,7 @@ class FaceDetector:
     multiples of 32 (e.g. 640x384 for 16:9 frames instead of 640x640: the same pixels for 40% less work).
     On CPU a batch runs as chunks of batch_size images on `workers` threads (default: one per CPU), each
     on a single-threaded session (see kuzet.models.parallel); on CUDA as one stream of chunks. Thread-safe.
+    fp16=True (CUDA only, opt-in) runs a float16 copy of the model if it agrees with float32 (kuzet.models.fp16).
     """
 
     def __init__(
@@ -80,6 +83,7 @@ class FaceDetector:
         max_faces: int = 0,
         batch_size: int = 4,
         workers: int | None = None,
+        fp16: bool = False,
     ) -> None:
         if not 0.0 <= score_threshold <= 1.0:
             raise InvalidArgument(f"score_threshold must be in [0, 1], got {score_threshold}")
@@ -95,6 +99,8 @@ class FaceDetector:
         if family not in _FORMATS:
             raise ModelError(f"model {model!r} has family {family!r}, which is not a face detector family")
         self.family = family
+        if fp16:
+            self.model = half_precision(self.model)
         self._format = _FORMATS[family]
         size = self.model.spec.input_size or input_size
         if size is not None and (size[0] % 32 or size[1] % 32 or size[0] <= 0 or size[1] <= 0):
@@ -109,14 +115,23 @@ class FaceDetector:
         self.batch_size = int(batch_size)
         self._native_threads = 1 if self.workers > 1 else 0  # chunks already run on `workers` threads
         self._buffers = threading.local()  # per thread: the memory ONNX Runtime reads, reused across calls
+        # On CUDA (and a CUDA build of kuzet) batches are pre-processed on the GPU: see kuzet/faces/gpu.py.
+        self.gpu = gpu.gpu_detector(self)
 
     def detect(self, images: Images) -> list[list[Face]]:
-        """Faces of each image (best first). A single HxWx3 array counts as a batch of one."""
+        """Faces of each image (best first). A single HxWx3 array counts as a batch of one. On CUDA, frames
+        may also be CUDA arrays (kuzet DeviceArray, CuPy, PyTorch)."""
+        if self.gpu is not None:
+            frames = gpu.frames_on_device(images, self.gpu.device_id)
+            return self.gpu.detect(frames).to_faces(len(frames))
         frames = as_image_list(images)
         return self.detect_arrays(frames).to_faces(len(frames))
 
     def detect_arrays(self, frames: list[np.ndarray]) -> Detections:
-        """Faces of already-validated frames as flat arrays (the pipeline's fast path)."""
+        """Faces of already-validated frames as flat arrays (the pipeline's fast path). On the GPU path the
+        frames may also be CUDA arrays (see kuzet.faces.gpu)."""
+        if self.gpu is not None:
+            return self.gpu.detect(frames)
         # Frames go through the model in chunks of one input size: the model's fixed size, or each frame's
         # fitted size (so a frame gives the same faces alone or in any batch; video frames share one size).
         groups: dict[tuple[int, int], list[int]] = {}

@@ -11,9 +11,11 @@ import numpy as np
 
 from kuzet._native import core
 from kuzet.errors import InvalidArgument, ModelError
+from kuzet.faces import gpu
 from kuzet.faces.align import align_faces
 from kuzet.faces.images import Images, as_image_list
 from kuzet.models import OrtModel, load_model
+from kuzet.models.fp16 import half_precision
 from kuzet.models.parallel import cpu_workers, map_chunks
 from kuzet.models.session import choose_providers
 from kuzet.results import Face
@@ -24,7 +26,9 @@ CROP = 112
 class FaceEmbedder:
     """Embeds aligned faces with MobileFace V2 (default) or another ArcFace-style 112x112 model
     (input RGB 0..255 raw, the graph normalises; output (N, D)). Runs chunks of batch_size faces on
-    `workers` threads like FaceDetector. Thread-safe."""
+    `workers` threads like FaceDetector. Thread-safe. fp16=True (CUDA only, opt-in) runs a float16 copy of the
+    model if it agrees with float32 (kuzet.models.fp16); its model_id then ends in ':fp16', so a watchlist
+    enrolled in float32 refuses its embeddings until fp16 is shown to keep cosine >= 0.999 on real faces."""
 
     def __init__(
         self,
@@ -35,6 +39,7 @@ class FaceEmbedder:
         device: str = "auto",
         batch_size: int = 8,
         workers: int | None = None,
+        fp16: bool = False,
     ) -> None:
         if batch_size < 1 or (workers is not None and workers < 1):
             raise InvalidArgument("batch_size and workers must be >= 1")
@@ -48,11 +53,18 @@ class FaceEmbedder:
         spec = self.model.spec
         # Identifies the exact weights: embeddings of different models are not comparable.
         self.model_id = f"{spec.name}:{spec.sha256}" if spec.sha256 else f"{spec.name}:{self.model.path.name}"
+        if fp16:
+            fp32 = self.model
+            self.model = half_precision(self.model)
+            if self.model is not fp32:
+                self.model_id += ":fp16"
         self._buffers = threading.local()  # per thread: the input array ONNX Runtime reads
+        # On CUDA (and a CUDA build of kuzet) alignment and input run on the GPU: see kuzet/faces/gpu.py.
+        self.gpu = gpu.gpu_embedder(self)
 
     def embed(self, images: Images, faces: Sequence[Sequence[Face]]) -> np.ndarray:
         """L2-normalised embeddings (M, D) of the given faces of each image, in order (image, then face)."""
-        frames = as_image_list(images)
+        frames = gpu.frames_on_device(images, self.gpu.device_id) if self.gpu else as_image_list(images)
         if len(faces) != len(frames):
             raise InvalidArgument(f"faces: expected one list of faces per image ({len(frames)}), got {len(faces)}")
         index = np.array([i for i, fs in enumerate(faces) for _ in fs], np.int32)
@@ -60,7 +72,10 @@ class FaceEmbedder:
         return self.embed_landmarks(frames, index, landmarks)
 
     def embed_landmarks(self, frames: list[np.ndarray], image_index: np.ndarray, landmarks: np.ndarray) -> np.ndarray:
-        """Embeddings of the faces with these 5-point landmarks in frames[image_index]."""
+        """Embeddings of the faces with these 5-point landmarks in frames[image_index] (on the GPU path the
+        frames may be CUDA arrays)."""
+        if self.gpu is not None:
+            return self.gpu.embed_landmarks(frames, image_index, landmarks)
         return self.embed_aligned(align_faces(frames, image_index, landmarks, CROP))
 
     def embed_aligned(self, crops: np.ndarray) -> np.ndarray:

@@ -7,6 +7,7 @@ from collections.abc import Sequence
 import numpy as np
 
 from kuzet.errors import InvalidArgument
+from kuzet.faces import gpu
 from kuzet.faces.detector import FaceDetector
 from kuzet.faces.embedder import FaceEmbedder
 from kuzet.faces.images import Images, as_image_list
@@ -19,6 +20,12 @@ class FacePipeline:
 
     match_threshold is the cosine similarity at or above which a face is reported as an identity (0.43 is
     MobileFace V2's equal-error point on 300 labelled real pairs; see docs/models.md).
+
+    device ("auto", "cpu", "cuda", "cuda:N") places the detector and embedder it creates: "auto" takes CUDA
+    when onnxruntime has the CUDA EP, else the CPU with a RuntimeWarning; "cuda" without it raises ModelError.
+    `device` then says where the models run and `gpu_preprocessing` whether the pixel work (letterbox,
+    alignment) runs there too, frames staying in GPU memory (kuzet/faces/gpu.py); CUDA arrays (NVDEC
+    DeviceArray, CuPy, PyTorch) are then accepted as frames.
     """
 
     def __init__(
@@ -28,11 +35,18 @@ class FacePipeline:
         embedder: FaceEmbedder | None = None,
         watchlist: Watchlist | None = None,
         match_threshold: float = 0.43,
+        device: str = "auto",
     ) -> None:
         if not -1.0 <= match_threshold <= 1.0:
             raise InvalidArgument(f"match_threshold must be in [-1, 1], got {match_threshold}")
-        self.detector = detector or FaceDetector()
-        self.embedder = embedder or FaceEmbedder()
+        self.detector = detector or FaceDetector(device=device)
+        self.embedder = embedder or FaceEmbedder(device=device)
+        self.device: str = getattr(getattr(self.detector, "model", None), "device", "cpu")
+        # Frames stay in GPU memory only when both stages have a GPU path (a caller's own objects may not).
+        self._gpu_id: int | None = None
+        if getattr(self.detector, "gpu", None) is not None and getattr(self.embedder, "gpu", None) is not None:
+            self._gpu_id = self.detector.gpu.device_id  # type: ignore[union-attr]
+        self.gpu_preprocessing = self._gpu_id is not None
         self.watchlist = watchlist
         self.match_threshold = float(match_threshold)
         if watchlist is not None:
@@ -40,7 +54,10 @@ class FacePipeline:
 
     def process(self, images: Images) -> list[list[Face]]:
         """Faces of each image with embeddings and, with a watchlist, identity and similarity."""
-        frames = as_image_list(images)
+        if self._gpu_id is not None:  # frames uploaded once, used by the detector and the embedder
+            frames = gpu.frames_on_device(images, self._gpu_id)
+        else:
+            frames = gpu.host_frames(images, "FacePipeline.process")
         dets = self.detector.detect_arrays(frames)
         embeddings = self.embedder.embed_landmarks(frames, dets.image_index, dets.landmarks)
         matches = None

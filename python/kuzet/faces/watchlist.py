@@ -2,7 +2,8 @@
 
 Every enrolled embedding is stored (so templates can be rebuilt); each identity is searched through one
 template, the re-normalised mean of its embeddings, kept in a contiguous float32 matrix so a search is one
-BLAS matrix product plus an argpartition, fast at 100,000+ identities. The watchlist records the embedder's
+BLAS matrix product plus an argpartition, fast at 100,000+ identities (on device="cuda" the matrix stays in GPU
+memory and the product and argpartition run there: kuzet/faces/gpu_watchlist.py). The watchlist records the embedder's
 model id and refuses embeddings from any other model: they live in a different space.
 """
 
@@ -13,7 +14,7 @@ import sqlite3
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -58,6 +59,7 @@ class Watchlist:
         self._row: dict[str, int] = {}
         self._sums = np.zeros((0, self.dim or 0), np.float64)
         self._matrix: np.ndarray | None = None
+        self._gpu: Any = None  # GpuTemplates of the current matrix, made on the first device="cuda" search
         rows = self._db.execute("SELECT identity, vector FROM embeddings ORDER BY id").fetchall()
         if rows:
             vectors = np.frombuffer(b"".join(r[1] for r in rows), np.float32).reshape(len(rows), -1)
@@ -118,12 +120,26 @@ class Watchlist:
         self._sums = np.delete(self._sums, row, axis=0)
         self._row = {n: i for i, n in enumerate(self._names)}
         self._matrix = None
+        self._gpu = None
 
     # -- search ----------------------------------------------------------------------------------------
     def search(self, queries: np.ndarray, *, top_k: int = 1, threshold: float = 0.43,
-               model_id: str | None = None) -> list[list[WatchlistMatch]]:
+               model_id: str | None = None, device: str = "cpu",
+               dtype: str = "float32") -> list[list[WatchlistMatch]]:
         """For each query embedding (Q,D): up to top_k identities with cosine similarity >= threshold, best
-        first. Queries are L2-normalised here."""
+        first (equal similarities: earlier enrolled first). Queries are L2-normalised here.
+
+        device="cuda"/"cuda:N" searches templates kept in GPU memory (needs CuPy), as `dtype` ("float32", or
+        "float16": half the memory, similarities within ~1e-3 of float32, so a match right at the threshold
+        may flip); same results as the CPU otherwise."""
+        if device != "cpu":
+            from kuzet.faces.gpu_watchlist import GPU_DTYPES, parse_cuda_device
+
+            parse_cuda_device(device)
+            if dtype not in GPU_DTYPES:
+                raise InvalidArgument(f"dtype must be one of {GPU_DTYPES}, got {dtype!r}")
+        elif dtype != "float32":
+            raise InvalidArgument(f"dtype {dtype!r}: the CPU search is float32 only")
         if top_k < 1:
             raise InvalidArgument(f"top_k must be >= 1, got {top_k}")
         if model_id is not None:
@@ -137,26 +153,40 @@ class Watchlist:
         if q.shape[1] != self.dim:
             raise InvalidArgument(f"queries have dimension {q.shape[1]}, this watchlist holds {self.dim}")
         q = q / np.maximum(np.linalg.norm(q, axis=1, keepdims=True), 1e-12)
-        # Blocks of queries bound the (block, K) similarity matrix (256 x 1M identities = 1 GiB).
-        block = max(1, (1 << 28) // (4 * len(self._names)))
+        top_candidates = self._cpu_top_k if device == "cpu" else self._gpu_templates(device, dtype).top_k
+        k = min(top_k, len(self._names))
         out: list[list[WatchlistMatch]] = []
-        for start in range(0, len(q), block):
-            out += self._search_block(q[start:start + block], top_k, threshold)
+        for start, stop in query_blocks(len(q), len(self._names)):
+            top, top_sims = top_candidates(q[start:stop], k)
+            out += self._rank(top, top_sims, threshold)
         return out
 
-    def _search_block(self, q: np.ndarray, top_k: int, threshold: float) -> list[list[WatchlistMatch]]:
-        sims = q @ self.matrix.T  # (Q, K), one BLAS call
-        k = min(top_k, sims.shape[1])
+    def _cpu_top_k(self, q: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+        """(Q,k) candidate rows and similarities, unordered: one BLAS product and an argpartition."""
+        sims = q @ self.matrix.T  # (Q, K)
         if k < sims.shape[1]:
             top = np.argpartition(-sims, k - 1, axis=1)[:, :k]
         else:
             top = np.broadcast_to(np.arange(k), (len(q), k))
-        top_sims = np.take_along_axis(sims, top, axis=1)
-        order = np.argsort(-top_sims, axis=1, kind="stable")
+        return top, np.take_along_axis(sims, top, axis=1)
+
+    def _rank(self, top: np.ndarray, top_sims: np.ndarray, threshold: float) -> list[list[WatchlistMatch]]:
+        """Matches from (Q,k) candidates: at or above threshold, best first, ties by row (enrolment order);
+        the same for the CPU and GPU candidates."""
+        order = np.lexsort((top, -top_sims), axis=1)
         top = np.take_along_axis(top, order, axis=1)
         top_sims = np.take_along_axis(top_sims, order, axis=1)
         return [[WatchlistMatch(self._names[j], float(s)) for j, s in zip(row_j, row_s, strict=True) if s >= threshold]
                 for row_j, row_s in zip(top.tolist(), top_sims.tolist(), strict=True)]
+
+    def _gpu_templates(self, device: str, dtype: str) -> Any:
+        from kuzet.faces.gpu_watchlist import GpuTemplates, parse_cuda_device
+
+        gpu = self._gpu
+        if (gpu is None or gpu.device_id != parse_cuda_device(device) or gpu.dtype != dtype
+                or gpu.matrix.shape[0] != len(self._names)):
+            gpu = self._gpu = GpuTemplates(self.matrix, device, dtype)
+        return gpu
 
     # -- state -----------------------------------------------------------------------------------------
     @property
@@ -202,6 +232,14 @@ class Watchlist:
         rows = np.fromiter((self._row[n] for n in names), np.intp, len(names))
         np.add.at(self._sums, rows, vectors.astype(np.float64))
         self._matrix = None
+        self._gpu = None
+
+
+def query_blocks(queries: int, identities: int, budget_bytes: int = 1 << 28) -> list[tuple[int, int]]:
+    """[start, stop) ranges of queries whose (block, identities) float32 similarity matrix fits the budget
+    (256 MiB: 64 queries at 2**20 identities), at least one query per block."""
+    block = max(1, budget_bytes // (4 * max(1, identities)))
+    return [(a, min(a + block, queries)) for a in range(0, queries, block)]
 
 
 __all__ = ["Watchlist", "WatchlistMatch"]

@@ -9,7 +9,8 @@ import numpy as np
 from kuzet._native import core
 from kuzet.errors import InvalidArgument, ModelError
 from kuzet.models import ModelSpec
-from kuzet.plates._images import Images, as_image_batch
+from kuzet.plates import gpu
+from kuzet.plates._images import Images
 from kuzet.plates._runner import ChunkedRunner
 from kuzet.plates.results import PlateDetection
 
@@ -43,16 +44,23 @@ class PlateDetector:
         self.input_size = self.model.spec.input_size or (640, 640)
         self.score_threshold = float(score_threshold)
         self.nms_threshold = float(nms_threshold)
+        # On CUDA (and a CUDA build of kuzet) frames are pre-processed on the GPU: see kuzet/plates/gpu.py.
+        self.gpu = gpu.gpu_detector(self)
 
     def detect(self, images: Images) -> list[list[PlateDetection]]:
-        """Plates in each RGB frame of the batch, best first, in frame pixel coordinates."""
-        batch = as_image_batch(images, "PlateDetector.detect")
+        """Plates in each RGB frame of the batch, best first, in frame pixel coordinates. On the GPU path the
+        frames may be CUDA arrays (kuzet DeviceArray, CuPy, PyTorch)."""
+        what = "PlateDetector.detect"
+        batch = gpu.plate_frames(images, self.gpu.device_id, what) if self.gpu else gpu.host_batch(images, what)
         if len(batch) == 0:
             return []
         h, w = self.input_size
-        tensor, transforms = core.preprocess_batch(batch, h, w, channel_order="rgb", scale=(1 / 255,) * 3,
-                                                   fit="letterbox_center", pad_value=0.0)
-        output = self._runner.run_many([tensor])[0]
+        if self.gpu is not None:
+            output, transforms = self.gpu.run(list(batch))
+        else:
+            tensor, transforms = core.preprocess_batch(batch, h, w, channel_order="rgb", scale=(1 / 255,) * 3,
+                                                       fit="letterbox_center", pad_value=0.0)
+            output = self._runner.run_many([tensor])[0]
         if output.ndim != 3:
             raise ModelError(f"{self.model.spec.name}: expected a [N,M,C] output, got shape {output.shape}")
         image, boxes, corners, scores, classes = core.plates_decode_yolo(

@@ -4,13 +4,14 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
 from kuzet._native import core
 from kuzet.errors import InvalidArgument
-from kuzet.plates import rectify
-from kuzet.plates._images import Images, as_image_batch
+from kuzet.plates import gpu, rectify
+from kuzet.plates._images import Images
 from kuzet.plates.detector import PlateDetector
 from kuzet.plates.formats import FormatSet
 from kuzet.plates.hotlist import Hotlist
@@ -34,16 +35,25 @@ class PlatePipeline:
     reads from `process` still are). `line_min_confidence`: a line of a double-row plate read below this mean
     confidence (e.g. a state
     name above the number) is not part of the plate text, unless no line reaches it.
+    `device` ("auto", "cpu", "cuda", "cuda:N") places the detector and reader it creates ("auto": CUDA when
+    onnxruntime has the CUDA EP, else the CPU with a RuntimeWarning; "cuda" without it raises ModelError).
+    `device` then says where the detector runs, `gpu_preprocessing` whether frames stay in GPU memory for
+    detection and rectification (kuzet/plates/gpu.py); CUDA arrays are then accepted as frames.
     """
 
     def __init__(self, detector: PlateDetector | None = None, reader: PlateReader | None = None, *,
                  formats: Iterable[str] = (), hotlist: Hotlist | Iterable[str] | None = None,
                  iou_threshold: float = 0.3, max_gap: float = 1.0, line_min_confidence: float = 0.6,
-                 min_track_confidence: float = 0.3):
+                 min_track_confidence: float = 0.3, device: str = "auto"):
         if isinstance(formats, str):
             formats = (formats,)
-        self.detector = detector if detector is not None else PlateDetector()
-        self.reader = reader if reader is not None else PlateReader()
+        self.detector = detector if detector is not None else PlateDetector(device=device)
+        self.reader = reader if reader is not None else PlateReader(device=device)
+        # A caller's own detector (any object with detect()) runs as it is: no GPU path around it.
+        self._gpu: gpu.GpuPlateDetector | None = getattr(self.detector, "gpu", None)
+        self.device: str = self._gpu.detector.model.device if self._gpu else getattr(
+            getattr(self.detector, "model", None), "device", "cpu")
+        self.gpu_preprocessing = self._gpu is not None
         self.formats = FormatSet(formats)
         if hotlist is not None and not isinstance(hotlist, Hotlist):
             hotlist = Hotlist(hotlist)
@@ -61,7 +71,9 @@ class PlatePipeline:
 
     def process(self, images: Images) -> list[list[PlateRead]]:
         """Every plate read in each RGB frame of the batch (one list per frame, best detection first)."""
-        batch = as_image_batch(images, "PlatePipeline.process")
+        what = "PlatePipeline.process"
+        gpu_id = self._gpu.device_id if self._gpu else None
+        batch = gpu.host_batch(images, what) if gpu_id is None else gpu.plate_frames(images, gpu_id, what)
         detections = self.detector.detect(batch)
         flat = [(i, d) for i, frame in enumerate(detections) for d in frame]
         if not flat:
@@ -74,7 +86,9 @@ class PlatePipeline:
 
     def update(self, frames: Images, pts: Sequence[float]) -> list[PlateTrack]:
         """Streaming: process a batch of frames with their timestamps; returns the plate tracks that ended."""
-        batch = as_image_batch(frames, "PlatePipeline.update")
+        what = "PlatePipeline.update"
+        gpu_id = self._gpu.device_id if self._gpu else None
+        batch = gpu.host_batch(frames, what) if gpu_id is None else gpu.plate_frames(frames, gpu_id, what)
         if len(pts) != len(batch):
             raise InvalidArgument(f"PlatePipeline.update: {len(batch)} frames but {len(pts)} pts")
         finished: list[PlateTrack] = []
@@ -93,7 +107,7 @@ class PlatePipeline:
                          raw_text=read.text, confidence=read.confidence, char_confidences=read.char_confidences,
                          format=resolved.format, double_row=det.double_row, hotlist=hit)
 
-    def _read_plates(self, batch: list[np.ndarray] | np.ndarray,
+    def _read_plates(self, batch: list[Any] | np.ndarray,
                      flat: list[tuple[int, PlateDetection]]) -> list[TextRead]:
         quads = np.array([d.corners if d.corners else _box_corners(d.box) for _, d in flat], np.float64)
         unit = rectify.unit_square_homographies(quads)
@@ -127,7 +141,10 @@ class PlatePipeline:
                 for i in members
             ])
             index = np.array([flat[lines[i].plate][0] for i in members], np.int32)
-            warped = core.warp_batch(batch, index, matrices, HEIGHT, int(width))
+            if self._gpu is not None:  # frames in GPU memory: rectified there (kuzet/plates/gpu.py)
+                warped = gpu.rectify(list(batch), index, matrices, HEIGHT, int(width), self.device)
+            else:
+                warped = core.warp_batch(batch, index, matrices, HEIGHT, int(width))
             for j, i in enumerate(members):
                 crops[i] = warped[j]
         reads = self.reader.read([c for c in crops if c is not None])

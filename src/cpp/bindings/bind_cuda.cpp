@@ -175,6 +175,8 @@ py::array semi_planar_to_rgb_reference(const py::array_t<uint8_t, py::array::c_s
 
 }  // namespace
 
+void bind_cuda_vision(py::module_& m);  // bind_cuda_vision.cpp: pre-processing of frames in GPU memory
+
 void bind_cuda(py::module_& m) {
   m.def("nvdec_info", &nvdec_info,
         "NVDEC status: {'built', 'available', 'reason' (why not, else None), 'codecs' (FFmpeg decoders with a "
@@ -203,6 +205,7 @@ void bind_cuda(py::module_& m) {
   m.def("_semi_planar_to_rgb_reference", &semi_planar_to_rgb_reference, py::arg("nv12"), py::arg("width"),
         py::arg("height"), py::arg("color_space"), py::arg("full_range"), py::arg("layout"),
         "Test hook: the CUDA colour-conversion arithmetic, run on the host.");
+  bind_cuda_vision(m);
 }
 
 }  // namespace kuzet::bindings

@@ -1,5 +1,6 @@
-// CUDA kernels for batched pre-processing and warps. Each call uploads the source images (packed rows), runs
-// one thread per output pixel and synchronises before returning; device buffers are allocated per call.
+// CUDA kernels for batched pre-processing and warps. Host sources are uploaded (packed rows); device sources
+// (decoded NVDEC frames, CuPy arrays, aligned crops) are read in place. One thread per output pixel; every
+// call synchronises before returning; scratch device buffers are allocated per call.
 #include <cuda_runtime.h>
 
 #include <cstddef>
@@ -43,9 +44,10 @@ struct Stream {
   Stream& operator=(const Stream&) = delete;
 };
 
-// A source image in device memory: packed rows of width*3 bytes.
+// A source image in device memory: rows of width*3 bytes, row_stride bytes apart.
 struct DeviceImage {
-  std::size_t offset;
+  const std::uint8_t* data;
+  long long row_stride;
   int height, width;
 };
 
@@ -54,26 +56,40 @@ struct PlanParams {
   float ratio_x, ratio_y;  // source pixels per resized pixel
 };
 
-// Packed layout of the images in device memory; total receives the bytes needed.
-std::vector<DeviceImage> pack(const std::vector<ImageView>& images, std::size_t& total) {
-  std::vector<DeviceImage> layout;
-  total = 0;
-  for (const auto& img : images) {
-    layout.push_back({total, img.height, img.width});
+std::size_t packed_bytes(const std::vector<ImageView>& images) {
+  std::size_t total = 0;
+  for (const auto& img : images)
     total += static_cast<std::size_t>(img.height) * static_cast<std::size_t>(img.width) * 3;
+  return total;
+}
+
+// Uploads host images into `pixels` (packed rows) and returns where each one lies there.
+std::vector<DeviceImage> upload(const std::vector<ImageView>& images, std::uint8_t* pixels, cudaStream_t stream) {
+  std::vector<DeviceImage> layout;
+  std::size_t offset = 0;
+  for (const auto& img : images) {
+    const std::size_t row = static_cast<std::size_t>(img.width) * 3;
+    check(cudaMemcpy2DAsync(pixels + offset, row, img.data, static_cast<std::size_t>(img.row_stride), row,
+                            static_cast<std::size_t>(img.height), cudaMemcpyHostToDevice, stream),
+          "upload of an image");
+    layout.push_back({pixels + offset, static_cast<long long>(row), img.height, img.width});
+    offset += row * static_cast<std::size_t>(img.height);
   }
   return layout;
 }
 
-void upload(const std::vector<ImageView>& images, const std::vector<DeviceImage>& layout, std::uint8_t* pixels,
-            cudaStream_t stream) {
-  for (std::size_t i = 0; i < images.size(); ++i) {
-    const auto& img = images[i];
-    const std::size_t row = static_cast<std::size_t>(img.width) * 3;
-    check(cudaMemcpy2DAsync(pixels + layout[i].offset, row, img.data, static_cast<std::size_t>(img.row_stride), row,
-                            static_cast<std::size_t>(img.height), cudaMemcpyHostToDevice, stream),
-          "upload of an image");
-  }
+// Images already in device memory: their views are device addresses.
+std::vector<DeviceImage> in_place(const std::vector<ImageView>& device_images) {
+  std::vector<DeviceImage> layout;
+  for (const auto& img : device_images)
+    layout.push_back({img.data, static_cast<long long>(img.row_stride), img.height, img.width});
+  return layout;
+}
+
+// The producers' streams (from __cuda_array_interface__) must finish before our stream reads their data.
+void wait_for(const std::vector<std::uintptr_t>& producer_streams) {
+  for (std::uintptr_t s : producer_streams)
+    if (s != 0) check(cudaStreamSynchronize(reinterpret_cast<cudaStream_t>(s)), "waiting for the producer stream");
 }
 
 void check_grid_depth(std::size_t count) {
@@ -97,7 +113,7 @@ __device__ void resize_tap(int d, float ratio, int in, int& i0, int& i1, float& 
   w1 = a;
 }
 
-__global__ void preprocess_kernel(const std::uint8_t* pixels, const DeviceImage* images, const PlanParams* plans,
+__global__ void preprocess_kernel(const DeviceImage* images, const PlanParams* plans,
                                   int out_h, int out_w, int bgr, float3 mul, float3 add, float pad, float* out) {
   const int x = blockIdx.x * blockDim.x + threadIdx.x;
   const int y = blockIdx.y * blockDim.y + threadIdx.y;
@@ -116,8 +132,8 @@ __global__ void preprocess_kernel(const std::uint8_t* pixels, const DeviceImage*
   float ax, ay;
   resize_tap(dx, p.ratio_x, img.width, x0, x1, ax);
   resize_tap(dy, p.ratio_y, img.height, y0, y1, ay);
-  const std::uint8_t* r0 = pixels + img.offset + static_cast<std::size_t>(y0) * img.width * 3;
-  const std::uint8_t* r1 = pixels + img.offset + static_cast<std::size_t>(y1) * img.width * 3;
+  const std::uint8_t* r0 = img.data + static_cast<long long>(y0) * img.row_stride;
+  const std::uint8_t* r1 = img.data + static_cast<long long>(y1) * img.row_stride;
   float v[3];
   for (int c = 0; c < 3; ++c) {
     const float top = r0[3 * x0 + c] + ax * (r0[3 * x1 + c] - r0[3 * x0 + c]);
@@ -130,7 +146,7 @@ __global__ void preprocess_kernel(const std::uint8_t* pixels, const DeviceImage*
   dst[2 * plane] = c2 * mul.z + add.z;
 }
 
-__global__ void warp_kernel(const std::uint8_t* pixels, const DeviceImage* images, const int* image_index,
+__global__ void warp_kernel(const DeviceImage* images, const int* image_index,
                             const double* matrices, int out_h, int out_w, int border, std::uint8_t* out) {
   const int x = blockIdx.x * blockDim.x + threadIdx.x;
   const int y = blockIdx.y * blockDim.y + threadIdx.y;
@@ -153,7 +169,6 @@ __global__ void warp_kernel(const std::uint8_t* pixels, const DeviceImage* image
   const double fsx = floor(sx), fsy = floor(sy);
   const int x0 = static_cast<int>(fsx), y0 = static_cast<int>(fsy);
   const float fx = static_cast<float>(sx - fsx), fy = static_cast<float>(sy - fsy);
-  const std::uint8_t* base = pixels + img.offset;
   const float bv = static_cast<float>(border);
   for (int c = 0; c < 3; ++c) {
     float p[2][2];
@@ -161,7 +176,7 @@ __global__ void warp_kernel(const std::uint8_t* pixels, const DeviceImage* image
       for (int i = 0; i < 2; ++i) {
         const int xx = x0 + i, yy = y0 + j;
         const bool inside = xx >= 0 && yy >= 0 && xx < img.width && yy < img.height;
-        p[j][i] = inside ? base[(static_cast<std::size_t>(yy) * img.width + xx) * 3 + c] : bv;
+        p[j][i] = inside ? img.data[static_cast<long long>(yy) * img.row_stride + 3 * xx + c] : bv;
       }
     }
     const float top = p[0][0] + fx * (p[0][1] - p[0][0]);
@@ -182,14 +197,13 @@ void copy_to_device(DeviceBuffer<T>& dst, const std::vector<T>& src, cudaStream_
 
 bool built() { return true; }
 
-void preprocess_batch(const std::vector<ImageView>& images, const PreprocessOptions& opt, float* out,
-                      bool out_on_device, float* transforms, int device) {
-  const std::size_t n = images.size();
-  if (n == 0) return;
-  check_grid_depth(n);
-  check(cudaSetDevice(device), "cudaSetDevice");
-  std::vector<PlanParams> plans(n);
-  for (std::size_t i = 0; i < n; ++i) {
+namespace {
+
+// Plans (device side) and transforms (host side, N*4) of the images, as the CPU version computes them.
+std::vector<PlanParams> plan_all(const std::vector<ImageView>& images, const PreprocessOptions& opt,
+                                 float* transforms) {
+  std::vector<PlanParams> plans(images.size());
+  for (std::size_t i = 0; i < images.size(); ++i) {
     const ResizePlan p = plan_resize(images[i].height, images[i].width, opt);
     plans[i] = {p.new_w, p.new_h, p.pad_x, p.pad_y,
                 static_cast<float>(static_cast<double>(images[i].width) / p.new_w),
@@ -199,30 +213,82 @@ void preprocess_batch(const std::vector<ImageView>& images, const PreprocessOpti
     transforms[4 * i + 2] = static_cast<float>(p.pad_x);
     transforms[4 * i + 3] = static_cast<float>(p.pad_y);
   }
-  Stream stream;
-  std::size_t total = 0;
-  const std::vector<DeviceImage> layout = pack(images, total);
-  DeviceBuffer<std::uint8_t> pixels(total);
-  upload(images, layout, pixels.ptr, stream.s);
+  return plans;
+}
+
+// Runs the preprocess kernel over images in device memory into `target` (device) on `stream`.
+void launch_preprocess(const std::vector<DeviceImage>& layout, const std::vector<PlanParams>& plans,
+                       const PreprocessOptions& opt, float* target, cudaStream_t stream) {
+  const std::size_t n = layout.size();
   DeviceBuffer<DeviceImage> d_layout(n);
   DeviceBuffer<PlanParams> d_plans(n);
-  copy_to_device(d_layout, layout, stream.s);
-  copy_to_device(d_plans, plans, stream.s);
-  const std::size_t out_count = n * 3 * static_cast<std::size_t>(opt.out_h) * static_cast<std::size_t>(opt.out_w);
-  DeviceBuffer<float> d_out(out_on_device ? 0 : out_count);
-  float* target = out_on_device ? out : d_out.ptr;
-  float3 mul, add;
-  mul = make_float3(opt.scale[0], opt.scale[1], opt.scale[2]);
-  add = make_float3(-opt.mean[0] * opt.scale[0], -opt.mean[1] * opt.scale[1], -opt.mean[2] * opt.scale[2]);
+  copy_to_device(d_layout, layout, stream);
+  copy_to_device(d_plans, plans, stream);
+  const float3 mul = make_float3(opt.scale[0], opt.scale[1], opt.scale[2]);
+  const float3 add =
+      make_float3(-opt.mean[0] * opt.scale[0], -opt.mean[1] * opt.scale[1], -opt.mean[2] * opt.scale[2]);
   const dim3 block(32, 8);
   const dim3 grid((opt.out_w + 31) / 32, (opt.out_h + 7) / 8, static_cast<unsigned>(n));
-  preprocess_kernel<<<grid, block, 0, stream.s>>>(pixels.ptr, d_layout.ptr, d_plans.ptr, opt.out_h, opt.out_w,
-                                                  opt.bgr ? 1 : 0, mul, add, opt.pad_value, target);
+  preprocess_kernel<<<grid, block, 0, stream>>>(d_layout.ptr, d_plans.ptr, opt.out_h, opt.out_w, opt.bgr ? 1 : 0,
+                                                mul, add, opt.pad_value, target);
   check(cudaGetLastError(), "preprocess kernel launch");
-  if (!out_on_device)
+  check(cudaStreamSynchronize(stream), "preprocess");  // before d_layout / d_plans are freed
+}
+
+// Runs the warp kernel over images in device memory into `target` (device) on `stream`.
+void launch_warp(const std::vector<DeviceImage>& layout, const std::vector<int>& image_index,
+                 const std::vector<Matrix3>& matrices, int out_h, int out_w, std::uint8_t border,
+                 std::uint8_t* target, cudaStream_t stream) {
+  const std::size_t m = matrices.size();
+  std::vector<double> flat;
+  flat.reserve(9 * m);
+  for (const auto& mat : matrices) flat.insert(flat.end(), mat.begin(), mat.end());
+  DeviceBuffer<DeviceImage> d_layout(layout.size());
+  DeviceBuffer<int> d_index(m);
+  DeviceBuffer<double> d_mats(flat.size());
+  copy_to_device(d_layout, layout, stream);
+  copy_to_device(d_index, image_index, stream);
+  copy_to_device(d_mats, flat, stream);
+  const dim3 block(32, 8);
+  const dim3 grid((out_w + 31) / 32, (out_h + 7) / 8, static_cast<unsigned>(m));
+  warp_kernel<<<grid, block, 0, stream>>>(d_layout.ptr, d_index.ptr, d_mats.ptr, out_h, out_w, border, target);
+  check(cudaGetLastError(), "warp kernel launch");
+  check(cudaStreamSynchronize(stream), "warp");  // before the parameter buffers are freed
+}
+
+}  // namespace
+
+void preprocess_batch(const std::vector<ImageView>& images, const PreprocessOptions& opt, float* out,
+                      bool out_on_device, float* transforms, int device) {
+  const std::size_t n = images.size();
+  if (n == 0) return;
+  check_grid_depth(n);
+  check(cudaSetDevice(device), "cudaSetDevice");
+  const std::vector<PlanParams> plans = plan_all(images, opt, transforms);
+  Stream stream;
+  DeviceBuffer<std::uint8_t> pixels(packed_bytes(images));
+  const std::vector<DeviceImage> layout = upload(images, pixels.ptr, stream.s);
+  const std::size_t out_count = n * 3 * static_cast<std::size_t>(opt.out_h) * static_cast<std::size_t>(opt.out_w);
+  DeviceBuffer<float> d_out(out_on_device ? 0 : out_count);
+  launch_preprocess(layout, plans, opt, out_on_device ? out : d_out.ptr, stream.s);
+  if (!out_on_device) {
     check(cudaMemcpyAsync(out, d_out.ptr, out_count * sizeof(float), cudaMemcpyDeviceToHost, stream.s),
           "download of the batch");
-  check(cudaStreamSynchronize(stream.s), "preprocess");
+    check(cudaStreamSynchronize(stream.s), "download of the batch");
+  }
+}
+
+void preprocess_batch_from_device(const std::vector<ImageView>& device_images,
+                                  const std::vector<std::uintptr_t>& producer_streams, const PreprocessOptions& opt,
+                                  float* out_device, float* transforms, int device) {
+  const std::size_t n = device_images.size();
+  if (n == 0) return;
+  check_grid_depth(n);
+  check(cudaSetDevice(device), "cudaSetDevice");
+  const std::vector<PlanParams> plans = plan_all(device_images, opt, transforms);
+  wait_for(producer_streams);
+  Stream stream;
+  launch_preprocess(in_place(device_images), plans, opt, out_device, stream.s);
 }
 
 void warp_batch(const std::vector<ImageView>& images, const std::vector<int>& image_index,
@@ -233,28 +299,33 @@ void warp_batch(const std::vector<ImageView>& images, const std::vector<int>& im
   check_grid_depth(m);
   check(cudaSetDevice(device), "cudaSetDevice");
   Stream stream;
-  std::size_t total = 0;
-  const std::vector<DeviceImage> layout = pack(images, total);
-  DeviceBuffer<std::uint8_t> pixels(total);
-  upload(images, layout, pixels.ptr, stream.s);
-  std::vector<double> flat;
-  flat.reserve(9 * m);
-  for (const auto& mat : matrices) flat.insert(flat.end(), mat.begin(), mat.end());
-  DeviceBuffer<DeviceImage> d_layout(layout.size());
-  DeviceBuffer<int> d_index(m);
-  DeviceBuffer<double> d_mats(flat.size());
-  copy_to_device(d_layout, layout, stream.s);
-  copy_to_device(d_index, image_index, stream.s);
-  copy_to_device(d_mats, flat, stream.s);
+  DeviceBuffer<std::uint8_t> pixels(packed_bytes(images));
+  const std::vector<DeviceImage> layout = upload(images, pixels.ptr, stream.s);
   const std::size_t out_count = m * static_cast<std::size_t>(out_h) * static_cast<std::size_t>(out_w) * 3;
   DeviceBuffer<std::uint8_t> d_out(out_count);
-  const dim3 block(32, 8);
-  const dim3 grid((out_w + 31) / 32, (out_h + 7) / 8, static_cast<unsigned>(m));
-  warp_kernel<<<grid, block, 0, stream.s>>>(pixels.ptr, d_layout.ptr, d_index.ptr, d_mats.ptr, out_h, out_w,
-                                            border, d_out.ptr);
-  check(cudaGetLastError(), "warp kernel launch");
+  launch_warp(layout, image_index, matrices, out_h, out_w, border, d_out.ptr, stream.s);
   check(cudaMemcpyAsync(out, d_out.ptr, out_count, cudaMemcpyDeviceToHost, stream.s), "download of the crops");
-  check(cudaStreamSynchronize(stream.s), "warp");
+  check(cudaStreamSynchronize(stream.s), "download of the crops");
+}
+
+void warp_batch_from_device(const std::vector<ImageView>& device_images,
+                            const std::vector<std::uintptr_t>& producer_streams, const std::vector<int>& image_index,
+                            const std::vector<Matrix3>& matrices, int out_h, int out_w, std::uint8_t border,
+                            std::uint8_t* out, bool out_on_device, int device) {
+  const std::size_t m = matrices.size();
+  if (m == 0) return;
+  check_grid_depth(m);
+  check(cudaSetDevice(device), "cudaSetDevice");
+  wait_for(producer_streams);
+  Stream stream;
+  const std::size_t out_count = m * static_cast<std::size_t>(out_h) * static_cast<std::size_t>(out_w) * 3;
+  DeviceBuffer<std::uint8_t> d_out(out_on_device ? 0 : out_count);
+  launch_warp(in_place(device_images), image_index, matrices, out_h, out_w, border, out_on_device ? out : d_out.ptr,
+              stream.s);
+  if (!out_on_device) {
+    check(cudaMemcpyAsync(out, d_out.ptr, out_count, cudaMemcpyDeviceToHost, stream.s), "download of the crops");
+    check(cudaStreamSynchronize(stream.s), "download of the crops");
+  }
 }
 
 }  // namespace kuzet::vision::cuda

@@ -23,4 +23,18 @@ void warp_batch(const std::vector<ImageView>& images, const std::vector<int>& im
                 const std::vector<Matrix3>& matrices, int out_h, int out_w, std::uint8_t border, std::uint8_t* out,
                 int device);
 
+// The same with sources already in device memory (ImageView::data is a device address: NVDEC frames, CuPy
+// arrays, aligned crops), read in place. producer_streams: the cudaStream_t values (as integers, 0 = none)
+// of the streams that wrote the sources; each is synchronised before the kernel reads them.
+// out_device: N*3*out_h*out_w floats in device memory (e.g. the buffer ONNX Runtime reads through IOBinding).
+void preprocess_batch_from_device(const std::vector<ImageView>& device_images,
+                                  const std::vector<std::uintptr_t>& producer_streams, const PreprocessOptions& opt,
+                                  float* out_device, float* transforms, int device);
+
+// out: M*out_h*out_w*3 bytes, in device memory when out_on_device, else host memory.
+void warp_batch_from_device(const std::vector<ImageView>& device_images,
+                            const std::vector<std::uintptr_t>& producer_streams, const std::vector<int>& image_index,
+                            const std::vector<Matrix3>& matrices, int out_h, int out_w, std::uint8_t border,
+                            std::uint8_t* out, bool out_on_device, int device);
+
 }  // namespace kuzet::vision::cuda

@@ -20,5 +20,16 @@ void warp_batch(const std::vector<ImageView>&, const std::vector<int>&, const st
   no_cuda();
 }
 
+void preprocess_batch_from_device(const std::vector<ImageView>&, const std::vector<std::uintptr_t>&,
+                                  const PreprocessOptions&, float*, float*, int) {
+  no_cuda();
+}
+
+void warp_batch_from_device(const std::vector<ImageView>&, const std::vector<std::uintptr_t>&,
+                            const std::vector<int>&, const std::vector<Matrix3>&, int, int, std::uint8_t,
+                            std::uint8_t*, bool, int) {
+  no_cuda();
+}
+
 }  // namespace kuzet::vision::cuda
 #endif

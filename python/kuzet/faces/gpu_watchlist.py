@@ -1,0 +1,59 @@
+"""Watchlist templates on a GPU (CuPy, imported lazily: kuzet does not depend on it): one GEMM per block of
+queries plus an argpartition, on the device; only the (Q, top_k) candidates come back to the host, where the
+CPU path's ranking (Watchlist._rank: threshold, best first, ties by enrolment order) makes the results."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from kuzet.errors import InvalidArgument, KuzetError
+
+GPU_DTYPES = ("float32", "float16")
+
+
+def import_cupy() -> Any:
+    try:
+        import cupy  # optional: only device="cuda" searches need it
+    except ImportError as exc:
+        raise KuzetError("Watchlist.search(device='cuda') needs CuPy (pip install cupy-cuda12x), which is not "
+                         f"installed ({exc}); use device='cpu'") from exc
+    return cupy
+
+
+def parse_cuda_device(device: str) -> int:
+    if device == "cuda":
+        return 0
+    index = device.partition(":")[2]
+    if not device.startswith("cuda:") or not index.isdigit():
+        raise InvalidArgument(f"device must be 'cpu', 'cuda' or 'cuda:N', got {device!r}")
+    return int(index)
+
+
+class GpuTemplates:
+    """The (K,D) template matrix in GPU memory as float32 or float16 (half the memory; the similarities are
+    accumulated and compared in float32)."""
+
+    def __init__(self, matrix: np.ndarray, device: str, dtype: str) -> None:
+        if dtype not in GPU_DTYPES:
+            raise InvalidArgument(f"dtype must be one of {GPU_DTYPES}, got {dtype!r}")
+        self.cp = import_cupy()
+        self.device_id = parse_cuda_device(device)
+        self.dtype = dtype
+        with self.cp.cuda.Device(self.device_id):
+            self.matrix = self.cp.asarray(np.ascontiguousarray(matrix, dtype))
+
+    def top_k(self, q: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+        """(Q,k) candidate rows and their similarities (unordered), as host arrays."""
+        cp = self.cp
+        with cp.cuda.Device(self.device_id):
+            qd = cp.asarray(q, self.dtype)
+            sims = cp.matmul(qd, self.matrix.T).astype(cp.float32)  # one cuBLAS GEMM
+            n = sims.shape[1]
+            top = cp.argpartition(-sims, k - 1, axis=1)[:, :k] if k < n else cp.tile(cp.arange(n), (len(q), 1))
+            top_sims = cp.take_along_axis(sims, top, axis=1)
+            return cp.asnumpy(top), cp.asnumpy(top_sims)
+
+
+__all__ = ["GpuTemplates", "GPU_DTYPES", "import_cupy", "parse_cuda_device"]

@@ -1,0 +1,482 @@
+"""The GPU paths of the face and plate pipelines, as far as they can run without a GPU.
+
+* Orchestration: the GPU path's Python (chunking, buffers, IOBinding calls, decoding, alignment, warps per
+  width) is run on real images with the two CUDA kernels replaced by their CPU twins and the device buffers by
+  host memory behind __cuda_array_interface__ ("HostCuda"); its results must equal the CPU path's.
+* The watchlist's GPU search with a numpy stand-in for CuPy: same matches as the CPU search, chunked or not.
+* Device selection: fallback warning, errors when CUDA is demanded, CUDA frames refused by a CPU pipeline,
+  argument checks of the CUDA entry points (before anything touches a device).
+The real kernels, CuPy and ONNX Runtime's CUDA EP are checked on the GPU machine: test_gpu_infer_gpu.py.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import functools
+import warnings
+from pathlib import Path
+from types import SimpleNamespace
+from typing import Any
+
+import cv2
+import numpy as np
+import onnxruntime as ort
+import pytest
+
+import kuzet
+import kuzet.faces.gpu
+import kuzet.faces.watchlist
+import kuzet.models.device_buffers
+import kuzet.plates.gpu
+from faces_helpers import load_rgb
+from kuzet._native import core
+from kuzet.faces import FaceDetector, FaceEmbedder, FacePipeline, Watchlist
+from kuzet.faces.gpu import GpuDetector, GpuEmbedder
+from kuzet.faces.gpu_watchlist import GpuTemplates
+from kuzet.models import session
+from kuzet.models.device_buffers import split_batch
+from kuzet.plates import PlateDetector, PlatePipeline, PlateReader
+from kuzet.plates.gpu import GpuPlateDetector
+
+HAS_CUDA_EP = "CUDAExecutionProvider" in ort.get_available_providers()
+needs_no_cuda_ep = pytest.mark.skipif(HAS_CUDA_EP, reason="onnxruntime has the CUDA EP here (GPU machine)")
+
+
+# -- stand-ins for GPU memory and kernels ----------------------------------------------------------------------
+class HostCuda:
+    """Host memory behind __cuda_array_interface__: what the GPU path sees of a CUDA array."""
+
+    def __init__(self, array: np.ndarray) -> None:
+        self.host = array
+        self.shape = array.shape
+
+    @property
+    def __cuda_array_interface__(self) -> dict[str, Any]:
+        return {"shape": self.host.shape, "typestr": self.host.dtype.str, "data": (self.host.ctypes.data, False),
+                "strides": self.host.strides, "version": 3, "stream": None}
+
+
+def host_view(obj: Any) -> np.ndarray:
+    """The numpy array at a (host) __cuda_array_interface__ address; only for HostCuda-backed objects."""
+    cai = obj.__cuda_array_interface__
+    dtype = np.dtype(cai["typestr"])
+    shape = tuple(cai["shape"])
+    strides = cai.get("strides") or tuple(int(np.prod(shape[i + 1:])) * dtype.itemsize for i in range(len(shape)))
+    span = sum((d - 1) * s for d, s in zip(shape, strides, strict=True)) + dtype.itemsize
+    buf = (ctypes.c_uint8 * span).from_address(cai["data"][0])
+    return np.ndarray(shape, dtype, buffer=buf, strides=strides)
+
+
+def host_images(images: Any) -> Any:
+    if hasattr(images, "__cuda_array_interface__"):
+        return host_view(images)
+    return [host_view(i) for i in images]
+
+
+class CpuKernels:
+    """kuzet._core with the CUDA entry points done by their CPU twins (same arguments, same results)."""
+
+    decode_faces = staticmethod(core.decode_faces)
+
+    def __init__(self) -> None:
+        self.calls: list[str] = []
+
+    def cuda_preprocess_batch(self, images: Any, out: Any, *, channel_order: str = "rgb", mean: Any = (0.0,) * 3,
+                              scale: Any = (1.0,) * 3, fit: str = "letterbox_center", pad_value: float = 0.0,
+                              device: str = "cuda") -> np.ndarray:
+        self.calls.append("preprocess")
+        o = host_view(out)
+        _, transforms = core.preprocess_batch(host_images(images), o.shape[2], o.shape[3], channel_order=channel_order,
+                                              mean=mean, scale=scale, fit=fit, pad_value=pad_value, out=o)
+        return transforms
+
+    def cuda_warp_batch(self, images: Any, index: np.ndarray, matrices: np.ndarray, h: int, w: int, *,
+                        border_value: int = 0, out: Any = None, device: str = "cuda") -> Any:
+        self.calls.append("warp")
+        crops = core.warp_batch(host_images(images), index, matrices, h, w, border_value=border_value)
+        if out is None:
+            return crops
+        host_view(out)[...] = crops
+        return out
+
+
+class HostBuffers:
+    def view(self, name: str, shape: tuple[int, ...], dtype: Any) -> HostCuda:
+        return HostCuda(np.full(shape, 77, dtype))  # not zeros: every element must be written
+
+
+@pytest.fixture
+def kernels(monkeypatch: pytest.MonkeyPatch) -> CpuKernels:
+    fake = CpuKernels()
+    for module in (kuzet.faces.gpu, kuzet.plates.gpu):
+        monkeypatch.setattr(module, "core", fake)
+        monkeypatch.setattr(module, "upload", lambda array, device_id: HostCuda(np.ascontiguousarray(array)))
+        monkeypatch.setattr(module, "buffer_cache", lambda local, device_id: HostBuffers())
+    return fake
+
+
+def bind_on_host(monkeypatch: pytest.MonkeyPatch, model: Any) -> None:
+    """model.run_device reads the bound buffer (host memory here) like IOBinding would."""
+    monkeypatch.setattr(model, "run_device", lambda batch: model.run(np.ascontiguousarray(host_view(batch))))
+
+
+# -- faces --------------------------------------------------------------------------------------------------------
+FACE_STILLS = ["insightface/t1.jpg", "ultralytics/zidane.jpg", "skimage/astronaut.png", "deepface/couple.jpg"]
+
+
+@pytest.fixture(scope="module")
+def face_stills(data_dir: Path) -> list[np.ndarray]:
+    return [load_rgb(data_dir / "faces" / "images" / name) for name in FACE_STILLS]
+
+
+@pytest.fixture
+def face_models(model_dir: Path, monkeypatch: pytest.MonkeyPatch, kernels: CpuKernels) -> tuple[Any, ...]:
+    """CPU detector/embedder, and twins of them whose GPU path is switched on (kernels on the host)."""
+    cpu = (FaceDetector(model_dir=model_dir, device="cpu"), FaceEmbedder(model_dir=model_dir, device="cpu"))
+    det = FaceDetector(model_dir=model_dir, device="cpu")
+    emb = FaceEmbedder(model_dir=model_dir, device="cpu")
+    det.gpu, emb.gpu = GpuDetector(det, 0), GpuEmbedder(emb, 0)
+    det.gpu.batch_size, emb.gpu.batch_size = 3, 4  # several chunks of each on these stills
+    bind_on_host(monkeypatch, det.model)
+    bind_on_host(monkeypatch, emb.model)
+    return cpu, (det, emb)
+
+
+def assert_same_faces(a: list[list[kuzet.Face]], b: list[list[kuzet.Face]], *, embeddings: bool) -> None:
+    assert [len(f) for f in a] == [len(f) for f in b]
+    for fa, fb in zip(a, b, strict=True):
+        for x, y in zip(fa, fb, strict=True):
+            np.testing.assert_allclose(x.box, y.box, atol=0.05)
+            np.testing.assert_allclose(x.landmarks, y.landmarks, atol=0.05)
+            assert x.score == pytest.approx(y.score, abs=1e-4)
+            if embeddings:
+                assert float(np.dot(x.embedding, y.embedding)) >= 0.9999
+                assert x.identity == y.identity
+
+
+def test_gpu_face_path_equals_the_cpu_path(face_stills: list[np.ndarray], face_models: tuple[Any, ...],
+                                           kernels: CpuKernels) -> None:
+    (cpu_det, cpu_emb), (gpu_det, gpu_emb) = face_models
+    watchlist = Watchlist()
+    cpu = FacePipeline(detector=cpu_det, embedder=cpu_emb, watchlist=watchlist)
+    astronaut = face_stills[2]
+    cpu.enrol("astronaut", [astronaut])
+    gpu = FacePipeline(detector=gpu_det, embedder=gpu_emb, watchlist=watchlist)
+    assert gpu.gpu_preprocessing and not cpu.gpu_preprocessing
+    expected = cpu.process(face_stills)
+    assert sum(map(len, expected)) == 11 and expected[2][0].identity == "astronaut"
+    assert_same_faces(gpu.process(face_stills), expected, embeddings=True)
+    assert kernels.calls.count("preprocess") == 2 + 3  # 2 detector chunks (batch 3), 3 embedder chunks (4)
+    assert kernels.calls.count("warp") == 3
+    # Frames already in (stand-in) GPU memory, one by one or as one (N,H,W,3) array; a strided crop.
+    assert_same_faces(gpu.process([HostCuda(f) for f in face_stills]), expected, embeddings=True)
+    two = np.stack([face_stills[1], face_stills[1]])
+    assert_same_faces(gpu.process(HostCuda(two)), cpu.process(two), embeddings=True)
+    crop = face_stills[0][10:300, 20:500]
+    assert_same_faces(gpu.process([HostCuda(crop)]), cpu.process([crop]), embeddings=True)
+    # The detector and embedder APIs take the same frames.
+    assert_same_faces(gpu_det.detect([HostCuda(f) for f in face_stills]), cpu_det.detect(face_stills),
+                      embeddings=False)
+    faces = cpu_det.detect(face_stills)
+    np.testing.assert_allclose(gpu_emb.embed(face_stills, faces), cpu_emb.embed(face_stills, faces), atol=1e-4)
+    assert gpu_emb.embed(face_stills[3:], [[]]).shape == (0, cpu_emb.dim)
+    assert gpu.process([]) == []
+
+
+def test_gpu_face_path_rejects_bad_frames(face_models: tuple[Any, ...]) -> None:
+    _, (gpu_det, gpu_emb) = face_models
+    gpu = FacePipeline(detector=gpu_det, embedder=gpu_emb)
+    with pytest.raises(kuzet.InvalidArgument, match=r"images\[1\].*uint8"):
+        gpu.process([np.zeros((8, 8, 3), np.uint8), np.zeros((8, 8, 3), np.float32)])
+    with pytest.raises(kuzet.InvalidArgument, match="images"):
+        gpu.process("frame.jpg")  # type: ignore[arg-type]
+
+
+# -- plates -------------------------------------------------------------------------------------------------------
+PLATE_STILLS = ["yolov4_custom_functions/car.jpg", "yolov4_custom_functions/car3.jpg", "parkpow/demo.jpg"]
+
+
+def test_gpu_plate_path_equals_the_cpu_path(data_dir: Path, model_dir: Path, monkeypatch: pytest.MonkeyPatch,
+                                            kernels: CpuKernels) -> None:
+    images = [cv2.cvtColor(cv2.imread(str(data_dir / "plates" / "images" / n)), cv2.COLOR_BGR2RGB)
+              for n in PLATE_STILLS]
+    reader = PlateReader(model_dir=model_dir, device="cpu")
+    cpu = PlatePipeline(PlateDetector(model_dir=model_dir, device="cpu"), reader, formats=("it",))
+    det = PlateDetector(model_dir=model_dir, device="cpu")
+    det.gpu = GpuPlateDetector(det, 0)
+    bind_on_host(monkeypatch, det.model)
+    gpu = PlatePipeline(det, reader, formats=("it",))
+    assert gpu.gpu_preprocessing and not cpu.gpu_preprocessing
+    expected = cpu.process(images)
+    assert [sorted(r.text for r in reads) for reads in expected] == [["FMA6383"], ["VODKAA"], ["BY649AG", "ZA834CO"]]
+    for frames in (images, [HostCuda(np.ascontiguousarray(i)) for i in images]):
+        got = gpu.process(frames)
+        assert [[r.text for r in reads] for reads in got] == [[r.text for r in reads] for reads in expected]
+        for ga, ea in zip(got, expected, strict=True):
+            for g, e in zip(ga, ea, strict=True):
+                np.testing.assert_allclose(g.box, e.box, atol=0.05)
+                np.testing.assert_allclose(g.char_confidences, e.char_confidences, atol=1e-3)
+    assert "warp" in kernels.calls and "preprocess" in kernels.calls
+    with pytest.raises(kuzet.InvalidArgument, match="one CUDA image"):
+        gpu.process(HostCuda(np.ascontiguousarray(images[0])))  # type: ignore[arg-type]
+    assert gpu.update([images[0]], [0.0]) == [] and [t.text for t in gpu.flush()] == ["FMA6383"]
+
+
+# -- watchlist ----------------------------------------------------------------------------------------------------
+class NumpyAsCupy(SimpleNamespace):
+    """The part of CuPy's API GpuTemplates uses, done by numpy."""
+
+    def __init__(self) -> None:
+        class Device:
+            def __init__(self, index: int) -> None:
+                assert index == 0
+
+            def __enter__(self) -> None:
+                return None
+
+            def __exit__(self, *exc: object) -> None:
+                return None
+
+        super().__init__(float32=np.float32, asarray=np.asarray, matmul=np.matmul, argpartition=np.argpartition,
+                         take_along_axis=np.take_along_axis, tile=np.tile, arange=np.arange, asnumpy=np.asarray,
+                         cuda=SimpleNamespace(Device=Device))
+
+
+def random_watchlist(n: int, dim: int = 128, seed: int = 0) -> tuple[Watchlist, np.ndarray]:
+    rng = np.random.default_rng(seed)
+    templates = rng.standard_normal((n, dim)).astype(np.float32)
+    wl = Watchlist()
+    wl.enrol_many([f"id{i}" for i in range(n)], templates, model_id="m")
+    queries = templates[rng.integers(0, n, 40)] + 0.6 * rng.standard_normal((40, dim)).astype(np.float32)
+    return wl, queries
+
+
+def test_watchlist_gpu_search_logic_equals_cpu(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(kuzet.faces.gpu_watchlist, "import_cupy", NumpyAsCupy)
+    wl, queries = random_watchlist(100_000)
+    cpu = wl.search(queries, top_k=5, threshold=0.2)
+    assert all(len(m) >= 1 for m in cpu)  # each noisy copy finds its identity
+    assert wl.search(queries, top_k=5, threshold=0.2, device="cuda") == cpu
+    assert isinstance(wl._gpu, GpuTemplates) and wl._gpu.matrix.shape == (100_000, 128)
+    half = wl.search(queries, top_k=1, threshold=0.2, device="cuda:0", dtype="float16")
+    assert [m[0].identity for m in half] == [m[0].identity for m in cpu]
+    assert max(abs(h[0].similarity - c[0].similarity) for h, c in zip(half, cpu, strict=True)) < 2e-3
+    wl.enrol("late", queries[0], model_id="m")  # the GPU copy follows enrolment
+    assert wl.search(queries[:1], device="cuda")[0][0].identity == "late"
+
+
+def test_watchlist_query_blocks_and_ties(monkeypatch: pytest.MonkeyPatch) -> None:
+    from kuzet.faces.watchlist import query_blocks
+
+    assert query_blocks(10, 1 << 20) == [(0, 10)]  # 256 MiB of float32 similarities: 64 queries at 1Mi
+    assert query_blocks(200, 1 << 20) == [(0, 64), (64, 128), (128, 192), (192, 200)]
+    assert query_blocks(3, 10**10) == [(0, 1), (1, 2), (2, 3)]  # at least one query per block
+    assert query_blocks(0, 5) == []
+    wl, queries = random_watchlist(500, seed=1)
+    whole = wl.search(queries, top_k=3, threshold=-1.0)
+    small_blocks = functools.partial(query_blocks, budget_bytes=4 * 500 * 7)
+    monkeypatch.setattr(kuzet.faces.watchlist, "query_blocks", small_blocks)
+    assert wl.search(queries, top_k=3, threshold=-1.0) == whole  # 6 blocks of 7 queries, same results
+    same = np.ones((3, 4), np.float32)
+    ties = Watchlist()
+    ties.enrol_many(["c", "a", "b"], same, model_id="m")
+    ties.enrol("d", np.array([1, 1, 1, -1], np.float32), model_id="m")
+    for device in ("cpu", "cuda"):
+        monkeypatch.setattr(kuzet.faces.gpu_watchlist, "import_cupy", NumpyAsCupy)
+        got = ties.search(np.ones(4, np.float32), top_k=4, threshold=0.4, device=device)[0]
+        assert [m.identity for m in got] == ["c", "a", "b", "d"]  # ties in enrolment order, then 0.5
+        assert ties.search(np.ones(4, np.float32), top_k=4, threshold=0.6, device=device)[0] == got[:3]
+
+
+def test_watchlist_gpu_search_arguments() -> None:
+    wl, queries = random_watchlist(10)
+    with pytest.raises(kuzet.InvalidArgument, match="device"):
+        wl.search(queries, device="gpu")
+    with pytest.raises(kuzet.InvalidArgument, match="float32 only"):
+        wl.search(queries, dtype="float16")
+    with pytest.raises(kuzet.InvalidArgument, match="dtype"):
+        wl.search(queries, device="cuda", dtype="int8")
+    try:
+        import cupy  # noqa: F401
+    except ImportError:
+        with pytest.raises(kuzet.KuzetError, match="CuPy"):
+            wl.search(queries, device="cuda")
+
+
+# -- device selection ---------------------------------------------------------------------------------------------
+@needs_no_cuda_ep
+def test_cuda_demanded_without_the_cuda_ep_is_an_error(model_dir: Path) -> None:
+    with pytest.raises(kuzet.ModelError, match="CUDAExecutionProvider"):
+        FacePipeline(device="cuda", detector=None, embedder=FaceEmbedder(model_dir=model_dir, device="cpu"))
+    with pytest.raises(kuzet.ModelError, match="CUDAExecutionProvider"):
+        PlatePipeline(device="cuda:0", reader=PlateReader(model_dir=model_dir, device="cpu"))
+
+
+@needs_no_cuda_ep
+def test_auto_falls_back_to_the_cpu_with_a_warning(model_dir: Path, monkeypatch: pytest.MonkeyPatch,
+                                                   face_stills: list[np.ndarray]) -> None:
+    monkeypatch.setattr(session, "_cache", {})  # a fresh load warns
+    with pytest.warns(RuntimeWarning, match="running on CPU.*CUDAExecutionProvider"):
+        pipeline = FacePipeline(detector=FaceDetector(model_dir=model_dir), embedder=FaceEmbedder(model_dir=model_dir))
+    assert pipeline.device == "cpu" and not pipeline.gpu_preprocessing
+    with pytest.warns(RuntimeWarning, match="running on CPU"):
+        plates = PlatePipeline(PlateDetector(model_dir=model_dir), PlateReader(model_dir=model_dir))
+    assert plates.device == "cpu" and not plates.gpu_preprocessing
+    assert len(pipeline.process([face_stills[2]])[0]) == 1
+    with pytest.raises(kuzet.InvalidArgument, match="GPU memory.*runs on the CPU"):
+        pipeline.process([HostCuda(face_stills[2])])
+    with pytest.raises(kuzet.InvalidArgument, match="GPU memory.*runs on the CPU"):
+        plates.process([HostCuda(face_stills[2])])
+
+
+def test_model_on_cuda_without_cuda_kernels_warns(monkeypatch: pytest.MonkeyPatch) -> None:
+    model = SimpleNamespace(device="cuda:1")
+    no_kernels = SimpleNamespace(native_build_info=lambda: {"cuda": {"built": False}})
+    monkeypatch.setattr(kuzet.models.device_buffers, "core", no_kernels)
+    with pytest.warns(RuntimeWarning, match="built without CUDA.*pre-processed on the CPU"):
+        assert kuzet.models.device_buffers.kernels_for(model, "FaceDetector") is None  # type: ignore[arg-type]
+    no_device = SimpleNamespace(native_build_info=lambda: {"cuda": {"built": True, "devices": [{}],
+                                                                    "error": None}})
+    monkeypatch.setattr(kuzet.models.device_buffers, "core", no_device)
+    with pytest.warns(RuntimeWarning, match="sees no device 1 .no such device.*pre-processed on the CPU"):
+        assert kuzet.models.device_buffers.kernels_for(model, "FaceDetector") is None  # type: ignore[arg-type]
+    with_kernels = SimpleNamespace(native_build_info=lambda: {"cuda": {"built": True, "devices": [{}, {}]}})
+    monkeypatch.setattr(kuzet.models.device_buffers, "core", with_kernels)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assert kuzet.models.device_buffers.kernels_for(model, "FaceDetector") == 1  # type: ignore[arg-type]
+        assert kuzet.models.device_buffers.kernels_for(SimpleNamespace(device="cpu"), "x") is None  # type: ignore[arg-type]
+
+
+def test_split_batch_addresses_each_frame() -> None:
+    batch = np.arange(2 * 4 * 5 * 3, dtype=np.uint8).reshape(2, 4, 5, 3)
+    frames = split_batch(HostCuda(batch))
+    assert len(frames) == 2 and frames[1].shape == (4, 5, 3)
+    np.testing.assert_array_equal(host_view(frames[1]), batch[1])
+    one = HostCuda(batch[0])
+    assert split_batch(one) == [one]
+    contiguous = SimpleNamespace(__cuda_array_interface__={**HostCuda(batch).__cuda_array_interface__, "strides": None})
+    np.testing.assert_array_equal(host_view(split_batch(contiguous)[1]), batch[1])  # strides implied (C order)
+
+
+# -- argument checks of the CUDA entry points (they fail before any device is touched) ----------------------------
+class FakeCuda:
+    def __init__(self, shape: tuple[int, ...], typestr: str = "|u1", strides: Any = None, readonly: bool = False):
+        self.__cuda_array_interface__ = {"shape": shape, "typestr": typestr, "data": (0x10000, readonly),
+                                         "strides": strides, "version": 3}
+
+
+@pytest.mark.parametrize(("images", "out", "message"), [
+    ([np.zeros((4, 4, 3), np.uint8)], FakeCuda((1, 3, 8, 8), "<f4"), r"images\[0\]: expected a CUDA array"),
+    ([FakeCuda((4, 4, 3), "<f4")], FakeCuda((1, 3, 8, 8), "<f4"), r"images\[0\]: expected dtype \|u1"),
+    ([FakeCuda((4, 4, 4))], FakeCuda((1, 3, 8, 8), "<f4"), "HxWx3"),
+    ([FakeCuda((4, 4, 3), strides=(12, 6, 1))], FakeCuda((1, 3, 8, 8), "<f4"), "not contiguous"),
+    ([FakeCuda((0, 4, 3))], FakeCuda((1, 3, 8, 8), "<f4"), "empty"),
+    (FakeCuda((2, 4, 4)), FakeCuda((2, 3, 8, 8), "<f4"), r"\(N,H,W,3\)"),
+    ([FakeCuda((4, 4, 3))], FakeCuda((2, 3, 8, 8), "<f4"), "out must have shape"),
+    ([FakeCuda((4, 4, 3))], FakeCuda((1, 3, 8, 8), "<f2"), "out: expected dtype <f4"),
+    ([FakeCuda((4, 4, 3))], FakeCuda((1, 3, 8, 8), "<f4", readonly=True), "read-only"),
+    ([FakeCuda((4, 4, 3))], FakeCuda((1, 3, 8, 8), "<f4", strides=(4, 4, 4, 4)), "C-contiguous"),
+    ([FakeCuda((4, 4, 3))], np.zeros((1, 3, 8, 8), np.float32), "out: expected a CUDA array"),
+])
+def test_cuda_preprocess_batch_checks(images: Any, out: Any, message: str) -> None:
+    with pytest.raises(kuzet.InvalidArgument, match=message):
+        core.cuda_preprocess_batch(images, out)
+
+
+def test_cuda_entry_point_options_and_warp_checks() -> None:
+    img, out = [FakeCuda((4, 4, 3))], FakeCuda((1, 3, 8, 8), "<f4")
+    for broken in ({"shape": (4, 4, 3), "typestr": "|u1"}, {"shape": "4x4", "typestr": "|u1", "data": (1, False)},
+                   "not a dict"):
+        bad = SimpleNamespace(__cuda_array_interface__=broken)
+        with pytest.raises(kuzet.InvalidArgument, match=r"images\[0\]: malformed __cuda_array_interface__"):
+            core.cuda_preprocess_batch([bad], out)
+    for kwargs, message in [({"device": "cpu"}, "device"), ({"fit": "crop"}, "fit"),
+                            ({"channel_order": "rgba"}, "channel_order"), ({"mean": (np.nan, 0, 0)}, "finite")]:
+        with pytest.raises(kuzet.InvalidArgument, match=message):
+            core.cuda_preprocess_batch(img, out, **kwargs)
+    eye = np.eye(3)[None]
+    idx = np.zeros(1, np.int32)
+    for args, kwargs, message in [
+        ((img, np.array([1], np.int32), eye, 8, 8), {}, "out of range for 1 images"),
+        ((img, idx, np.eye(2)[None], 8, 8), {}, "matrices"),
+        ((img, idx, eye, 0, 8), {}, "output size"),
+        ((img, idx, eye, 8, 8), {"border_value": 256}, "border_value"),
+        ((img, idx, eye, 8, 8), {"out": FakeCuda((1, 8, 8, 4))}, "out must have shape"),
+        ((img, idx, eye, 8, 8), {"device": "cuda:x"}, "device"),
+    ]:
+        with pytest.raises(kuzet.InvalidArgument, match=message):
+            core.cuda_warp_batch(*args, **kwargs)
+
+
+@pytest.mark.skipif(bool(core.native_build_info()["cuda"]["devices"]), reason="a CUDA device is present")
+def test_cuda_entry_points_without_a_device_raise() -> None:
+    cuda = core.native_build_info()["cuda"]
+    message = "built without CUDA" if not cuda["built"] else "CUDA"
+    with pytest.raises(kuzet.KuzetError, match=message):
+        core.cuda_preprocess_batch([FakeCuda((4, 4, 3))], FakeCuda((1, 3, 8, 8), "<f4"))
+    with pytest.raises(kuzet.KuzetError, match=message):
+        core.cuda_warp_batch([FakeCuda((4, 4, 3))], np.zeros(1, np.int32), np.eye(3)[None], 8, 8)
+
+
+# -- opt-in float16 models (CUDA only; the conversion and the agreement check run anywhere) -----------------------
+def test_fp16_copy_is_made_once_and_checked(model_dir: Path, tmp_path: Path) -> None:
+    import onnx
+
+    from kuzet.models.fp16 import half_precision_file, outputs_agree, probe_batch
+    from kuzet.models.session import OrtModel
+
+    embedder = FaceEmbedder(model_dir=model_dir, device="cpu")
+    path = half_precision_file(embedder.model.path, folder=tmp_path)
+    graph = onnx.load(str(path))
+    fp16 = onnx.TensorProto.FLOAT16
+    assert sum(i.data_type == fp16 for i in graph.graph.initializer) > 100  # the weights are float16
+    assert [i.type.tensor_type.elem_type for i in (*graph.graph.input, *graph.graph.output)] == [1, 1]  # IO fp32
+    stamp = path.stat().st_mtime_ns
+    assert half_precision_file(embedder.model.path, folder=tmp_path) == path and path.stat().st_mtime_ns == stamp
+    # The agreement check, on the CPU EP (which runs this float16 graph too): cosine >= 0.999 per item.
+    half = OrtModel(embedder.model.spec, path, device="cpu")
+    probe = probe_batch(embedder.model)
+    assert probe.shape == (2, 3, 112, 112)
+    full, reduced = embedder.model.run(probe), half.run(probe)
+    assert outputs_agree(full, reduced)
+    worse = {k: v + np.random.default_rng(1).normal(0, 0.5 * np.abs(v).mean(), v.shape) for k, v in full.items()}
+    assert not outputs_agree(full, worse)
+    with pytest.raises(kuzet.InvalidArgument, match="fp16=True needs the model on CUDA"):
+        FaceEmbedder(model_dir=model_dir, device="cpu", fp16=True)
+    with pytest.raises(kuzet.InvalidArgument, match="fp16=True needs the model on CUDA"):
+        FaceDetector(model_dir=model_dir, device="cpu", fp16=True)
+
+
+def test_device_buffers_reuse_grow_and_copy_back(monkeypatch: pytest.MonkeyPatch) -> None:
+    """BufferCache / upload / CudaView with ONNX Runtime's allocations made on the CPU instead of CUDA."""
+    from kuzet.models.device_buffers import BufferCache, upload
+
+    class OnHost:
+        @staticmethod
+        def ortvalue_from_shape_and_type(shape: list[int], dtype: Any, device: str, device_id: int) -> Any:
+            assert device == "cuda" and device_id == 3
+            return ort.OrtValue.ortvalue_from_shape_and_type(shape, dtype, "cpu", 0)
+
+        @staticmethod
+        def ortvalue_from_numpy(array: np.ndarray, device: str, device_id: int) -> Any:
+            assert device == "cuda" and device_id == 3
+            return ort.OrtValue.ortvalue_from_numpy(array, "cpu", 0)
+
+    monkeypatch.setattr(kuzet.models.device_buffers, "ort", SimpleNamespace(OrtValue=OnHost))
+    frame = np.arange(5 * 7 * 3, dtype=np.uint8).reshape(5, 7, 3)
+    view = upload(frame[:, 1:], 3)  # a strided array is made contiguous first
+    assert view.__cuda_array_interface__ == {"shape": (5, 6, 3), "typestr": "|u1", "data": (view.ptr, False),
+                                             "strides": None, "version": 3, "stream": None}
+    np.testing.assert_array_equal(view.numpy(), frame[:, 1:])
+    cache = BufferCache(3)
+    a = cache.view("input", (2, 3, 4, 4), np.float32)
+    host_view(a)[...] = 1.5
+    b = cache.view("input", (1, 3, 4, 4), np.float32)  # smaller: the same memory
+    assert b.ptr == a.ptr and b.nbytes == 192 and b.__cuda_array_interface__["typestr"] == "<f4"
+    np.testing.assert_array_equal(b.numpy(), np.full((1, 3, 4, 4), 1.5, np.float32))
+    c = cache.view("input", (4, 3, 4, 4), np.float32)  # larger: a new allocation
+    assert c.nbytes == 768 and c.owner is not a.owner
+    assert cache.view("crops", (1, 2, 2, 3), np.uint8).owner is not c.owner  # one buffer per purpose
+    with pytest.raises(kuzet.InvalidArgument, match="empty dimension"):
+        cache.view("input", (0, 3, 4, 4), np.float32)

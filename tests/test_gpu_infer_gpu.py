@@ -1,0 +1,189 @@
+"""The GPU paths of the face and plate pipelines on a real GPU: CPU and CUDA agree (boxes within 1 px,
+embeddings at cosine >= 0.999, the same plate texts, the same watchlist matches) on the real images and videos
+of the CPU tests. Needs a CUDA build of kuzet with a device and onnxruntime-gpu (the watchlist test also CuPy);
+skips with the reason otherwise. Run on the GPU machine by scripts/gpu-check.sh.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import cv2
+import numpy as np
+import onnxruntime as ort
+import pytest
+
+import kuzet
+from faces_helpers import load_rgb, video_frames
+from kuzet._native import core
+from kuzet.faces import FaceDetector, FaceEmbedder, FacePipeline, Watchlist
+from kuzet.models.device_buffers import BufferCache, upload
+from kuzet.plates import PlateDetector, PlatePipeline, PlateReader
+
+CUDA = core.native_build_info()["cuda"]
+pytestmark = [
+    pytest.mark.skipif(not CUDA["built"], reason="kuzet was built without CUDA"),
+    pytest.mark.skipif(not CUDA["devices"], reason=f"no usable CUDA device ({CUDA.get('error')})"),
+    pytest.mark.skipif("CUDAExecutionProvider" not in ort.get_available_providers(),
+                       reason="onnxruntime has no CUDAExecutionProvider (install onnxruntime-gpu)"),
+]
+
+FACE_STILLS = ["insightface/t1.jpg", "ultralytics/zidane.jpg", "skimage/astronaut.png", "deepface/couple.jpg",
+               "deepface/selfie-many-people.jpg", "facenet_pytorch/multiface.jpg", "face_recognition/two_people.jpg"]
+PLATE_STILLS = {
+    "yolov4_custom_functions/car.jpg": ["FMA6383"],
+    "yolov4_custom_functions/car2.jpg": ["STA5131E"],
+    "yolov4_custom_functions/car3.jpg": ["VODKAA"],
+    "yolov4_custom_functions/car4.jpg": ["KS67AEA"],
+    "fast_alpr/test_image.png": ["5AU5341"],
+    "parkpow/demo.jpg": ["BY649AG", "ZA834CO"],
+}
+
+
+class RoiView:
+    """A rectangle of an HxWx3 CUDA array, as a strided CUDA array (rows keep the frame's pitch)."""
+
+    def __init__(self, frame: Any, y: int, x: int, h: int, w: int) -> None:
+        cai = frame.__cuda_array_interface__
+        pitch = cai["shape"][1] * 3
+        self.shape = (h, w, 3)
+        self.__cuda_array_interface__ = {"shape": self.shape, "typestr": "|u1", "strides": (pitch, 3, 1),
+                                         "data": (cai["data"][0] + y * pitch + 3 * x, False), "version": 3}
+        self._frame = frame
+
+
+@pytest.fixture(scope="module")
+def face_stills(data_dir: Path) -> list[np.ndarray]:
+    return [load_rgb(data_dir / "faces" / "images" / name) for name in FACE_STILLS]
+
+
+@pytest.fixture(scope="module")
+def pipelines(model_dir: Path) -> tuple[FacePipeline, FacePipeline]:
+    def pipeline(device: str, watchlist: Watchlist) -> FacePipeline:
+        return FacePipeline(detector=FaceDetector(model_dir=model_dir, device=device),
+                            embedder=FaceEmbedder(model_dir=model_dir, device=device), watchlist=watchlist)
+
+    cpu = pipeline("cpu", Watchlist())
+    gpu = pipeline("cuda", cpu.watchlist)  # type: ignore[arg-type]
+    assert gpu.device == "cuda:0" and gpu.gpu_preprocessing and cpu.device == "cpu"
+    return cpu, gpu
+
+
+def assert_faces_agree(cpu: list[list[kuzet.Face]], gpu: list[list[kuzet.Face]]) -> None:
+    assert [len(f) for f in cpu] == [len(f) for f in gpu]
+    for fc, fg in zip(cpu, gpu, strict=True):
+        for c, g in zip(fc, fg, strict=True):
+            assert np.abs(np.subtract(c.box, g.box)).max() <= 1.0, (c.box, g.box)
+            assert float(np.dot(c.embedding, g.embedding)) >= 0.999
+            assert c.identity == g.identity
+
+
+def test_kernels_on_device_frames_equal_the_cpu(face_stills: list[np.ndarray]) -> None:
+    frames = [upload(f, 0) for f in face_stills[:3]]
+    frames.append(RoiView(frames[0], 17, 33, 201, 305))  # strided: a region of a frame
+    hosts = [*face_stills[:3], face_stills[0][17:218, 33:338]]
+    cache = BufferCache(0)
+    kwargs = {"channel_order": "bgr", "mean": (104.0, 117.0, 123.0), "scale": (0.5, 0.5, 0.5), "pad_value": -3.0,
+              "fit": "letterbox_topleft"}
+    out = cache.view("input", (4, 3, 320, 480), np.float32)
+    transforms = core.cuda_preprocess_batch(frames, out, **kwargs)
+    cpu_batch, cpu_t = core.preprocess_batch(hosts, 320, 480, **kwargs)
+    np.testing.assert_array_equal(transforms, cpu_t)
+    assert np.abs(out.numpy() - cpu_batch).max() <= 0.5 + 1e-3  # one grey level times the scale
+    matrices = np.array([[[0.8, 0.2, 100.3], [-0.2, 0.8, 50.7], [0, 0, 1]],
+                         [[0.8, 0.2, -20.3], [-0.2, 0.8, 50.7], [1e-4, 2e-4, 1]]] * 2)
+    index = np.array([0, 1, 2, 3], np.int32)
+    crops = cache.view("crops", (4, 112, 96, 3), np.uint8)
+    assert core.cuda_warp_batch(frames, index, matrices, 112, 96, out=crops, border_value=9) is crops
+    cpu_crops = core.warp_batch(hosts, index, matrices, 112, 96, border_value=9)
+    assert np.abs(crops.numpy().astype(int) - cpu_crops).max() <= 1
+    host_crops = core.cuda_warp_batch(frames, index, matrices, 112, 96, border_value=9)
+    np.testing.assert_array_equal(host_crops, crops.numpy())
+
+
+def test_face_pipeline_cpu_and_cuda_agree_on_stills(pipelines: tuple[FacePipeline, FacePipeline],
+                                                    face_stills: list[np.ndarray]) -> None:
+    cpu, gpu = pipelines
+    if "astronaut" not in cpu.watchlist:  # type: ignore[operator]
+        cpu.enrol("astronaut", [face_stills[2]])
+    expected = cpu.process(face_stills)
+    assert [len(f) for f in expected] == [6, 2, 1, 2, 6, 6, 2]
+    assert expected[2][0].identity == "astronaut"
+    assert_faces_agree(expected, gpu.process(face_stills))
+    assert_faces_agree(expected, gpu.process([upload(f, 0) for f in face_stills]))  # frames already on the GPU
+
+
+def test_face_pipeline_on_nvdec_frames(pipelines: tuple[FacePipeline, FacePipeline], data_dir: Path) -> None:
+    cpu, gpu = pipelines
+    path = data_dir / "faces" / "video" / "short_hamilton_clip.mp4"
+    if not kuzet.cuda.is_available():
+        frames = video_frames(path, [0, 100, 200])
+        assert_faces_agree(cpu.process(frames), gpu.process(frames))
+        pytest.skip(f"NVDEC unavailable ({kuzet.cuda.nvdec_info()['reason']}); host frames agreed")
+    with kuzet.cuda.CudaVideoReader(path) as reader:
+        device_frames = [f.data for f in reader.get_frames([0, 100, 200])]
+    expected = cpu.process([f.numpy() for f in device_frames])
+    assert all(len(f) >= 1 for f in expected)
+    assert_faces_agree(expected, gpu.process(device_frames))
+
+
+def test_plate_pipeline_cpu_and_cuda_read_the_same(data_dir: Path, model_dir: Path) -> None:
+    images = [np.ascontiguousarray(cv2.cvtColor(cv2.imread(str(data_dir / "plates" / "images" / n)),
+                                                cv2.COLOR_BGR2RGB)) for n in sorted(PLATE_STILLS)]
+    def pipeline(device: str) -> PlatePipeline:
+        return PlatePipeline(PlateDetector(model_dir=model_dir, device=device),
+                             PlateReader(model_dir=model_dir, device=device), formats=("it",))
+
+    cpu, gpu = pipeline("cpu"), pipeline("cuda")
+    assert gpu.gpu_preprocessing and gpu.device == "cuda:0"
+    expected = cpu.process(images)
+    assert [sorted(r.text for r in reads) for reads in expected] == [PLATE_STILLS[n] for n in sorted(PLATE_STILLS)]
+    for frames in (images, [upload(i, 0) for i in images]):
+        got = gpu.process(frames)
+        assert [[r.text for r in reads] for reads in got] == [[r.text for r in reads] for reads in expected]
+        for ga, ea in zip(got, expected, strict=True):
+            for g, e in zip(ga, ea, strict=True):
+                assert np.abs(np.subtract(g.box, e.box)).max() <= 1.0
+    # Every 5th frame of the UK street clip (the CPU tests' video), read as one batch.
+    cap = cv2.VideoCapture(str(data_dir / "plates" / "video" / "license_plate_uk.mp4"))
+    video = []
+    for i in range(140):
+        ok, bgr = cap.read()
+        assert ok
+        if i % 5 == 0:
+            video.append(np.ascontiguousarray(cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB)))
+    expected = cpu.process(video)
+    assert sum(map(len, expected)) >= 20
+    assert [[r.text for r in reads] for reads in gpu.process(video)] == [[r.text for r in reads] for reads in expected]
+
+
+def test_watchlist_gpu_search_equals_cpu() -> None:
+    pytest.importorskip("cupy", reason="CuPy is not installed")
+    rng = np.random.default_rng(3)
+    templates = rng.standard_normal((120_000, 128)).astype(np.float32)
+    wl = Watchlist()
+    wl.enrol_many([f"id{i}" for i in range(len(templates))], templates, model_id="m")
+    queries = templates[rng.integers(0, len(templates), 300)] + 0.6 * rng.standard_normal((300, 128))
+    cpu = wl.search(queries, top_k=5, threshold=0.2)
+    gpu = wl.search(queries, top_k=5, threshold=0.2, device="cuda")
+    assert all(cpu) and [[m.identity for m in r] for r in gpu] == [[m.identity for m in r] for r in cpu]
+    assert max(abs(g.similarity - c.similarity) for rg, rc in zip(gpu, cpu, strict=True)
+               for g, c in zip(rg, rc, strict=True)) < 1e-4
+    half = wl.search(queries, top_k=1, threshold=0.2, device="cuda", dtype="float16")
+    assert [r[0].identity for r in half] == [r[0].identity for r in cpu]
+
+
+def test_fp16_embedder_keeps_real_embeddings(model_dir: Path, face_stills: list[np.ndarray], tmp_path: Path,
+                                             monkeypatch: pytest.MonkeyPatch) -> None:
+    """The opt-in float16 embedder: on real faces, cosine >= 0.999 with the float32 one (or it is refused)."""
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
+    detector = FaceDetector(model_dir=model_dir, device="cuda")
+    fp32 = FaceEmbedder(model_dir=model_dir, device="cuda")
+    fp16 = FaceEmbedder(model_dir=model_dir, device="cuda", fp16=True)
+    assert fp16.model_id == fp32.model_id + ":fp16" and fp16.model is not fp32.model
+    faces = detector.detect(face_stills)
+    a, b = fp32.embed(face_stills, faces), fp16.embed(face_stills, faces)
+    assert len(a) == 25 and float(np.min(np.sum(a * b, axis=1))) >= 0.999
+    with pytest.raises(kuzet.ModelError, match="fp16"):  # a float32 watchlist refuses float16 embeddings
+        Watchlist(model_id=fp32.model_id).search(b, model_id=fp16.model_id)
