@@ -67,7 +67,7 @@ class LiveRecording:
                                    log_id=f"{self.source}/connection-{connection}",
                                    target_duration_s=self.target_duration_s)
 
-    def segment(self, connection: int, native: dict[str, Any], first_pts: int | None, last_pts: int | None,
+    def segment(self, connection: int, native: dict[str, Any], start_s: float | None, end_s: float | None,
                 confirmed: bool) -> None:
         from kuzet.evidence.records import SegmentRecord
 
@@ -80,7 +80,8 @@ class LiveRecording:
             self._events.append({"kind": "evidence_segment", "connection": connection, "segment": record.index,
                                  "leaf_hash": conn.leaf_hashes[-1], "root": conn.root,
                                  "tree_size": len(conn.leaf_hashes), "manifest": str(conn.manifest),
-                                 "recording": str(conn.recording), "pts": None, "frame_index": None})
+                                 "recording": str(conn.recording), "start": start_s, "end": end_s,
+                                 "pts": None, "frame_index": None})
             if not confirmed:
                 self._events.append(self._error(
                     f"connection {connection}: segment {record.index} holds other packets than the frames named "

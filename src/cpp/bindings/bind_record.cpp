@@ -23,7 +23,11 @@ Listener hold_listener(py::object obj) {
   });
 }
 
-py::object timestamp(std::int64_t ts) { return ts == hash::kNoTimestamp ? py::none() : py::object(py::int_(ts)); }
+// A decoder-time-base timestamp in seconds (None: none).
+py::object seconds(std::int64_t ts, int num, int den) {
+  if (ts == hash::kNoTimestamp || den == 0) return py::none();
+  return py::float_(static_cast<double>(ts) * num / den);
+}
 
 // Reports a problem; a listener failing at that too has nobody left to tell.
 void report_failure(const Listener& listener, int connection, const std::string& message) {
@@ -42,8 +46,9 @@ record::RecorderEvents events_for(const Listener& listener, int connection) {
     {
       py::gil_scoped_acquire gil;
       try {
-        listener->attr("segment")(connection, segment_record_dict(closed.record), timestamp(closed.first_pts),
-                                  timestamp(closed.last_pts), closed.prediction_confirmed);
+        listener->attr("segment")(connection, segment_record_dict(closed.record), seconds(closed.first_pts, closed.time_base_num, closed.time_base_den),
+                                  seconds(closed.last_pts, closed.time_base_num, closed.time_base_den),
+                                  closed.prediction_confirmed);
       } catch (py::error_already_set& e) {
         problem = e.what();
       }

@@ -12,7 +12,8 @@ namespace kuzet::bindings {
 //   recording_path(connection) -> str      where connection n is recorded (raise: do not record it)
 //   target_duration_s: float
 //   started(connection, path)              the recording exists (raise: give it up)
-//   segment(connection, record: dict, first_pts, last_pts, prediction_confirmed)   a segment closed
+//   segment(connection, record: dict, start_s, end_s, prediction_confirmed)   a segment closed; start_s/end_s:
+//       its video packets' smallest and largest pts in the reader's seconds (None: none)
 //   failed(connection, message)            a problem; the recording stops growing
 decode::TapFactory recording_tap_factory(pybind11::object listener);
 

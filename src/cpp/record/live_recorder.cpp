@@ -3,6 +3,7 @@
 #include <fcntl.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cmath>
 #include <cstring>
@@ -21,6 +22,7 @@ namespace {
 constexpr std::size_t kPipeCapacity = 32u << 20;  // the segmenter only hashes: it never falls far behind
 constexpr int kIoBufferSize = 64 * 1024;
 constexpr std::size_t kRecentFrames = 4096;  // pts -> segment kept for frames still inside the decoder
+constexpr std::size_t kMaxHeldPackets = 64;  // untimed packets held at the start before dating them anyway
 
 std::string av_error(int code) {
   char buf[AV_ERROR_MAX_STRING_SIZE] = {};
@@ -62,8 +64,7 @@ LiveRecorder::LiveRecorder(std::string path, const AVStream& video, double targe
 LiveRecorder::~LiveRecorder() { finish(); }
 
 void LiveRecorder::open_muxer(const AVStream& video, double target_duration_s) {
-  scratch_ = av_packet_alloc();
-  if (avformat_alloc_output_context2(&muxer_, nullptr, "mpegts", nullptr) < 0 || !muxer_ || !scratch_) {
+  if (avformat_alloc_output_context2(&muxer_, nullptr, "mpegts", nullptr) < 0 || !muxer_) {
     throw kuzet::Error("recording '" + path_ + "': cannot allocate the MPEG-TS muxer");
   }
   AVStream* st = avformat_new_stream(muxer_, nullptr);
@@ -74,6 +75,8 @@ void LiveRecorder::open_muxer(const AVStream& video, double target_duration_s) {
   st->time_base = video.time_base;
   in_tb_num_ = video.time_base.num;
   in_tb_den_ = video.time_base.den;
+  const AVRational rate = video.avg_frame_rate.num > 0 ? video.avg_frame_rate : video.r_frame_rate;
+  if (rate.num > 0 && rate.den > 0) frame_step_ = std::max<std::int64_t>(1, av_rescale_q(1, av_inv_q(rate), video.time_base));
   auto* buffer = static_cast<std::uint8_t*>(av_malloc(kIoBufferSize));
   if (!buffer) throw kuzet::Error("recording '" + path_ + "': out of memory");
   io_ = avio_alloc_context(buffer, kIoBufferSize, 1, this, nullptr, write_trampoline, nullptr);
@@ -124,7 +127,7 @@ void LiveRecorder::predict(bool key, std::int64_t muxed_ts, std::int64_t decoder
   Coverage& c = coverage_[segment_];
   c.packets += 1;
   if (decoder_ts != hash::kNoTimestamp) {
-    if (c.first_pts == hash::kNoTimestamp) c.first_pts = decoder_ts;
+    if (c.first_pts == hash::kNoTimestamp || decoder_ts < c.first_pts) c.first_pts = decoder_ts;
     if (c.last_pts == hash::kNoTimestamp || decoder_ts > c.last_pts) c.last_pts = decoder_ts;
     recent_pts_[decoder_ts] = segment_;
     if (recent_pts_.size() > kRecentFrames) recent_pts_.erase(recent_pts_.begin());
@@ -133,25 +136,55 @@ void LiveRecorder::predict(bool key, std::int64_t muxed_ts, std::int64_t decoder
 
 void LiveRecorder::packet(const AVPacket& in) {
   if (failed_ || finished_) return;
-  if (!have_offset_) {
-    offset_ = in.dts != AV_NOPTS_VALUE ? in.dts : (in.pts != AV_NOPTS_VALUE ? in.pts : 0);
-    have_offset_ = true;
-  }
-  if (av_packet_ref(scratch_, &in) < 0) {
+  AVPacket* copy = av_packet_clone(&in);
+  if (!copy) {
     fail("recording '" + path_ + "': out of memory");
     return;
   }
-  scratch_->stream_index = 0;
-  scratch_->pos = -1;
-  if (scratch_->pts != AV_NOPTS_VALUE) scratch_->pts -= offset_;
-  if (scratch_->dts != AV_NOPTS_VALUE) scratch_->dts -= offset_;
-  av_packet_rescale_ts(scratch_, AVRational{in_tb_num_, in_tb_den_}, muxer_->streams[0]->time_base);
-  const std::int64_t muxed = scratch_->pts != AV_NOPTS_VALUE ? scratch_->pts : scratch_->dts;
-  const std::int64_t decoder_ts = in.pts != AV_NOPTS_VALUE ? in.pts : in.dts;
-  predict((in.flags & AV_PKT_FLAG_KEY) != 0, muxed == AV_NOPTS_VALUE ? hash::kNoTimestamp : muxed,
-          decoder_ts == AV_NOPTS_VALUE ? hash::kNoTimestamp : decoder_ts);
-  int rc = av_write_frame(muxer_, scratch_);
-  av_packet_unref(scratch_);
+  if (have_offset_) {
+    write_packet(copy);
+    return;
+  }
+  // MPEG-TS must start from a decode timestamp. RTSP hands out its first packets untimed until the
+  // stream's clock is known: hold them until one carries a dts, then date them back from it.
+  held_.push_back(copy);
+  if (in.dts == AV_NOPTS_VALUE && held_.size() < kMaxHeldPackets) return;
+  release_held();
+}
+
+void LiveRecorder::release_held() {
+  std::size_t known = 0;
+  while (known < held_.size() && held_[known]->dts == AV_NOPTS_VALUE) ++known;
+  const std::int64_t anchor = known < held_.size() ? held_[known]->dts : static_cast<std::int64_t>(known) * frame_step_;
+  for (std::size_t i = 0; i < known; ++i) {
+    held_[i]->dts = anchor - static_cast<std::int64_t>(known - i) * frame_step_;
+  }
+  offset_ = held_.front()->dts;
+  last_dts_ = offset_ - 1;
+  have_offset_ = true;
+  while (!held_.empty()) {
+    AVPacket* p = held_.front();
+    held_.pop_front();
+    write_packet(p);
+  }
+}
+
+void LiveRecorder::write_packet(AVPacket* p) {
+  // Missing timestamps are filled (recorded and signed as filled): dts just after the previous one, pts = dts.
+  if (p->dts == AV_NOPTS_VALUE) p->dts = last_dts_ + 1;
+  if (p->pts == AV_NOPTS_VALUE) p->pts = p->dts;
+  last_dts_ = p->dts;
+  const std::int64_t decoder_pts = p->pts;
+  const bool key = (p->flags & AV_PKT_FLAG_KEY) != 0;
+  p->stream_index = 0;
+  p->pos = -1;
+  p->pts -= offset_;
+  p->dts -= offset_;
+  av_packet_rescale_ts(p, AVRational{in_tb_num_, in_tb_den_}, muxer_->streams[0]->time_base);
+  predict(key, p->pts, decoder_pts);
+  int rc = failed_ ? -1 : av_write_frame(muxer_, p);
+  av_packet_free(&p);
+  if (failed_) return;
   if (rc >= 0) {
     avio_flush(io_);  // the segmenter sees the packet now, not when the I/O buffer fills
     rc = io_->error;
@@ -179,6 +212,8 @@ void LiveRecorder::segment_thread(double target_duration_s) {
     if (fd_ >= 0) ::fdatasync(fd_);
     ClosedSegment closed;
     closed.record = r;
+    closed.time_base_num = in_tb_num_;
+    closed.time_base_den = in_tb_den_;
     {
       std::lock_guard<std::mutex> lock(mutex_);
       auto it = coverage_.find(static_cast<std::int64_t>(r.index));
@@ -210,6 +245,7 @@ void LiveRecorder::segment_thread(double target_duration_s) {
 void LiveRecorder::finish() {
   if (finished_) return;
   finished_ = true;
+  if (muxer_ && !failed_ && !held_.empty()) release_held();  // a stream that never gave a timestamp
   if (muxer_ && !failed_) {
     int rc = av_write_trailer(muxer_);
     if (rc >= 0) {
@@ -232,7 +268,8 @@ void LiveRecorder::close_output() {
     av_freep(&io_->buffer);
     avio_context_free(&io_);
   }
-  av_packet_free(&scratch_);
+  for (AVPacket*& p : held_) av_packet_free(&p);
+  held_.clear();
   if (fd_ >= 0) {
     ::fsync(fd_);
     ::close(fd_);

@@ -10,6 +10,7 @@
 // packet count); a mismatch is reported, never hidden.
 #pragma once
 #include <cstdint>
+#include <deque>
 #include <functional>
 #include <map>
 #include <memory>
@@ -30,10 +31,11 @@ namespace kuzet::record {
 
 struct ClosedSegment {
   hash::SegmentRecord record;
-  // The segment's first and largest video pts in the *decoder's* time base (kNoTimestamp: none), so frames
-  // map onto it without going through the recording's timestamps.
+  // The segment's smallest and largest video pts in the *decoder's* time base (kNoTimestamp: none), so
+  // frames map onto it without going through the recording's timestamps.
   std::int64_t first_pts = hash::kNoTimestamp;
   std::int64_t last_pts = hash::kNoTimestamp;
+  int time_base_num = 0, time_base_den = 1;  // the decoder's time base (first_pts, last_pts)
   bool prediction_confirmed = true;  // the frames named this segment before it closed are exactly its own
 };
 
@@ -60,6 +62,8 @@ class LiveRecorder final : public decode::ConnectionTap {
 
  private:
   void open_muxer(const AVStream& video, double target_duration_s);
+  void release_held();
+  void write_packet(AVPacket* p);  // takes ownership
   void predict(bool key, std::int64_t muxed_ts, std::int64_t decoder_ts);
   void segment_thread(double target_duration_s);
   void fail(const std::string& why);  // reports once and stops recording
@@ -70,10 +74,12 @@ class LiveRecorder final : public decode::ConnectionTap {
   int fd_ = -1;
   AVFormatContext* muxer_ = nullptr;
   AVIOContext* io_ = nullptr;
-  AVPacket* scratch_ = nullptr;
   int in_tb_num_ = 0, in_tb_den_ = 1;
-  std::int64_t offset_ = 0;  // first packet's dts (or pts): the recording starts near 0 (no 33-bit wrap)
+  std::int64_t frame_step_ = 1;  // one frame in the decoder's time base (dating untimed packets)
+  std::int64_t offset_ = 0;      // first packet's dts: the recording starts at 0 (no 33-bit wrap for 26 h)
+  std::int64_t last_dts_ = 0;
   bool have_offset_ = false;
+  std::deque<AVPacket*> held_;  // untimed packets at the start, until one carries a dts
   bool failed_ = false;    // decoding thread only
   bool finished_ = false;  // decoding thread only
   BytePipe pipe_;
