@@ -259,3 +259,46 @@ def test_an_rtsp_camera_is_recorded_and_verifies(tmp_path: Path):
     named = [(i, seg["segment"]) for i, (_, _, seg) in enumerate(frames.frames) if seg is not None]
     assert len(named) >= 70 and all(truth[i] == s for i, s in named)
 
+
+
+_FULL_DISK_RUN = """
+import json, resource, signal, sys
+from kuzet.evidence import PrivateKey
+from kuzet.pipeline import Pipeline
+signal.signal(signal.SIGXFSZ, signal.SIG_IGN)  # a write past the limit then fails with EFBIG, as on a full disk
+resource.setrlimit(resource.RLIMIT_FSIZE, (int(sys.argv[3]), int(sys.argv[3])))
+key = PrivateKey.from_pem(sys.stdin.read())
+pipeline = Pipeline(("evidence",), evidence_dir=sys.argv[2], signing_key=key, device="cpu", read_timeout=5,
+                    live_buffer="block", reconnect=0)
+for event in pipeline.run([sys.argv[1]]):
+    print(json.dumps(event.to_dict()), flush=True)
+"""
+
+
+@pytest.mark.timeout(90)
+def test_a_full_disk_stops_the_recording_which_still_verifies_and_the_analysis_goes_on(generated_ts: bytes,
+                                                                                        tmp_path: Path):
+    import json
+    import os
+    import sys
+
+    key = generate_keypair()
+    limit = len(generated_ts) // 2  # the "disk" fills up half way through the recording
+    url, camera = _serve([generated_ts])
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(p for p in sys.path if p)}
+    run = subprocess.run([sys.executable, "-c", _FULL_DISK_RUN, url, str(tmp_path), str(limit)], input=key.pem,
+                         capture_output=True, text=True, timeout=80, env=env)
+    camera.join(10)
+    assert run.returncode == 0, run.stderr
+    events = [json.loads(line) for line in run.stdout.splitlines()]
+    errors = [e for e in events if e["kind"] == "evidence_error"]
+    assert len(errors) == 1 and "File too large" in errors[0]["message"] and ".0.ts" in errors[0]["message"]
+    assert "the recording ends with the last packet written whole" in errors[0]["message"]
+    end = [e for e in events if e["kind"] == "source_end"][0]
+    assert end["state"] == "finished" and end["decoded"] == end["analysed"] == 100
+    sealed = [e for e in events if e["kind"] == "evidence"][0]
+    recording = Path(sealed["recording"])
+    # cut back to its last whole packet (whole 188-byte MPEG-TS packets), so nothing half-written is hashed
+    assert recording.stat().st_size < limit and recording.stat().st_size % 188 == 0
+    assert sealed["tree_size"] >= 1
+    _assert_verifies(recording, Path(sealed["manifest"]), key)

@@ -86,7 +86,9 @@ void LiveRecorder::open_muxer(const AVStream& video, double target_duration_s) {
   }
   muxer_->pb = io_;
   const int rc = avformat_write_header(muxer_, nullptr);
-  if (rc < 0) throw kuzet::Error("recording '" + path_ + "': cannot start MPEG-TS (" + av_error(rc) + ")");
+  if (rc < 0 || !commit()) {
+    throw kuzet::Error("recording '" + path_ + "': cannot start MPEG-TS (" + av_error(rc < 0 ? rc : io_->error) + ")");
+  }
   // The segmenter rule in the muxer's time base (MPEG-TS: 1/90000), as the segmenter will see it.
   const AVRational out_tb = st->time_base;
   target_ticks_ = static_cast<std::int64_t>(std::llround(target_duration_s * out_tb.den / out_tb.num));
@@ -100,13 +102,29 @@ int LiveRecorder::write_bytes(const std::uint8_t* buf, int size) {
     if (n <= 0) {
       const int code = n < 0 ? errno : ENOSPC;
       fail("writing the recording '" + path_ + "' failed: " + std::strerror(code) +
-           "; the recording ends at the last sealed segment");
+           "; the recording ends with the last packet written whole");
       return AVERROR(code);
     }
     done += static_cast<std::size_t>(n);
   }
-  pipe_.write(buf, done);
+  uncommitted_.insert(uncommitted_.end(), buf, buf + size);
   return size;
+}
+
+bool LiveRecorder::commit() {
+  avio_flush(io_);
+  if (io_->error < 0 || failed_) {
+    // The file goes back to its last whole packet: it and the segmenter's bytes end at the same place.
+    if (::ftruncate(fd_, committed_) != 0) {
+      fail("recording '" + path_ + "': cannot cut it back to its last whole packet: " + std::strerror(errno));
+    }
+    uncommitted_.clear();
+    return false;
+  }
+  pipe_.write(uncommitted_.data(), uncommitted_.size());
+  committed_ += static_cast<off_t>(uncommitted_.size());
+  uncommitted_.clear();
+  return true;
 }
 
 void LiveRecorder::fail(const std::string& why) {
@@ -182,14 +200,14 @@ void LiveRecorder::write_packet(AVPacket* p) {
   p->dts -= offset_;
   av_packet_rescale_ts(p, AVRational{in_tb_num_, in_tb_den_}, muxer_->streams[0]->time_base);
   predict(key, p->pts, decoder_pts);
-  int rc = failed_ ? -1 : av_write_frame(muxer_, p);
-  av_packet_free(&p);
-  if (failed_) return;
-  if (rc >= 0) {
-    avio_flush(io_);  // the segmenter sees the packet now, not when the I/O buffer fills
-    rc = io_->error;
+  if (failed_) {
+    av_packet_free(&p);
+    return;
   }
+  const int rc = av_write_frame(muxer_, p);
+  av_packet_free(&p);
   if (rc < 0) fail("recording '" + path_ + "': cannot write a packet (" + av_error(rc) + ")");
+  commit();  // the segmenter sees the packet now (or, on failure, the file is cut back)
 }
 
 std::int64_t LiveRecorder::segment_of(std::int64_t pts) const {
@@ -247,12 +265,9 @@ void LiveRecorder::finish() {
   finished_ = true;
   if (muxer_ && !failed_ && !held_.empty()) release_held();  // a stream that never gave a timestamp
   if (muxer_ && !failed_) {
-    int rc = av_write_trailer(muxer_);
-    if (rc >= 0) {
-      avio_flush(io_);
-      rc = io_->error;
-    }
+    const int rc = av_write_trailer(muxer_);
     if (rc < 0) fail("recording '" + path_ + "': cannot finish the MPEG-TS file (" + av_error(rc) + ")");
+    commit();
   }
   pipe_.close();  // the segmenter seals the segment in progress: what was received, up to the end
   if (segmenter_.joinable()) segmenter_.join();

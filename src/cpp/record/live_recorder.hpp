@@ -17,6 +17,9 @@
 #include <mutex>
 #include <string>
 #include <thread>
+#include <vector>
+
+#include <sys/types.h>
 
 #include "decode/live.hpp"
 #include "hash/segment_record.hpp"
@@ -57,11 +60,13 @@ class LiveRecorder final : public decode::ConnectionTap {
   void finish() override;
 
   const std::string& path() const { return path_; }
-  // The muxer's write callback: the file first, then (only what reached the file) the segmenter.
+  // The muxer's write callback: into the file; commit() hands the bytes to the segmenter once a whole
+  // packet (or the header/trailer) is written, so a failed write never leaves half a packet to hash.
   int write_bytes(const std::uint8_t* buf, int size);
 
  private:
   void open_muxer(const AVStream& video, double target_duration_s);
+  bool commit();  // false (and the file cut back to the last commit) after a write failure
   void release_held();
   void write_packet(AVPacket* p);  // takes ownership
   void predict(bool key, std::int64_t muxed_ts, std::int64_t decoder_ts);
@@ -72,6 +77,8 @@ class LiveRecorder final : public decode::ConnectionTap {
   std::string path_;
   RecorderEvents events_;
   int fd_ = -1;
+  off_t committed_ = 0;                    // file size up to the last whole packet
+  std::vector<std::uint8_t> uncommitted_;  // written to the file, not yet to the segmenter
   AVFormatContext* muxer_ = nullptr;
   AVIOContext* io_ = nullptr;
   int in_tb_num_ = 0, in_tb_den_ = 1;
