@@ -243,6 +243,21 @@ def test_an_unwritable_evidence_directory_is_reported_and_the_analysis_goes_on(g
 
 
 @pytest.mark.timeout(60)
+def test_a_second_run_into_the_same_directory_records_beside_the_first(generated_ts: bytes, tmp_path: Path):
+    key = generate_keypair()
+    url, camera = _serve([generated_ts, generated_ts])
+    runs = []
+    for _ in range(2):  # the same camera, so the same source name
+        _, events, _ = _run(url, tmp_path, key, reconnect=0)
+        runs.append([e.data for e in events if e.kind == "evidence"])
+    camera.join(10)
+    assert [Path(r[0]["recording"]).name[-5:] for r in runs] == [".0.ts", ".1.ts"]
+    assert all(r[0]["connection"] == 0 for r in runs)  # each run's first connection
+    for r in runs:
+        _assert_verifies(Path(r[0]["recording"]), Path(r[0]["manifest"]), key)
+
+
+@pytest.mark.timeout(60)
 def test_an_rtsp_camera_is_recorded_and_verifies(tmp_path: Path):
     capture = capture_h264_rtp(tmp_path, seconds=3, size="160x120", rate=25)
     key = generate_keypair()

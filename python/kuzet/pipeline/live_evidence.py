@@ -47,6 +47,7 @@ class LiveRecording:
         self.private_key = private_key
         self.target_duration_s = target_duration_s
         self._connections: dict[int, _Connection] = {}
+        self._first_number: int | None = None  # file number of connection 0
         self._tags: list[_Tag] = []
         self._events: list[dict[str, Any]] = []
         self._lock = threading.Lock()
@@ -54,9 +55,18 @@ class LiveRecording:
     # -- called by the native recorder (decoding and segmenting threads) -------------------------------
     def recording_path(self, connection: int) -> str:
         with self._lock:
-            conn = _Connection(Path(f"{self.stem}.{connection}.ts"), Path(f"{self.stem}.{connection}.manifest.json"))
+            if self._first_number is None:
+                # numbers go on after the recordings an earlier run left in the directory: evidence is never
+                # overwritten, and a new run still records
+                self._first_number = 0
+                while self._paths(self._first_number)[0].exists() or self._paths(self._first_number)[1].exists():
+                    self._first_number += 1
+            conn = _Connection(*self._paths(self._first_number + connection))
             self._connections[connection] = conn
             return str(conn.recording)
+
+    def _paths(self, number: int) -> tuple[Path, Path]:
+        return Path(f"{self.stem}.{number}.ts"), Path(f"{self.stem}.{number}.manifest.json")
 
     def started(self, connection: int, path: str) -> None:
         from kuzet.evidence import EvidenceLog
