@@ -37,7 +37,11 @@ LiveDecoder::~LiveDecoder() {
 
 void LiveDecoder::attach_tap(Decoder& decoder) {
   if (!live_.tap) return;
-  tap_ = live_.tap(decoder.video_stream(), connection_number_);
+  try {
+    tap_ = live_.tap(decoder.video_stream(), connection_number_);
+  } catch (...) {  // a recording that cannot start never stops the decoding (the factory reports why)
+    tap_.reset();
+  }
   if (!tap_) return;
   ConnectionTap* tap = tap_.get();
   decoder.set_packet_tap([tap](const AVPacket& pkt) { tap->packet(pkt); });
