@@ -152,7 +152,9 @@ def test_plate_alerts_on_a_live_camera_name_the_sealed_segment_of_their_frame(
         if not e.segment.get("pending"):
             assert e.segment["leaf_hash"] == leaves[e.segment["segment"]]
     track = [e for e in events if e.kind == "plate" and e.data["text"] == "LS15EBC"]
-    assert track and track[0].segment is not None and track[0].segment["segment"] in (0, 1)
+    assert track and track[0].segment is not None  # a track is dated by pts only: mapped through the tags
+    first_index = next(i for i, pts, _ in frames.frames if abs(pts - track[0].pts) < 1e-9)
+    assert track[0].segment["segment"] == truth[first_index]
 
 
 @pytest.mark.timeout(60)
@@ -217,6 +219,14 @@ def test_a_dropped_connection_seals_what_it_received_and_a_reconnection_starts_a
     connections = [seg["connection"] for _, _, seg in frames.frames if seg is not None]
     assert len(connections) == len(truth) and connections == sorted(connections) and set(connections) == {0, 1}
     assert [seg["segment"] for _, _, seg in frames.frames if seg is not None] == truth
+
+    # by time alone (no frame index): a time both connections reached is ambiguous and names nothing
+    assert pipeline.evidence is not None
+    source = url.rsplit("/", 1)[-1]
+    last_of_first = max(pts for _, pts, seg in frames.frames if seg is not None and seg["connection"] == 0)
+    assert pipeline.evidence.lookup(source, last_of_first - 0.5) is None
+    late = pipeline.evidence.lookup(source, last_of_first + 1.0)
+    assert late is not None and late["connection"] == 1 and late["segment"] == 1
 
 
 @pytest.mark.timeout(60)

@@ -49,6 +49,7 @@ class LiveRecording:
         self._connections: dict[int, _Connection] = {}
         self._first_number: int | None = None  # file number of connection 0
         self._tags: list[_Tag] = []
+        self._last_pts: dict[int, float] = {}  # per connection: the latest frame pts seen
         self._events: list[dict[str, Any]] = []
         self._lock = threading.Lock()
 
@@ -105,6 +106,7 @@ class LiveRecording:
     def note_frame(self, index: int, pts: float, connection: int, segment: int) -> None:
         """The reader's native tag of a decoded frame (segment -1: that connection is not recorded)."""
         with self._lock:
+            self._last_pts[connection] = max(pts, self._last_pts.get(connection, pts))
             last = self._tags[-1] if self._tags else None
             if last is None or (last.connection, last.segment) != (connection, segment):
                 self._tags.append(_Tag(index, pts, connection, segment))
@@ -143,12 +145,13 @@ class LiveRecording:
         if index is not None:  # exact: frame indices count on across reconnections
             i = bisect_right([t.first_index for t in self._tags], index) - 1
             return self._tags[i] if i >= 0 else None
-        # By time only (e.g. a plate track's first sighting): the newest connection that reached `pts`
-        # (timestamps may restart when a camera reconnects).
-        for tag in reversed(self._tags):
-            if tag.first_pts <= pts + 1e-9:
-                return tag
-        return None
+        # By time only (e.g. a plate track's first sighting). Timestamps may restart when a camera reconnects:
+        # if more than one connection's frames span `pts`, the frame is ambiguous and names no segment.
+        found: dict[int, _Tag] = {}
+        for tag in self._tags:
+            if tag.first_pts <= pts + 1e-9 <= self._last_pts[tag.connection] + 2e-9:
+                found[tag.connection] = tag  # the last such tag of that connection
+        return next(iter(found.values())) if len(found) == 1 else None
 
     def _error(self, message: str) -> dict[str, Any]:
         return {"kind": "evidence_error", "message": f"{self.source}: {message}", "pts": None, "frame_index": None}
