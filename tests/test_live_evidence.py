@@ -327,3 +327,19 @@ def test_a_full_disk_stops_the_recording_which_still_verifies_and_the_analysis_g
     assert recording.stat().st_size < limit and recording.stat().st_size % 188 == 0
     assert sealed["tree_size"] >= 1
     _assert_verifies(recording, Path(sealed["manifest"]), key)
+
+
+@pytest.mark.timeout(60)
+def test_a_codec_mpeg_ts_cannot_carry_is_reported_and_analysed_unrecorded(tmp_path: Path):
+    mjpeg = subprocess.run(
+        ["ffmpeg", "-v", "error", "-f", "lavfi", "-i", "testsrc2=size=160x120:rate=25:duration=1",
+         "-c:v", "mjpeg", "-f", "matroska", "-"], capture_output=True, check=True, timeout=60).stdout  # fmt: skip
+    url, camera = _serve([mjpeg])
+    _, events, frames = _run(url, tmp_path, generate_keypair(), reconnect=0)
+    camera.join(10)
+    errors = [e.data["message"] for e in events if e.kind == "evidence_error"]
+    assert len(errors) == 1 and "MPEG-TS cannot carry mjpeg video" in errors[0]
+    end = [e for e in events if e.kind == "source_end"][0].data
+    assert end["state"] == "finished" and end["analysed"] == 25
+    assert len(frames.frames) == 25 and all(seg is None for _, _, seg in frames.frames)
+    assert not list(tmp_path.glob("*.ts")) and not list(tmp_path.glob("*.manifest.json"))

@@ -39,6 +39,23 @@ int write_trampoline(void* opaque, std::uint8_t* buf, int size) {
   return static_cast<LiveRecorder*>(opaque)->write_bytes(buf, size);
 }
 
+// Video codecs FFmpeg's MPEG-TS muxer gives a standard stream type (others become private data).
+bool mpegts_carries(AVCodecID codec) {
+  switch (codec) {
+    case AV_CODEC_ID_H264:
+    case AV_CODEC_ID_HEVC:
+    case AV_CODEC_ID_MPEG1VIDEO:
+    case AV_CODEC_ID_MPEG2VIDEO:
+    case AV_CODEC_ID_MPEG4:
+    case AV_CODEC_ID_VC1:
+    case AV_CODEC_ID_CAVS:
+    case AV_CODEC_ID_DIRAC:
+      return true;
+    default:
+      return false;
+  }
+}
+
 }  // namespace
 
 LiveRecorder::LiveRecorder(std::string path, const AVStream& video, double target_duration_s, RecorderEvents events)
@@ -49,21 +66,25 @@ LiveRecorder::LiveRecorder(std::string path, const AVStream& video, double targe
   // O_EXCL: evidence is never overwritten.
   fd_ = ::open(path_.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
   if (fd_ < 0) throw kuzet::Error("cannot create the recording '" + path_ + "': " + std::strerror(errno));
-  segmenter_ = std::thread([this, target_duration_s] { segment_thread(target_duration_s); });
   try {
-    open_muxer(video, target_duration_s);
+    open_muxer(video, target_duration_s);  // its header waits in the pipe for the segmenter
   } catch (...) {
     finished_ = true;
-    pipe_.close();
-    segmenter_.join();
     close_output();
+    ::unlink(path_.c_str());  // created by us (O_EXCL) and holding nothing: no stray "recording"
     throw;
   }
+  segmenter_ = std::thread([this, target_duration_s] { segment_thread(target_duration_s); });
 }
 
 LiveRecorder::~LiveRecorder() { finish(); }
 
 void LiveRecorder::open_muxer(const AVStream& video, double target_duration_s) {
+  if (!mpegts_carries(video.codecpar->codec_id)) {
+    // FFmpeg would mux it as opaque private data, which nothing (the segmenter included) reads back as video.
+    throw kuzet::Error("recording '" + path_ + "': MPEG-TS cannot carry " +
+                       avcodec_get_name(video.codecpar->codec_id) + " video; this connection is not recorded");
+  }
   if (avformat_alloc_output_context2(&muxer_, nullptr, "mpegts", nullptr) < 0 || !muxer_) {
     throw kuzet::Error("recording '" + path_ + "': cannot allocate the MPEG-TS muxer");
   }
@@ -76,7 +97,9 @@ void LiveRecorder::open_muxer(const AVStream& video, double target_duration_s) {
   in_tb_num_ = video.time_base.num;
   in_tb_den_ = video.time_base.den;
   const AVRational rate = video.avg_frame_rate.num > 0 ? video.avg_frame_rate : video.r_frame_rate;
-  if (rate.num > 0 && rate.den > 0) frame_step_ = std::max<std::int64_t>(1, av_rescale_q(1, av_inv_q(rate), video.time_base));
+  if (rate.num > 0 && rate.den > 0) {
+    frame_step_ = std::max<std::int64_t>(1, av_rescale_q(1, av_inv_q(rate), video.time_base));
+  }
   auto* buffer = static_cast<std::uint8_t*>(av_malloc(kIoBufferSize));
   if (!buffer) throw kuzet::Error("recording '" + path_ + "': out of memory");
   io_ = avio_alloc_context(buffer, kIoBufferSize, 1, this, nullptr, write_trampoline, nullptr);
@@ -86,9 +109,10 @@ void LiveRecorder::open_muxer(const AVStream& video, double target_duration_s) {
   }
   muxer_->pb = io_;
   const int rc = avformat_write_header(muxer_, nullptr);
-  if (rc < 0 || !commit()) {
-    throw kuzet::Error("recording '" + path_ + "': cannot start MPEG-TS (" + av_error(rc < 0 ? rc : io_->error) + ")");
+  if (rc < 0) {  // e.g. a codec MPEG-TS cannot carry
+    throw kuzet::Error("recording '" + path_ + "': cannot start MPEG-TS (" + av_error(rc) + ")");
   }
+  if (!commit()) throw kuzet::Error("recording '" + path_ + "': cannot write its header");
   // The segmenter rule in the muxer's time base (MPEG-TS: 1/90000), as the segmenter will see it.
   const AVRational out_tb = st->time_base;
   target_ticks_ = static_cast<std::int64_t>(std::llround(target_duration_s * out_tb.den / out_tb.num));
