@@ -343,3 +343,30 @@ def test_a_codec_mpeg_ts_cannot_carry_is_reported_and_analysed_unrecorded(tmp_pa
     assert end["state"] == "finished" and end["analysed"] == 25
     assert len(frames.frames) == 25 and all(seg is None for _, _, seg in frames.frames)
     assert not list(tmp_path.glob("*.ts")) and not list(tmp_path.glob("*.manifest.json"))
+
+
+@pytest.mark.timeout(60)
+def test_a_failed_checkpoint_ends_the_signed_log_there_and_later_frames_name_no_segment(
+        generated_ts: bytes, tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
+    from kuzet.evidence import EvidenceLog
+
+    append = EvidenceLog.append
+
+    def failing_after_one(self: EvidenceLog, record: Any, metadata: Any = None) -> Any:
+        if self.tree_size >= 1:
+            raise OSError(28, "No space left on device")  # the manifest's disk is full
+        return append(self, record, metadata)
+
+    monkeypatch.setattr(EvidenceLog, "append", failing_after_one)
+    url, camera = _serve([generated_ts])
+    pipeline, events, frames = _run(url, tmp_path, generate_keypair(), reconnect=0)
+    camera.join(10)
+    errors = [e.data["message"] for e in events if e.kind == "evidence_error"]
+    assert len(errors) == 1 and "cannot checkpoint segment 1" in errors[0] and "ends at 1 segments" in errors[0]
+    sealed = [e.data for e in events if e.kind == "evidence"][0]
+    assert sealed["tree_size"] == 1 and len(load_manifest(sealed["manifest"]).records) == 1
+    # frames of segment 0 name it; after the log ended, frames name nothing (never a shifted segment)
+    assert pipeline.evidence is not None
+    source = url.rsplit("/", 1)[-1]
+    named = [pipeline.evidence.lookup(source, pts, index) for index, pts, _ in frames.frames]
+    assert named[0] is not None and named[0]["segment"] == 0 and "leaf_hash" in named[0] and named[-1] is None

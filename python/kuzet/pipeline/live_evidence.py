@@ -26,6 +26,7 @@ class _Connection:
     log: Any = None  # kuzet.evidence.EvidenceLog, once the recording started
     leaf_hashes: list[str] = field(default_factory=list)
     root: str | None = None
+    broken: bool = False  # a checkpoint failed: nothing more is appended
 
 
 @dataclass
@@ -84,7 +85,17 @@ class LiveRecording:
 
         with self._lock:
             conn = self._connections[connection]
-            manifest = conn.log.append(SegmentRecord._from_native(native))
+            if conn.broken:
+                return
+            try:
+                manifest = conn.log.append(SegmentRecord._from_native(native))
+            except Exception as exc:
+                # a gap would shift every later segment's index: the log ends here, and says so
+                conn.broken = True
+                self._events.append(self._error(
+                    f"connection {connection}: cannot checkpoint segment {len(conn.leaf_hashes)} in {conn.manifest} "
+                    f"({exc}); the signed log ends at {len(conn.leaf_hashes)} segments"))
+                return
             record = manifest.records[-1]
             conn.leaf_hashes.append(record.leaf_hash().hex())
             conn.root = manifest.tree_head.root_hash.hex()
@@ -123,6 +134,8 @@ class LiveRecording:
                                    "manifest": str(conn.manifest), "recording": str(conn.recording)}
             if tag.segment < len(conn.leaf_hashes):
                 out.update(leaf_hash=conn.leaf_hashes[tag.segment], root=conn.root)
+            elif conn.broken:
+                return None  # past the end of its signed log
             else:
                 out["pending"] = True  # its "evidence_segment" event follows when it closes
             return out
