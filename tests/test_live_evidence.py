@@ -370,3 +370,41 @@ def test_a_failed_checkpoint_ends_the_signed_log_there_and_later_frames_name_no_
     source = url.rsplit("/", 1)[-1]
     named = [pipeline.evidence.lookup(source, pts, index) for index, pts, _ in frames.frames]
     assert named[0] is not None and named[0]["segment"] == 0 and "leaf_hash" in named[0] and named[-1] is None
+
+
+@pytest.mark.timeout(60)
+def test_stopping_the_pipeline_seals_the_segment_in_progress(generated_ts: bytes, tmp_path: Path):
+    import time
+
+    sock = socket.create_server(("127.0.0.1", 0))
+    release = threading.Event()
+
+    def stalled_camera() -> None:  # sends 60% of the clip, then keeps the connection open, silent
+        with sock:
+            conn, _ = sock.accept()
+            with conn:
+                conn.sendall(generated_ts[: _video_pes_start_after(generated_ts, len(generated_ts) * 3 // 5)])
+                release.wait(30)
+
+    threading.Thread(target=stalled_camera, daemon=True).start()
+    url = f"tcp://127.0.0.1:{sock.getsockname()[1]}"
+    key = generate_keypair()
+    pipeline = Pipeline(("evidence",), evidence_dir=tmp_path, signing_key=key, device="cpu", read_timeout=20,
+                        live_buffer="block", reconnect=0)
+    pipeline.start([url])
+    source = url.rsplit("/", 1)[-1]
+    deadline, seen = time.monotonic() + 20, -1
+    while time.monotonic() < deadline:  # until everything sent is decoded: the camera is stalled
+        time.sleep(0.5)
+        decoded = pipeline.metrics.source(source).decoded
+        if decoded == seen:
+            break
+        seen = decoded
+    assert 52 < seen < 100  # past the first segment's 2 s, mid-way through the second
+    pipeline.stop()
+    pipeline.join()
+    release.set()
+    manifest = next(tmp_path.glob("*.0.manifest.json"))
+    recording = next(tmp_path.glob("*.0.ts"))
+    assert len(load_manifest(manifest).records) == 2  # the closed segment and the one in progress at the stop
+    _assert_verifies(recording, manifest, key)
