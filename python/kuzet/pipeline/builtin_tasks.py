@@ -11,6 +11,11 @@ from pathlib import Path
 from typing import Any
 
 from kuzet.pipeline.events import FrameItem
+from kuzet.pipeline.live_evidence import LiveRecording, RecordingReader
+
+
+def _file_stem(source: str) -> str:
+    return re.sub(r"[^A-Za-z0-9._-]", "_", source)
 
 
 class PlateTask:
@@ -77,8 +82,12 @@ class EvidenceTask:
     """Seals each file source into a signed evidence manifest (GOP segments, RFC 6962 tree, Ed25519) in
     `out_dir`, and tells which segment's hash covers a frame, so every detection can be proven against the
     signed log. Sealing hashes compressed packets only (no decoding) and runs once per source, on first use.
-    Live sources cannot be sealed by re-reading them: they get an "evidence_error" (record them with
-    kuzet.evidence.EvidenceLog instead)."""
+
+    Live sources (read by the pipeline's own reader, see `open_live`) are recorded as they are analysed,
+    from the same connection: `<source>.<n>.ts` plus a signed `<source>.<n>.manifest.json` per connection n,
+    checkpointed as each segment closes ("evidence_segment" events); a frame's segment may still be open
+    ("pending": true). Live sources read through a custom `open_source` cannot be recorded: they get an
+    "evidence_error"."""
 
     name = "evidence"
 
@@ -89,22 +98,45 @@ class EvidenceTask:
         self.target_duration_s = target_duration_s
         self._urls: dict[str, str] = {}
         self._sealed: dict[str, _Sealed | str] = {}  # source -> sealed, or why it could not be
+        self._live: dict[str, LiveRecording] = {}  # live sources recorded by their reader
         self._lock = threading.Lock()
 
     def start_source(self, source: str, url: str) -> None:
         self._urls[source] = url
 
+    def open_live(self, source: str, url: str, **reader_options: Any) -> RecordingReader:
+        """The frame source for live `url`: a live reader that records each connection as evidence."""
+        recording = LiveRecording(source, self.out_dir / _file_stem(source), self.private_key,
+                                  self.target_duration_s)
+        with self._lock:
+            self._live[source] = recording
+        return RecordingReader(url, recording, **reader_options)
+
     def process(self, items: list[FrameItem]) -> list[list[dict[str, Any]]]:
-        return [[] for _ in items]
+        out: list[list[dict[str, Any]]] = [[] for _ in items]
+        # segments that closed (and recording problems) since the last batch ride on a frame of their source
+        for i, item in enumerate(items):
+            live = self._live.get(item.source)
+            if live is not None:
+                out[i].extend(live.take_events())
+        return out
 
     def finish_source(self, source: str) -> list[dict[str, Any]]:
+        live = self._live.get(source)
+        if live is not None:  # the reader is closed: every connection's last segment is sealed
+            return live.take_events() + live.sealed()
         sealed = self._seal(source)
         if isinstance(sealed, str):
             return [{"kind": "evidence_error", "message": sealed}]
         return [{"kind": "evidence", "root": sealed.root, "tree_size": len(sealed.leaf_hashes),
                  "manifest": str(sealed.manifest_path)}]
 
-    def lookup(self, source: str, pts: float) -> dict[str, Any] | None:
+    def lookup(self, source: str, pts: float, index: int | None = None) -> dict[str, Any] | None:
+        """The segment covering the frame at `pts` seconds (frame `index`, when known: exact for live sources
+        whose timestamps restart on reconnection)."""
+        live = self._live.get(source)
+        if live is not None:
+            return live.lookup(pts, index)
         sealed = self._seal(source)
         if isinstance(sealed, str):
             return None
@@ -126,13 +158,14 @@ class EvidenceTask:
 
         url = self._urls[source]
         if "://" in url and not url.startswith("file://"):
-            return f"{source}: live source {url} cannot be sealed after the fact; record it with EvidenceLog"
+            return (f"{source}: live source {url} cannot be sealed after the fact and was not read by the pipeline's "
+                    "own reader (a custom open_source); record it with EvidenceLog")
         try:
             manifest = seal(url, private_key=self.private_key, target_duration_s=self.target_duration_s,
                             log_id=source)
         except KuzetError as exc:
             return f"{source}: {exc}"
-        path = self.out_dir / (re.sub(r"[^A-Za-z0-9._-]", "_", source) + ".manifest.json")
+        path = self.out_dir / (_file_stem(source) + ".manifest.json")
         manifest.write(path)
         records = manifest.records
         if not records:

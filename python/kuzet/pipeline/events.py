@@ -21,8 +21,10 @@ class FrameItem:
 
 @dataclass(frozen=True)
 class Event:
-    """kind: "face", "plate", "source_end" or "source_error". `segment` names the evidence segment whose hash
-    covers the frame (index, leaf hash and manifest), when the evidence task runs."""
+    """kind: "face", "plate_read", "plate", "evidence", "evidence_segment", "evidence_error", "source_end" or
+    "source_error" (docs/pipeline.md). `segment` names the evidence segment whose hash covers the frame (index,
+    leaf hash and manifest; for a live source still being recorded possibly "pending"), when the evidence task
+    runs."""
 
     source: str
     kind: str

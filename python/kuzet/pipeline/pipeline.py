@@ -25,12 +25,27 @@ _DONE = object()
 LIVE_SCHEMES = ("rtsp", "rtsps", "rtmp", "tcp", "udp", "srt")
 
 
+def _is_live(url: str) -> bool:
+    return url.split("://", 1)[0].lower() in LIVE_SCHEMES if "://" in url else False
+
+
+def _recording_opener(evidence: EvidenceTask, source: str, device: str, read_timeout: float, live_buffer: str,
+                      reconnect: int, corrupt_frames: str, threads: int) -> OpenSource:
+    """Live sources under the evidence task: the reader records what it analyses (see EvidenceTask)."""
+
+    def open_reader(url: str) -> Any:
+        return evidence.open_live(source, url, device="cpu" if device == "cpu" else "auto", timeout=read_timeout,
+                                  threads=threads, errors=corrupt_frames, buffer=live_buffer, reconnect=reconnect)
+
+    return open_reader
+
+
 def _video_reader_opener(device: str, read_timeout: float, live_buffer: str, reconnect: int,
                          corrupt_frames: str, threads: int) -> OpenSource:
     def open_reader(url: str) -> Any:
         from kuzet.video import VideoReader
 
-        live = url.split("://", 1)[0].lower() in LIVE_SCHEMES if "://" in url else False
+        live = _is_live(url)
         # NVDEC only where it is usable: "auto" falls back to the CPU and says why
         return VideoReader(url, device="cpu" if device == "cpu" else "auto", timeout=read_timeout, threads=threads,
                            errors=corrupt_frames,  # type: ignore[arg-type]
@@ -103,6 +118,7 @@ class Pipeline:
                               plate_formats=tuple(plate_formats), evidence_dir=evidence_dir, signing_key=signing_key)
         self.tasks: list[Task] = [build_task(t, options) if isinstance(t, str) else t for t in tasks]
         evidence = [t for t in self.tasks if isinstance(t, EvidenceTask)]
+        self.evidence = evidence[0] if evidence else None
         self.segment_lookup = evidence[0].lookup if evidence else None
         if live_buffer not in ("drop_oldest", "block") or corrupt_frames not in ("skip", "raise") or reconnect < 0:
             raise InvalidArgument("live_buffer must be 'drop_oldest' or 'block', corrupt_frames 'skip' or 'raise', "
@@ -151,10 +167,11 @@ class Pipeline:
             # enough frames queued to fill two batches across all sources, and at least 2 per source:
             # memory stays near 2 * max_batch frames however many sources there are
             queue_size = max(2, -(-2 * max_batch // len(sources)))
+        threads = max(1, cpu_workers() // len(sources))
+        record_live = self.open_source is None and self.evidence is not None
         if self.open_source is None:
             # Many sources already keep the cores busy: each decoder gets its share of them rather than a
             # frame thread per core each (which would only add threads and reference-frame copies).
-            threads = max(1, cpu_workers() // len(sources))
             self.open_source = _video_reader_opener(*self._reader_options, threads=threads)
         batcher: DynamicBatcher[FrameItem] = DynamicBatcher(max_batch=max_batch, max_wait=max_wait,
                                                             queue_size=queue_size)
@@ -168,7 +185,10 @@ class Pipeline:
             self._urls[name] = os.fspath(url)
             batcher.add_source(name)
             self.metrics.source(name)
-            self._workers.append(SourceWorker(name, os.fspath(url), open_source, batcher, self.metrics,
+            opener = open_source
+            if record_live and self.evidence is not None and _is_live(os.fspath(url)):
+                opener = _recording_opener(self.evidence, name, *self._reader_options, threads=threads)
+            self._workers.append(SourceWorker(name, os.fspath(url), opener, batcher, self.metrics,
                                               self.sampling, self._source_failed))
         for name, url in self._urls.items():
             for task in self.tasks:
@@ -205,10 +225,10 @@ class Pipeline:
         self._emit(Event(name, "source_error", None, None,
                          {"error": type(exc).__name__, "message": str(exc), "url": self._urls[name]}))
 
-    def _segment(self, source: str, pts: float | None) -> dict[str, Any] | None:
+    def _segment(self, source: str, pts: float | None, index: int | None) -> dict[str, Any] | None:
         if self.segment_lookup is None or pts is None:
             return None
-        return self.segment_lookup(source, pts)
+        return self.segment_lookup(source, pts, index)
 
     def _analyse(self) -> None:
         ended: set[str] = set()
@@ -251,7 +271,7 @@ class Pipeline:
         data = {k: v for k, v in det.items() if k not in ("kind", "frame_index", "pts")}
         index = det.get("frame_index", index)
         pts = det.get("pts", pts)
-        return Event(source, det["kind"], index, pts, data, self._segment(source, pts))
+        return Event(source, det["kind"], index, pts, data, self._segment(source, pts, index))
 
     def _finish_ended_sources(self, ended: set[str], all_sources: bool = False) -> None:
         """Once a source's worker has ended and its queue is drained, flush its tasks (e.g. open tracks)."""

@@ -13,6 +13,7 @@
 
 #include "bindings/bindings.hpp"
 #include "bindings/python_errors.hpp"
+#include "bindings/recording.hpp"
 #include "decode/cuda_device.hpp"
 #include "decode/decode_errors.hpp"
 #include "decode/decoder.hpp"
@@ -275,6 +276,20 @@ class PyLiveDecoder {
     return py::make_tuple(owned_array(std::move(f.data), f.geometry.shape), f.pts_raw, f.pts, f.index, f.key_frame);
   }
 
+  // next_frame() plus (connection, evidence segment) when the reader records evidence.
+  py::object next_frame_recorded() {
+    std::shared_ptr<LiveDecoder> live = acquire();
+    LiveFrame f;
+    bool got = false;
+    {
+      py::gil_scoped_release release;
+      got = live->pop(f);
+    }
+    if (!got) return py::none();
+    return py::make_tuple(owned_array(std::move(f.data), f.geometry.shape), f.pts_raw, f.pts, f.index, f.key_frame,
+                          f.connection, f.segment);
+  }
+
   py::dict metadata() { return metadata_dict(acquire()->metadata()); }
   py::dict stats() { return stats_dict(acquire()->stats()); }
   std::string device() { return acquire()->device_name(); }
@@ -380,7 +395,7 @@ std::unique_ptr<PyLiveDecoder> open_live(const std::string& kind, const py::obje
                                          const std::string& device, int threads, bool skip_errors, double timeout_s,
                                          const std::map<std::string, std::string>& options,
                                          const std::string& layout, const std::string& buffer, size_t buffer_size,
-                                         int reconnect, double backoff_s) {
+                                         int reconnect, double backoff_s, const py::object& recorder) {
   if (threads < 0) throw InvalidArgument("threads must be >= 0 (0 = one per core), got " + std::to_string(threads));
   if (buffer != "drop_oldest" && buffer != "block") {
     throw InvalidArgument("buffer must be 'drop_oldest' or 'block', got '" + buffer + "'");
@@ -393,6 +408,7 @@ std::unique_ptr<PyLiveDecoder> open_live(const std::string& kind, const py::obje
   live.max_reconnects = reconnect;
   live.backoff_initial_s = backoff_s;
   live.backoff_max_s = std::max(8.0, backoff_s);
+  if (!recorder.is_none()) live.tap = recording_tap_factory(recorder);  // live evidence (bind_record.cpp)
   SourceSpec spec = spec_from_python(kind, target, name, timeout_s, options);
   const Layout parsed = parse_layout(layout);
   std::unique_ptr<LiveDecoder> decoder;
@@ -452,8 +468,11 @@ void bind_decode(py::module_& m) {
                             "Native live decoder (background thread, bounded queue); use kuzet.VideoReader.")
       .def(py::init(&open_live), py::arg("kind"), py::arg("target"), py::arg("name"), py::arg("device"),
            py::arg("threads"), py::arg("skip_errors"), py::arg("timeout"), py::arg("options"), py::arg("layout"),
-           py::arg("buffer"), py::arg("buffer_size"), py::arg("reconnect"), py::arg("reconnect_backoff"))
+           py::arg("buffer"), py::arg("buffer_size"), py::arg("reconnect"), py::arg("reconnect_backoff"),
+           py::arg("recorder") = py::none())
       .def("next_frame", &PyLiveDecoder::next_frame)
+      .def("next_frame_recorded", &PyLiveDecoder::next_frame_recorded,
+           "(data, pts_raw, pts, index, key_frame, connection, segment) of the next frame, or None at the end")
       .def("metadata", &PyLiveDecoder::metadata)
       .def("stats", &PyLiveDecoder::stats)
       .def_property_readonly("device", &PyLiveDecoder::device)

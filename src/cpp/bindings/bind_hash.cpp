@@ -8,6 +8,7 @@
 
 #include "bindings/bindings.hpp"
 #include "bindings/python_errors.hpp"
+#include "bindings/recording.hpp"
 #include "hash/ed25519.hpp"
 #include "hash/merkle.hpp"
 #include "hash/segment_record.hpp"
@@ -162,6 +163,8 @@ py::dict segment(const std::string& url, double target_duration_s, const std::op
 }
 
 }  // namespace
+
+py::dict segment_record_dict(const SegmentRecord& r) { return record_to_dict(r); }
 
 void bind_hash(py::module_& m) {
   raise_as_python_error<EvidenceError>("EvidenceError", "kuzet.evidence.errors");

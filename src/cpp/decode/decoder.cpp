@@ -172,6 +172,7 @@ void Decoder::feed_packet() {
       continue;
     }
     check_not_encrypted(packet_);
+    if (packet_tap_) packet_tap_(*packet_);
     ret = avcodec_send_packet(codec_, packet_);
     av_packet_unref(packet_);
     if (ret < 0 && ret != AVERROR(EAGAIN)) {

@@ -5,6 +5,7 @@
 #include <atomic>
 #include <cstdint>
 #include <exception>
+#include <functional>
 #include <memory>
 #include <string>
 #include <vector>
@@ -55,6 +56,10 @@ class Decoder {
   // The flag cancel() sets, for callers that must cancel without touching the decoder (another thread).
   std::shared_ptr<std::atomic<bool>> cancel_flag() const { return cancel_; }
 
+  // Sees every packet of the decoded stream as it is demuxed, before decoding (a live recording taps it).
+  void set_packet_tap(std::function<void(const AVPacket&)> tap) { packet_tap_ = std::move(tap); }
+  const AVStream& video_stream() const { return *stream_; }
+
   // The next frame in presentation order; false at the end of the stream.
   bool next(DecodedFrame& out);
   // Presentation timestamps of every frame of the decoded stream (built on first use).
@@ -100,6 +105,7 @@ class Decoder {
   DecodedFrame pending_info_;
   int64_t next_index_ = 0;
   int64_t last_pts_ = AV_NOPTS_VALUE;
+  std::function<void(const AVPacket&)> packet_tap_;
 
   bool index_built_ = false;
   bool index_from_packets_ = false;  // seekable by key frame; else seeking rewinds and decodes forward

@@ -23,13 +23,33 @@ LiveDecoder::LiveDecoder(SourceSpec spec, DecoderOptions options, Layout layout,
   std::exception_ptr error;
   first_ = open_with_retries(&error);
   if (!first_) std::rethrow_exception(error);
+  attach_tap(*first_);
   metadata_ = first_->metadata();
   device_name_ = first_->device().name();
   fallback_reason_ = first_->fallback_reason();
   thread_ = std::thread([this] { run(); });
 }
 
-LiveDecoder::~LiveDecoder() { stop(); }
+LiveDecoder::~LiveDecoder() {
+  stop();
+  finish_tap();  // the thread never ran (or already finished it)
+}
+
+void LiveDecoder::attach_tap(Decoder& decoder) {
+  if (!live_.tap) return;
+  try {
+    tap_ = live_.tap(decoder.video_stream(), connection_number_);
+  } catch (...) {  // a recording that cannot start never stops the decoding (the factory reports why)
+    tap_.reset();
+  }
+  if (!tap_) return;
+  ConnectionTap* tap = tap_.get();
+  decoder.set_packet_tap([tap](const AVPacket& pkt) { tap->packet(pkt); });
+}
+
+void LiveDecoder::finish_tap() {
+  if (tap_) tap_->finish();
+}
 
 void LiveDecoder::stop() {
   {
@@ -102,6 +122,8 @@ void LiveDecoder::pump(Decoder& decoder) {
     out.pts = f.pts;
     out.key_frame = f.key_frame;
     out.index = next_index_++;  // counts across reconnections
+    out.connection = connection_number_;
+    out.segment = tap_ ? tap_->segment_of(f.pts_raw) : -1;
     push(std::move(out));
   }
 }
@@ -117,6 +139,7 @@ void LiveDecoder::run() {
     } catch (...) {
       error = std::current_exception();
     }
+    finish_tap();  // seals the connection's recording: what was received, up to the drop
     {
       std::lock_guard<std::mutex> lock(mutex_);
       add_stats(stats_, connection_);
@@ -124,6 +147,7 @@ void LiveDecoder::run() {
       if (stopping_) break;
     }
     decoder.reset();
+    tap_.reset();
     // A file ends for good; a live network stream that ended or failed is reconnected.
     if (!network || live_.max_reconnects == 0) break;
     if (!sleep_unless_stopped(live_.backoff_initial_s)) break;
@@ -137,6 +161,8 @@ void LiveDecoder::run() {
       if (open_error) error = open_error;
       break;
     }
+    ++connection_number_;
+    attach_tap(*decoder);
     std::lock_guard<std::mutex> lock(mutex_);
     ++stats_.reconnects;
   }

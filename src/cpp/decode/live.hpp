@@ -5,6 +5,7 @@
 #include <condition_variable>
 #include <deque>
 #include <exception>
+#include <functional>
 #include <memory>
 #include <mutex>
 #include <thread>
@@ -16,12 +17,29 @@ namespace kuzet::decode {
 
 enum class BufferPolicy { DropOldest, Block };
 
+// Sees what one connection demuxes, e.g. to record it as evidence (record/live_recorder.hpp). One per
+// connection: a reconnection gets a new one.
+class ConnectionTap {
+ public:
+  virtual ~ConnectionTap() = default;
+  // Every packet of the decoded stream, in demux order, before it is decoded (decoding thread).
+  virtual void packet(const AVPacket& pkt) = 0;
+  // The evidence segment holding the packet with this pts (decoder time base); -1 when unknown.
+  virtual int64_t segment_of(int64_t pts) const = 0;
+  // The connection ended (normally, by an error or by stop()): seal what was received.
+  virtual void finish() = 0;
+};
+// Makes the tap of connection `connection` (0, 1, ...) once it is open; nullptr: do not tap it.
+// Must not throw: a recording that cannot start never stops the analysis.
+using TapFactory = std::function<std::unique_ptr<ConnectionTap>(const AVStream& video, int connection)>;
+
 struct LiveOptions {
   size_t capacity = 8;
   BufferPolicy policy = BufferPolicy::DropOldest;
   int max_reconnects = 0;         // consecutive failed attempts allowed per outage
   double backoff_initial_s = 0.5;  // doubled after each failed attempt
   double backoff_max_s = 8.0;
+  TapFactory tap;  // empty: no tap
 };
 
 struct LiveFrame {
@@ -31,6 +49,8 @@ struct LiveFrame {
   double pts = 0;
   int64_t index = 0;
   bool key_frame = false;
+  int connection = 0;    // 0 for the first connection, +1 per reconnection
+  int64_t segment = -1;  // the tap's evidence segment for this frame (-1: none)
 };
 
 class LiveDecoder {
@@ -56,6 +76,8 @@ class LiveDecoder {
   void push(LiveFrame frame);
   std::unique_ptr<Decoder> open_with_retries(std::exception_ptr* last_error);
   bool sleep_unless_stopped(double seconds);
+  void attach_tap(Decoder& decoder);  // a new connection's tap (LiveOptions::tap)
+  void finish_tap();
 
   SourceSpec spec_;
   DecoderOptions options_;
@@ -76,6 +98,8 @@ class LiveDecoder {
   DecodeStats stats_;       // totals over every connection
   DecodeStats connection_;  // the current connection's decoder stats, folded into stats_ when it ends
   int64_t next_index_ = 0;
+  int connection_number_ = 0;
+  std::unique_ptr<ConnectionTap> tap_;  // the current connection's; used by the decoding thread only
   std::thread thread_;
 };
 

@@ -158,8 +158,39 @@ int interrupt_trampoline(void* opaque) {
   return (*fn)() ? 1 : 0;
 }
 
+// A custom read AVIOContext over a ReadBytes callback; freed with its buffer.
+struct AvioFree {
+  void operator()(AVIOContext* io) const {
+    if (io) av_freep(&io->buffer);
+    avio_context_free(&io);
+  }
+};
+using AvioPtr = std::unique_ptr<AVIOContext, AvioFree>;
+
+int read_trampoline(void* opaque, std::uint8_t* buf, int size) {
+  const int n = (*static_cast<const ReadBytes*>(opaque))(buf, size);
+  if (n == 0) return AVERROR_EOF;
+  return n < 0 ? AVERROR(EIO) : n;
+}
+
+AvioPtr make_read_avio(const ReadBytes& read) {
+  constexpr int kBufferSize = 64 * 1024;
+  auto* buffer = static_cast<std::uint8_t*>(av_malloc(kBufferSize));
+  if (buffer == nullptr) throw kuzet::Error("cannot allocate an I/O buffer");
+  AVIOContext* io = avio_alloc_context(buffer, kBufferSize, 0, const_cast<ReadBytes*>(&read), read_trampoline,
+                                       nullptr, nullptr);
+  if (io == nullptr) {
+    av_free(buffer);
+    throw kuzet::Error("cannot allocate an AVIOContext");
+  }
+  io->seekable = 0;
+  return AvioPtr(io);
+}
+
+// `pb`: read through this I/O context instead of opening `url` (the caller keeps it alive).
 std::unique_ptr<AVFormatContext, FormatCloser> open_input(const std::string& url, const std::string& format,
-                                                          const std::function<bool()>& should_interrupt) {
+                                                          const std::function<bool()>& should_interrupt,
+                                                          AVIOContext* pb = nullptr) {
   const AVInputFormat* forced = nullptr;
   if (!format.empty()) {
     forced = av_find_input_format(format.c_str());
@@ -170,26 +201,52 @@ std::unique_ptr<AVFormatContext, FormatCloser> open_input(const std::string& url
   AVFormatContext* raw = avformat_alloc_context();
   if (raw == nullptr) throw kuzet::Error("cannot allocate an AVFormatContext");
   raw->flags |= AVFMT_FLAG_NOFILLIN;
+  if (pb != nullptr) {
+    raw->pb = pb;
+    raw->flags |= AVFMT_FLAG_CUSTOM_IO;
+  }
   if (should_interrupt) {
     raw->interrupt_callback.callback = interrupt_trampoline;
     raw->interrupt_callback.opaque = const_cast<std::function<bool()>*>(&should_interrupt);
   }
-  const int rc = avformat_open_input(&raw, url.c_str(), forced, nullptr);  // frees raw on failure
+  const int rc = avformat_open_input(&raw, pb != nullptr ? "" : url.c_str(), forced, nullptr);  // frees raw on failure
   if (rc == AVERROR_EXIT) throw SegmentationInterrupted("opening '" + url + "' was interrupted");
   if (rc < 0) throw EvidenceError("cannot open '" + url + "': " + av_error(rc));
   return std::unique_ptr<AVFormatContext, FormatCloser>(raw);
+}
+
+SegmentationResult segment_opened(std::unique_ptr<AVFormatContext, FormatCloser> fmt, const std::string& url,
+                                  const SegmenterOptions& options, const SegmentCallback& on_segment);
+
+void check_target(const SegmenterOptions& options) {
+  if (!std::isfinite(options.target_duration_s) || options.target_duration_s < 0 ||
+      options.target_duration_s > 86400) {
+    throw InvalidArgument("target_duration_s must be between 0 and 86400 seconds");
+  }
 }
 
 }  // namespace
 
 SegmentationResult segment_media(const std::string& url, const SegmenterOptions& options,
                                  const SegmentCallback& on_segment) {
-  if (!std::isfinite(options.target_duration_s) || options.target_duration_s < 0 ||
-      options.target_duration_s > 86400) {
-    throw InvalidArgument("target_duration_s must be between 0 and 86400 seconds");
-  }
+  check_target(options);
   // No avformat_find_stream_info(): it may decode frames; container headers give all we need.
-  auto fmt = open_input(url, options.input_format, options.should_interrupt);
+  return segment_opened(open_input(url, options.input_format, options.should_interrupt), url, options, on_segment);
+}
+
+SegmentationResult segment_stream(const ReadBytes& read, const std::string& name, const SegmenterOptions& options,
+                                  const SegmentCallback& on_segment) {
+  check_target(options);
+  AvioPtr io = make_read_avio(read);
+  // fmt is closed (inside segment_opened) before io is freed: it reads through io until then.
+  return segment_opened(open_input(name, options.input_format, options.should_interrupt, io.get()), name, options,
+                        on_segment);
+}
+
+namespace {
+
+SegmentationResult segment_opened(std::unique_ptr<AVFormatContext, FormatCloser> fmt, const std::string& url,
+                                  const SegmenterOptions& options, const SegmentCallback& on_segment) {
   const int video = find_video_stream(fmt.get());
   if (video < 0) throw EvidenceError("'" + url + "' has no video stream to segment");
   const AVRational video_tb = fmt->streams[video]->time_base;
@@ -244,5 +301,7 @@ SegmentationResult segment_media(const std::string& url, const SegmenterOptions&
   if (interrupted) throw SegmentationInterrupted("segmenting '" + url + "' was interrupted");
   return result;
 }
+
+}  // namespace
 
 }  // namespace kuzet::hash

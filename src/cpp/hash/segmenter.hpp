@@ -40,4 +40,10 @@ using SegmentCallback = std::function<bool(const SegmentRecord&)>;
 SegmentationResult segment_media(const std::string& url, const SegmenterOptions& options,
                                  const SegmentCallback& on_segment);
 
+// Reads the bytes to demux from `read` (returns the count, 0 at the end, <0 on error) instead of a URL:
+// a recorder segments what it writes, from memory. `name` names the input in errors. Same segmentation.
+using ReadBytes = std::function<int(std::uint8_t* buffer, int size)>;
+SegmentationResult segment_stream(const ReadBytes& read, const std::string& name, const SegmenterOptions& options,
+                                  const SegmentCallback& on_segment);
+
 }  // namespace kuzet::hash
