@@ -105,7 +105,8 @@ def add_subcommand(subparsers: Any) -> None:
                    help="wanted plates, comma-separated, or @FILE (one a line); repeatable")
     p.add_argument("--formats", default="", help="plate formats that resolve O/0-style confusions, e.g. uk,kz")
     p.add_argument("--out", help="write every event as JSON Lines to this file")
-    p.add_argument("--evidence", metavar="DIR", help="seal each file source into a signed manifest in DIR and "
+    p.add_argument("--evidence", metavar="DIR", help="seal each file source into a signed manifest in DIR, record each "
+                   "live source's connections (DIR/SOURCE.N.ts + signed manifest, sealed as they run), and "
                    "tie every detection to the segment that covers it")
     p.add_argument("--key", help="Ed25519 private key for --evidence (default: DIR/signing.key, made if absent)")
     p.add_argument("--annotate", metavar="DIR", help="write each source's most telling frame with boxes drawn")

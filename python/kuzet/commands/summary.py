@@ -22,7 +22,8 @@ class RunSummary:
     identities: dict[tuple[str, str], _Sighting] = field(default_factory=dict)
     unknown_faces: dict[str, int] = field(default_factory=lambda: defaultdict(int))
     plates: list[tuple[str, dict[str, Any]]] = field(default_factory=list)
-    evidence: dict[str, str] = field(default_factory=dict)
+    # One line per manifest: a live source has one per connection.
+    evidence: dict[str, list[str]] = field(default_factory=lambda: defaultdict(list))
     errors: list[tuple[str, str]] = field(default_factory=list)
     ends: dict[str, dict[str, Any]] = field(default_factory=dict)
     events: int = 0
@@ -42,7 +43,8 @@ class RunSummary:
         elif e.kind == "plate":
             self.plates.append((e.source, e.data))
         elif e.kind == "evidence":
-            self.evidence[e.source] = f"root {e.data['root']} ({e.data['tree_size']} segments, {e.data['manifest']})"
+            self.evidence[e.source].append(
+                f"root {e.data['root']} ({e.data['tree_size']} segments, {e.data['manifest']})")
         elif e.kind in ("source_error", "evidence_error"):
             self.errors.append((e.source, e.data.get("message", "")))
         elif e.kind == "source_end":
@@ -77,7 +79,7 @@ class RunSummary:
                        f"{p['frames']} frames, confidence {p['confidence']:.2f}{flag}")
         if self.evidence:
             out += ["", "Evidence (signed manifests):"]
-            out += [f"  {source}: {text}" for source, text in self.evidence.items()]
+            out += [f"  {source}: {text}" for source, texts in self.evidence.items() for text in texts]
         if self.errors:
             out += ["", "Problems:"]
             out += [f"  {source}: {message}" for source, message in self.errors]
