@@ -1,5 +1,5 @@
-// Test and benchmark hook kuzet._core._yuv420_to_rgb: runs the CPU device's RGB conversion of one 8-bit
-// 4:2:0 frame with a chosen converter (ours at a given SIMD level, or swscale), so tests can prove every
+// Test and benchmark hook kuzet._core._yuv420_to_rgb: the RGB conversion of one 8-bit 4:2:0 frame with a
+// chosen converter (ours at a given SIMD level, or the CPU device's swscale path), so tests can prove every
 // pixel equal between them on real and random frames, and benchmarks can time them on the same input.
 #include <pybind11/numpy.h>
 #include <pybind11/pybind11.h>
@@ -11,6 +11,7 @@
 #include "common/errors.hpp"
 #include "decode/cpu_device.hpp"
 #include "decode/layout.hpp"
+#include "decode/yuv_coeffs.hpp"
 
 extern "C" {
 #include <libavutil/frame.h>
@@ -74,12 +75,6 @@ py::array yuv420_to_rgb_hook(const py::array_t<uint8_t, py::array::c_style>& fra
   if (lay != Layout::Rgb && lay != Layout::Bgr && lay != Layout::RgbPlanar) {
     throw InvalidArgument("layout must be 'rgb', 'bgr' or 'rgb_planar', got '" + layout + "'");
   }
-  CpuDevice device;
-  if (converter == "swscale") {
-    device.use_swscale_for_rgb(true);
-  } else {
-    device.set_simd_level(parse_simd(converter));
-  }
   auto frame = padded_frame(frame_bytes.data(), static_cast<size_t>(frame_bytes.size()), format, width, height);
   frame->colorspace = static_cast<AVColorSpace>(space);
   frame->color_range = full_range ? AVCOL_RANGE_JPEG : AVCOL_RANGE_MPEG;
@@ -87,9 +82,29 @@ py::array yuv420_to_rgb_hook(const py::array_t<uint8_t, py::array::c_style>& fra
   std::vector<py::ssize_t> shape(geo.shape.begin(), geo.shape.end());
   py::array_t<uint8_t> result(shape);
   uint8_t* dst = result.mutable_data();
-  {
+  if (converter == "swscale") {
+    CpuDevice device;  // what the CPU device does with swscale
+    device.use_swscale_for_rgb(true);
     py::gil_scoped_release release;
     for (int i = 0; i < repeat; ++i) device.convert(frame.get(), lay, dst);  // repeat: to time it alone
+  } else {
+    // Ours, on any 8-bit 4:2:0 frame (the CPU device itself uses it only where swscale's fast path would run).
+    const SimdLevel level = parse_simd(converter);
+    Yuv420Frame src;
+    src.y = frame->data[0];
+    src.u = frame->data[1];
+    src.v = frame->data[2];
+    src.y_stride = frame->linesize[0];
+    src.u_stride = frame->linesize[1];
+    src.v_stride = frame->linesize[2];
+    src.width = width;
+    src.height = height;
+    src.nv12 = format == AV_PIX_FMT_NV12;
+    const YuvCoeffs coeffs = yuv_coeffs(frame->colorspace, full_range);
+    const RgbPacking packing = lay == Layout::Rgb ? RgbPacking::Rgb : lay == Layout::Bgr ? RgbPacking::Bgr
+                                                                                       : RgbPacking::Planar;
+    py::gil_scoped_release release;
+    for (int i = 0; i < repeat; ++i) yuv420_to_rgb(src, coeffs, packing, dst, 0, height, level);
   }
   return std::move(result);
 }
