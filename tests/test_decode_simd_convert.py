@@ -197,3 +197,43 @@ def test_hook_rejects_bad_input():
         core._yuv420_to_rgb(frame, 2, 2, "yuv420p", "bt709", False, "rgb", "neon")
     with pytest.raises(kuzet.InvalidArgument, match="repeat"):
         core._yuv420_to_rgb(frame, 2, 2, "yuv420p", "bt709", False, "rgb", "avx2", 0)
+
+
+# --- the raw layouts' plane copy (streaming stores for frames of 1 MiB and more) ---------------------------
+
+
+@pytest.mark.parametrize(
+    ("relpath", "frames"),
+    [("conformance/debian/phone_vfr_VID_20191220_170832.mp4", 4), ("plates/video/license_plate_uk.mp4", 4)],
+)
+def test_raw_frames_equal_ffmpeg_rawvideo(data_dir, relpath, frames):
+    path = data_dir / relpath
+    reader = open_reader(path, layout="native")
+    m = reader.metadata
+    raw = subprocess.run(
+        [
+            "ffmpeg",
+            "-v",
+            "error",
+            "-i",
+            str(path),
+            "-frames:v",
+            str(frames),
+            "-fps_mode",
+            "passthrough",  # one output frame per decoded frame (the clip is VFR)
+            "-f",
+            "rawvideo",
+            "-pix_fmt",
+            m.pixel_format,
+            "-",
+        ],
+        check=True,
+        capture_output=True,
+        timeout=60,
+    ).stdout
+    size = m.width * m.height * 3 // 2
+    assert size >= 1 << 20 and len(raw) == frames * size
+    for i in range(frames):
+        frame = reader.read()
+        assert frame is not None and frame.data.nbytes == size
+        assert frame.data.tobytes() == raw[i * size : (i + 1) * size], f"{relpath} frame {i}"

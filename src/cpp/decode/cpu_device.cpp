@@ -2,6 +2,7 @@
 #include "decode/yuv_coeffs.hpp"
 
 #include "decode/decode_errors.hpp"
+#include "decode/plane_copy.hpp"
 
 extern "C" {
 #include <libavutil/imgutils.h>
@@ -169,7 +170,7 @@ void CpuDevice::convert(const AVFrame* frame, Layout layout, uint8_t* dst) {
       const size_t bytes = static_cast<size_t>(av_image_get_buffer_size(want, w, h, 1));
       if (without_jpeg_alias(src_format, &ignored) == want || src_format == want) {
         // Same format: a plain plane copy keeps the output bit-exact.
-        av_image_copy_to_buffer(dst, static_cast<int>(bytes), frame->data, frame->linesize, src_format, w, h, 1);
+        copy_planes_packed(frame, dst, bytes);
         return;
       }
       uint8_t* planes[4] = {nullptr, nullptr, nullptr, nullptr};
