@@ -210,8 +210,15 @@ KUZET_TARGET_AVX512 int avx512_pixels(const RowIn& in, int x, int width, const Y
   return x;
 }
 
-bool cpu_has_avx2() { return __builtin_cpu_supports("avx2"); }
-bool cpu_has_avx512bw() { return __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw"); }
+// __builtin_cpu_init: harmless if the CPU model was already read, needed if this runs before that.
+bool cpu_has_avx2() {
+  __builtin_cpu_init();
+  return __builtin_cpu_supports("avx2");
+}
+bool cpu_has_avx512bw() {
+  __builtin_cpu_init();
+  return __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw");
+}
 
 #else
 

@@ -47,7 +47,10 @@ __attribute__((target("avx2"))) void stream_row(uint8_t* dst, const uint8_t* src
 }
 
 bool cpu_has_avx2() {
-  static const bool has = __builtin_cpu_supports("avx2");
+  static const bool has = [] {
+    __builtin_cpu_init();
+    return __builtin_cpu_supports("avx2");
+  }();
   return has;
 }
 
