@@ -160,6 +160,13 @@ KUZET_TARGET_AVX512 inline __m512i join_avx512(__m512i even, __m512i odd) {
   return _mm512_or_si512(even, _mm512_slli_epi16(odd, 8));
 }
 
+// Lower (0) or upper (1) 256 bits. The zero-masked extract: GCC 12 implements the plain one (and
+// _mm512_castsi512_si256) with an "undefined" source that -Wmaybe-uninitialized flags in sanitizer builds.
+template <int Half>
+KUZET_TARGET_AVX512 inline __m256i half_avx512(__m512i v) {
+  return _mm512_maskz_extracti64x4_epi64(0xFF, v, Half);
+}
+
 // The same arithmetic on blocks of 64 pixels (the packed interleave is done as two AVX2 halves).
 KUZET_TARGET_AVX512 int avx512_pixels(const RowIn& in, int x, int width, const YuvCoeffs& c, RgbPacking packing,
                                       const RowOut& out) {
@@ -203,9 +210,8 @@ KUZET_TARGET_AVX512 int avx512_pixels(const RowIn& in, int x, int width, const Y
     const __m512i first = packing == RgbPacking::Rgb ? r : b;
     const __m512i third = packing == RgbPacking::Rgb ? b : r;
     uint8_t* p = out.p0 + 3 * static_cast<ptrdiff_t>(x);
-    store_packed_avx2(_mm512_castsi512_si256(first), _mm512_castsi512_si256(g), _mm512_castsi512_si256(third), p);
-    store_packed_avx2(_mm512_extracti64x4_epi64(first, 1), _mm512_extracti64x4_epi64(g, 1),
-                      _mm512_extracti64x4_epi64(third, 1), p + 96);
+    store_packed_avx2(half_avx512<0>(first), half_avx512<0>(g), half_avx512<0>(third), p);
+    store_packed_avx2(half_avx512<1>(first), half_avx512<1>(g), half_avx512<1>(third), p + 96);
   }
   return x;
 }
