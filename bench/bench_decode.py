@@ -1,7 +1,10 @@
 """Decode benchmarks: kuzet against the strongest baselines measured in the same run.
 
-- raw YUV (layout="native") vs `ffmpeg -threads N -i F -f null -` (decode only, no output copy);
+- raw YUV (layout="native", threads=N) vs `ffmpeg -threads N -i F -f null -` (decode only, no output copy),
+  both with N = the number of CPUs (kuzet's default, threads=0, is FFmpeg's choice: N + 1 frame threads);
 - RGB numpy (layout="rgb") vs PyAV `to_ndarray(format="rgb24")` (frame+slice threads) and OpenCV VideoCapture;
+- colour conversion alone, 1080p yuv420p -> rgb / bgr / planar rgb: kuzet's own SIMD converter vs swscale
+  (the CPU device used swscale before; it keeps whichever measures faster);
 - resident memory while decoding many frames stays flat.
 
 Clips: a 1080p H.264 and a 1080p HEVC clip generated from testsrc2 in a temp dir, plus real clips from the
@@ -93,10 +96,10 @@ class _Measure:
                 self.cpu_ms[name] = min(self.cpu_ms.get(name, float("inf")), 1000 * cpu / frames)
 
 
-def _kuzet(path: Path, layout: str) -> int:
+def _kuzet(path: Path, layout: str, threads: int = 0) -> int:
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        with kuzet.VideoReader(path, layout=layout, device="cpu") as reader:  # type: ignore[arg-type]
+        with kuzet.VideoReader(path, layout=layout, device="cpu", threads=threads) as reader:  # type: ignore[arg-type]
             return sum(1 for _ in reader)
 
 
@@ -153,10 +156,13 @@ def test_raw_yuv_vs_ffmpeg(benchmark, clips: dict[str, Path], clip: str) -> None
     path = clips[clip]
     m = _Measure()
     m.run(
-        {"ffmpeg_null": (lambda: _ffmpeg_null(path), True), "kuzet": (lambda: _kuzet(path, "native"), False)},
+        {
+            "ffmpeg_null": (lambda: _ffmpeg_null(path), True),
+            "kuzet": (lambda: _kuzet(path, "native", THREADS), False),
+        },
         _frame_count(path),
     )
-    benchmark.pedantic(_kuzet, args=(path, "native"), rounds=1, iterations=1)
+    benchmark.pedantic(_kuzet, args=(path, "native", THREADS), rounds=1, iterations=1)
     _report(benchmark, f"{clip} raw yuv", m)
 
 
@@ -174,6 +180,43 @@ def test_rgb_vs_pyav_and_opencv(benchmark, clips: dict[str, Path], clip: str) ->
     )
     benchmark.pedantic(_kuzet, args=(path, "rgb"), rounds=1, iterations=1)
     _report(benchmark, f"{clip} rgb", m)
+
+
+CONVERT_REPEAT = 50
+
+
+@pytest.mark.parametrize("layout", ["rgb", "bgr", "rgb_planar"])
+def test_colour_conversion_vs_swscale(benchmark, clips: dict[str, Path], layout: str) -> None:  # type: ignore[no-untyped-def]
+    """CPU time of one 1080p yuv420p -> RGB conversion (no decoding), best of ROUNDS x CONVERT_REPEAT."""
+    from kuzet._native import core
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        with kuzet.VideoReader(clips["testsrc_1080p_h264"], layout="yuv420p", device="cpu") as reader:
+            frame = reader.read()
+            m = reader.metadata
+    assert frame is not None
+    args = (frame.data, m.width, m.height, "yuv420p", "bt709", False, layout)
+    ms: dict[str, float] = {}
+    for _ in range(ROUNDS):
+        for converter in ("swscale", "kuzet"):
+            name = "auto" if converter == "kuzet" else converter
+            # The hook copies the frame in first: time 1 + CONVERT_REPEAT conversions minus 1.
+            start = time.process_time()
+            core._yuv420_to_rgb(*args, name, 1)
+            one = time.process_time() - start
+            start = time.process_time()
+            core._yuv420_to_rgb(*args, name, 1 + CONVERT_REPEAT)
+            many = time.process_time() - start
+            ms[converter] = min(ms.get(converter, float("inf")), 1000 * (many - one) / CONVERT_REPEAT)
+    benchmark.pedantic(core._yuv420_to_rgb, args=(*args, "auto", 1), rounds=1, iterations=1)
+    benchmark.extra_info.update({f"{k}_cpu_ms": round(v, 3) for k, v in ms.items()})
+    benchmark.extra_info["simd_level"] = core._cpu_simd_level()
+    benchmark.extra_info["speedup_vs_swscale"] = round(ms["swscale"] / ms["kuzet"], 2)
+    print(
+        f"\n1080p -> {layout}: kuzet ({core._cpu_simd_level()}) {ms['kuzet']:.3f} ms, swscale {ms['swscale']:.3f} ms"
+        f" CPU, x{ms['swscale'] / ms['kuzet']:.2f}"
+    )
 
 
 def _rss_bytes() -> int:

@@ -432,6 +432,8 @@ int ffmpeg_log_level_from_env() {
 
 }  // namespace
 
+void bind_rgb_convert_hook(py::module_& m);  // decode/rgb_convert_hook.cpp
+
 void bind_decode(py::module_& m) {
   // FFmpeg's own log lines would duplicate (and interleave with) the exceptions we raise; set
   // KUZET_FFMPEG_LOG=error|warning|info|debug to see them when investigating a file.
@@ -445,6 +447,7 @@ void bind_decode(py::module_& m) {
   raise_as_python_error<EncryptedStream>("EncryptedStream");
   raise_as_python_error<StreamTimeout>("StreamTimeout");
   raise_as_python_error<DeviceUnavailable>("DeviceUnavailable");
+  bind_rgb_convert_hook(m);
 
   py::class_<PyDecoder>(m, "VideoDecoder", "Native video decoder; use kuzet.VideoReader.")
       .def(py::init(&open_decoder), py::arg("kind"), py::arg("target"), py::arg("name"), py::arg("device"),

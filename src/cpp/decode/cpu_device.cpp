@@ -2,6 +2,7 @@
 #include "decode/yuv_coeffs.hpp"
 
 #include "decode/decode_errors.hpp"
+#include "decode/plane_copy.hpp"
 
 extern "C" {
 #include <libavutil/imgutils.h>
@@ -105,6 +106,29 @@ uint8_t** CpuDevice::scratch_planes(AVPixelFormat format, int width, int height)
   return scratch_;
 }
 
+bool CpuDevice::own_rgb_converter_applies(const AVFrame* frame) const {
+  if (swscale_for_rgb_) return false;
+  const auto format = static_cast<AVPixelFormat>(frame->format);
+  // swscale serves 8-bit 4:2:0 planes of even height with the unscaled path whose arithmetic ours copies;
+  // other frames (odd height, NV12, 10-bit, 4:2:2, 4:4:4, ...) keep swscale, so no output changes.
+  return (format == AV_PIX_FMT_YUV420P || format == AV_PIX_FMT_YUVJ420P) && frame->height % 2 == 0;
+}
+
+void CpuDevice::convert_to_rgb_own(const AVFrame* frame, RgbPacking packing, uint8_t* dst) const {
+  const auto format = static_cast<AVPixelFormat>(frame->format);
+  Yuv420Frame src;
+  src.y = frame->data[0];
+  src.u = frame->data[1];
+  src.v = frame->data[2];
+  src.y_stride = frame->linesize[0];
+  src.u_stride = frame->linesize[1];
+  src.v_stride = frame->linesize[2];
+  src.width = frame->width;
+  src.height = frame->height;
+  const YuvCoeffs coeffs = yuv_coeffs(frame->colorspace, is_full_range(frame->color_range, format));
+  yuv420_to_rgb(src, coeffs, packing, dst, 0, frame->height, simd_level_);
+}
+
 void CpuDevice::convert(const AVFrame* frame, Layout layout, uint8_t* dst) {
   const int w = frame->width;
   const int h = frame->height;
@@ -113,12 +137,20 @@ void CpuDevice::convert(const AVFrame* frame, Layout layout, uint8_t* dst) {
   switch (layout) {
     case Layout::Rgb:
     case Layout::Bgr: {
+      if (own_rgb_converter_applies(frame)) {
+        convert_to_rgb_own(frame, layout == Layout::Rgb ? RgbPacking::Rgb : RgbPacking::Bgr, dst);
+        return;
+      }
       uint8_t* planes[4] = {dst, nullptr, nullptr, nullptr};
       const int strides[4] = {w * 3, 0, 0, 0};
       scale(frame, layout == Layout::Rgb ? AV_PIX_FMT_RGB24 : AV_PIX_FMT_BGR24, planes, strides);
       return;
     }
     case Layout::RgbPlanar: {
+      if (own_rgb_converter_applies(frame)) {  // straight into the three planes
+        convert_to_rgb_own(frame, RgbPacking::Planar, dst);
+        return;
+      }
       // Through packed RGB, so planar output has the very same pixels as "rgb" (swscale's planar-RGB
       // path interpolates chroma differently), then split into the R, G, B planes.
       if (packed_.size() < plane * 3) packed_.resize(plane * 3);
@@ -138,7 +170,7 @@ void CpuDevice::convert(const AVFrame* frame, Layout layout, uint8_t* dst) {
       const size_t bytes = static_cast<size_t>(av_image_get_buffer_size(want, w, h, 1));
       if (without_jpeg_alias(src_format, &ignored) == want || src_format == want) {
         // Same format: a plain plane copy keeps the output bit-exact.
-        av_image_copy_to_buffer(dst, static_cast<int>(bytes), frame->data, frame->linesize, src_format, w, h, 1);
+        copy_planes_packed(frame, dst, bytes);
         return;
       }
       uint8_t* planes[4] = {nullptr, nullptr, nullptr, nullptr};

@@ -1,8 +1,11 @@
-// CPU device: software decoding with FFmpeg's frame threads, colour conversion with a cached swscale
-// context that writes straight into the caller's buffer and honours the frame's colour matrix and range.
+// CPU device: software decoding with FFmpeg's frame threads. Colour conversion of 8-bit 4:2:0 frames of
+// even height to RGB uses kuzet's own SIMD converter (cpu_yuv_to_rgb.hpp: swscale's arithmetic, bit for bit,
+// measured faster - see bench/README.md, Decode); everything else uses a cached swscale context that
+// writes straight into the caller's buffer. Both honour the frame's colour matrix and range.
 #pragma once
 #include <vector>
 
+#include "decode/cpu_yuv_to_rgb.hpp"
 #include "decode/device_interface.hpp"
 
 struct SwsContext;
@@ -21,7 +24,15 @@ class CpuDevice final : public DeviceInterface {
   AVPixelFormat native_format(const AVFrame* frame) const override;
   void convert(const AVFrame* frame, Layout layout, uint8_t* dst) override;
 
+  // Test and benchmark hook: convert to RGB with swscale only, or with our converter at a given SIMD level.
+  void use_swscale_for_rgb(bool swscale) { swscale_for_rgb_ = swscale; }
+  void set_simd_level(SimdLevel level) { simd_level_ = level; }
+
  private:
+  // Whether our converter serves this frame: where swscale would take its unscaled 4:2:0 -> RGB path.
+  bool own_rgb_converter_applies(const AVFrame* frame) const;
+  void convert_to_rgb_own(const AVFrame* frame, RgbPacking packing, uint8_t* dst) const;
+
   // Converts with swscale into planes `dst`/`dst_stride` of pixel format `dst_format`.
   void scale(const AVFrame* frame, AVPixelFormat dst_format, uint8_t* const dst[4], const int dst_stride[4]);
 
@@ -30,6 +41,8 @@ class CpuDevice final : public DeviceInterface {
   // Widths that are a multiple of this are converted straight into the output buffer.
   static constexpr int kSafeWidthMultiple = 32;
 
+  bool swscale_for_rgb_ = false;
+  SimdLevel simd_level_ = SimdLevel::Auto;
   SwsContext* sws_ = nullptr;
   std::vector<uint8_t> packed_;  // packed RGB on the way to planar RGB
   uint8_t* scratch_[4] = {nullptr, nullptr, nullptr, nullptr};
