@@ -1,6 +1,10 @@
-"""A minimal pipeline task shared by the pipeline tests: it counts the frames that reach analysis."""
+"""Shared by the pipeline tests: a minimal task that counts the frames reaching analysis, and a local TCP
+'camera' for live sources."""
 
 from __future__ import annotations
+
+import socket
+import threading
 
 from kuzet.pipeline import FrameItem
 
@@ -20,3 +24,23 @@ class CountingTask:
 
     def finish_source(self, source: str) -> list[dict]:
         return []
+
+
+def serve_tcp_camera(payloads: list[bytes]) -> tuple[str, threading.Thread]:
+    """A 'camera' that streams payloads[i] to its i-th client, then goes offline."""
+    sock = socket.create_server(("127.0.0.1", 0))
+    sock.settimeout(20)
+
+    def serve() -> None:
+        with sock:
+            for payload in payloads:
+                try:
+                    conn, _ = sock.accept()
+                except OSError:
+                    return
+                with conn:
+                    conn.sendall(payload)
+
+    thread = threading.Thread(target=serve, daemon=True)
+    thread.start()
+    return f"tcp://127.0.0.1:{sock.getsockname()[1]}", thread

@@ -20,27 +20,8 @@ from kuzet.evidence import generate_keypair, load_manifest, verify
 from kuzet.evidence.records import segment_file
 from kuzet.pipeline import FrameItem, Pipeline
 from kuzet.video import VideoReader
+from pipeline_helpers import serve_tcp_camera
 from rtsp_server import RtspCamera, capture_h264_rtp
-
-
-def _serve(payloads: list[bytes]) -> tuple[str, threading.Thread]:
-    """A 'camera' that streams payloads[i] to its i-th client, then goes offline."""
-    sock = socket.create_server(("127.0.0.1", 0))
-    sock.settimeout(20)
-
-    def serve() -> None:
-        with sock:
-            for payload in payloads:
-                try:
-                    conn, _ = sock.accept()
-                except OSError:
-                    return
-                with conn:
-                    conn.sendall(payload)
-
-    thread = threading.Thread(target=serve, daemon=True)
-    thread.start()
-    return f"tcp://127.0.0.1:{sock.getsockname()[1]}", thread
 
 
 @pytest.fixture(scope="module")
@@ -109,7 +90,7 @@ def _assert_verifies(recording: Path, manifest: Path, key: Any) -> None:
 def test_plate_alerts_on_a_live_camera_name_the_sealed_segment_of_their_frame(
         plate_ts: bytes, model_dir: Path, tmp_path: Path):
     key = generate_keypair()
-    url, camera = _serve([plate_ts])
+    url, camera = serve_tcp_camera([plate_ts])
     pipeline, events, frames = _run(url, tmp_path, key, ("plates", "evidence"), model_dir=model_dir,
                                     hotlist=["LS 15 EBC"], plate_formats=("uk",), every_n=3, max_batch=8,
                                     reconnect=0)
@@ -161,7 +142,7 @@ def test_plate_alerts_on_a_live_camera_name_the_sealed_segment_of_their_frame(
 def test_tampering_one_byte_of_a_live_recording_fails_verification_at_that_segment(
         generated_ts: bytes, tmp_path: Path):
     key = generate_keypair()
-    url, camera = _serve([generated_ts])
+    url, camera = serve_tcp_camera([generated_ts])
     _, events, _ = _run(url, tmp_path, key, reconnect=0)
     camera.join(10)
     sealed = [e for e in events if e.kind == "evidence"][0].data
@@ -198,7 +179,7 @@ def test_a_dropped_connection_seals_what_it_received_and_a_reconnection_starts_a
         generated_ts: bytes, tmp_path: Path):
     key = generate_keypair()
     cut = _video_pes_start_after(generated_ts, len(generated_ts) * 3 // 5)  # the camera drops mid-segment
-    url, camera = _serve([generated_ts[:cut], generated_ts])
+    url, camera = serve_tcp_camera([generated_ts[:cut], generated_ts])
     pipeline, events, frames = _run(url, tmp_path, key, reconnect=1)
     camera.join(10)
     sealed = sorted((e.data for e in events if e.kind == "evidence"), key=lambda d: d["connection"])
@@ -234,7 +215,7 @@ def test_an_unwritable_evidence_directory_is_reported_and_the_analysis_goes_on(g
                                                                                tmp_path: Path):
     key = generate_keypair()
     out = tmp_path / "evidence"
-    url, camera = _serve([generated_ts])
+    url, camera = serve_tcp_camera([generated_ts])
     recorder = FrameSegments()
     pipeline = Pipeline(("evidence",), evidence_dir=out, signing_key=key, device="cpu", read_timeout=5,
                         live_buffer="block", reconnect=0, on_frame=recorder)
@@ -255,7 +236,7 @@ def test_an_unwritable_evidence_directory_is_reported_and_the_analysis_goes_on(g
 @pytest.mark.timeout(60)
 def test_a_second_run_into_the_same_directory_records_beside_the_first(generated_ts: bytes, tmp_path: Path):
     key = generate_keypair()
-    url, camera = _serve([generated_ts, generated_ts])
+    url, camera = serve_tcp_camera([generated_ts, generated_ts])
     runs = []
     for _ in range(2):  # the same camera, so the same source name
         _, events, _ = _run(url, tmp_path, key, reconnect=0)
@@ -309,7 +290,7 @@ def test_a_full_disk_stops_the_recording_which_still_verifies_and_the_analysis_g
 
     key = generate_keypair()
     limit = len(generated_ts) // 2  # the "disk" fills up half way through the recording
-    url, camera = _serve([generated_ts])
+    url, camera = serve_tcp_camera([generated_ts])
     env = {**os.environ, "PYTHONPATH": os.pathsep.join(p for p in sys.path if p)}
     run = subprocess.run([sys.executable, "-c", _FULL_DISK_RUN, url, str(tmp_path), str(limit)], input=key.pem,
                          capture_output=True, text=True, timeout=80, env=env)
@@ -334,7 +315,7 @@ def test_a_codec_mpeg_ts_cannot_carry_is_reported_and_analysed_unrecorded(tmp_pa
     mjpeg = subprocess.run(
         ["ffmpeg", "-v", "error", "-f", "lavfi", "-i", "testsrc2=size=160x120:rate=25:duration=1",
          "-c:v", "mjpeg", "-f", "matroska", "-"], capture_output=True, check=True, timeout=60).stdout  # fmt: skip
-    url, camera = _serve([mjpeg])
+    url, camera = serve_tcp_camera([mjpeg])
     _, events, frames = _run(url, tmp_path, generate_keypair(), reconnect=0)
     camera.join(10)
     errors = [e.data["message"] for e in events if e.kind == "evidence_error"]
@@ -358,7 +339,7 @@ def test_a_failed_checkpoint_ends_the_signed_log_there_and_later_frames_name_no_
         return append(self, record, metadata)
 
     monkeypatch.setattr(EvidenceLog, "append", failing_after_one)
-    url, camera = _serve([generated_ts])
+    url, camera = serve_tcp_camera([generated_ts])
     pipeline, events, frames = _run(url, tmp_path, generate_keypair(), reconnect=0)
     camera.join(10)
     errors = [e.data["message"] for e in events if e.kind == "evidence_error"]
