@@ -51,10 +51,11 @@ def alignment_matrices(landmarks: np.ndarray, size: int = 112) -> np.ndarray:
 
 
 def align_faces(images: list[np.ndarray], image_index: np.ndarray, landmarks: np.ndarray,
-                size: int = 112) -> np.ndarray:
-    """Aligned RGB uint8 crops (M,size,size,3) of the faces with the given landmarks in images[image_index]."""
+                size: int = 112, *, threads: int = 0) -> np.ndarray:
+    """Aligned RGB uint8 crops (M,size,size,3) of the faces with the given landmarks in images[image_index].
+    threads: native threads for the warps (0: all cores; 1 when the caller already runs one per core)."""
     matrices = alignment_matrices(np.asarray(landmarks, np.float64).reshape(-1, 5, 2), size)
-    return core.warp_batch(images, np.asarray(image_index, np.int32), matrices, size, size)
+    return core.warp_batch(images, np.asarray(image_index, np.int32), matrices, size, size, threads=threads)
 
 
 __all__ = ["ARCFACE_TEMPLATE", "similarity_transforms", "alignment_matrices", "align_faces"]
