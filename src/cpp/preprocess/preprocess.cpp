@@ -93,11 +93,22 @@ ResizePlan plan_resize(int height, int width, const PreprocessOptions& opt) {
   return p;
 }
 
+// A source row at its own size (no resampling): each channel converted and normalised straight into its
+// output plane. Frames already at the model's scale (e.g. 640-wide video into a 640 letterbox) take this
+// path, about twice as fast as the two resampling passes.
+static void convert_row(const std::uint8_t* src, int width, const int* src_c, const float* mul, const float* add,
+                 float* const* dst) {
+  for (int c = 0; c < 3; ++c) {
+    float* __restrict d = dst[c];
+    const std::uint8_t* __restrict s = src + src_c[c];
+    const float m = mul[c], a = add[c];
+    for (int x = 0; x < width; ++x) d[x] = static_cast<float>(s[3 * x]) * m + a;
+  }
+}
+
 void preprocess_rows(const ImageView& img, const ResizePlan& plan, const PreprocessOptions& opt, float* out,
                      int row_begin, int row_end) {
   const std::size_t plane = static_cast<std::size_t>(opt.out_h) * static_cast<std::size_t>(opt.out_w);
-  const Taps tx = make_taps(img.width, plan.new_w);
-  const Taps ty = make_taps(img.height, plan.new_h);
   // Output channel c reads source channel src_c[c]; normalisation folded into one multiply-add.
   int src_c[3];
   float mul[3], add[3];
@@ -106,6 +117,27 @@ void preprocess_rows(const ImageView& img, const ResizePlan& plan, const Preproc
     mul[c] = opt.scale[static_cast<std::size_t>(c)];
     add[c] = -opt.mean[static_cast<std::size_t>(c)] * mul[c];
   }
+  if (plan.new_w == img.width && plan.new_h == img.height) {
+    for (int oy = row_begin; oy < row_end; ++oy) {
+      float* dst[3];
+      for (int c = 0; c < 3; ++c)
+        dst[c] = out + static_cast<std::size_t>(c) * plane + static_cast<std::size_t>(oy) * opt.out_w;
+      const int dy = oy - plan.pad_y;
+      if (dy < 0 || dy >= plan.new_h) {
+        for (int c = 0; c < 3; ++c) std::fill(dst[c], dst[c] + opt.out_w, opt.pad_value);
+        continue;
+      }
+      for (int c = 0; c < 3; ++c) {
+        std::fill(dst[c], dst[c] + plan.pad_x, opt.pad_value);
+        std::fill(dst[c] + plan.pad_x + plan.new_w, dst[c] + opt.out_w, opt.pad_value);
+        dst[c] += plan.pad_x;
+      }
+      convert_row(img.row(dy), img.width, src_c, mul, add, dst);
+    }
+    return;
+  }
+  const Taps tx = make_taps(img.width, plan.new_w);
+  const Taps ty = make_taps(img.height, plan.new_h);
   std::vector<float> rows(static_cast<std::size_t>(plan.new_w) * 6);
   float* h0 = rows.data();
   float* h1 = rows.data() + static_cast<std::size_t>(plan.new_w) * 3;
