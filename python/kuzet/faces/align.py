@@ -45,9 +45,20 @@ def alignment_matrices(landmarks: np.ndarray, size: int = 112) -> np.ndarray:
     """Inverse maps (crop pixel -> source pixel), (M,3,3), for warp_batch, from (M,5,2) landmarks.
     The template is scaled for crops other than 112 px."""
     forward = similarity_transforms(landmarks, ARCFACE_TEMPLATE * (size / 112.0))
-    if len(forward) and np.any(np.abs(np.linalg.det(forward[:, :2, :2])) < 1e-12):
+    # forward = [[a, -b, tx], [b, a, ty]]: its inverse in closed form (no LAPACK call per frame).
+    a, b, tx, ty = forward[:, 0, 0], forward[:, 1, 0], forward[:, 0, 2], forward[:, 1, 2]
+    det = a * a + b * b
+    if np.any(det < 1e-12):
         raise InvalidArgument("landmarks are degenerate (all points equal): cannot align")
-    return np.linalg.inv(forward) if len(forward) else forward
+    ia, ib = a / det, b / det
+    inverse = np.zeros_like(forward)
+    inverse[:, 0, 0] = inverse[:, 1, 1] = ia
+    inverse[:, 0, 1] = ib
+    inverse[:, 1, 0] = -ib
+    inverse[:, 0, 2] = -(ia * tx + ib * ty)
+    inverse[:, 1, 2] = ib * tx - ia * ty
+    inverse[:, 2, 2] = 1.0
+    return inverse
 
 
 def align_faces(images: list[np.ndarray], image_index: np.ndarray, landmarks: np.ndarray,
