@@ -44,9 +44,9 @@ class FacePipeline:
     def process(self, images: Images) -> list[list[Face]]:
         """Faces of each image with embeddings and, with a watchlist, identity and similarity."""
         frames = as_image_list(images)
-        if self.detector.workers > 1 and not in_pool_thread():
+        if self.detector.workers > 1 and self.embedder.workers > 1 and not in_pool_thread():
             dets, embeddings = self._detect_embed_overlapped(frames)
-        else:  # one device stream (CUDA) or one worker: whole batches, stage by stage
+        else:  # one device stream (CUDA) or a single worker: whole batches, stage by stage
             dets = self.detector.detect_arrays(frames)
             embeddings = self.embedder.embed_landmarks(frames, dets.image_index, dets.landmarks)
         matches = None
