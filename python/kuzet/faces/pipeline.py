@@ -65,7 +65,7 @@ class FacePipeline:
     def _detect_embed_overlapped(self, frames: list[np.ndarray]) -> tuple[Detections, np.ndarray]:
         """CPU, several workers: each chunk of frames is detected and its faces aligned in one pool task,
         which queues the embedding of those faces as further tasks. No stage waits for the previous one to
-        finish everywhere, so no core idles at a stage's tail (with 2 cores, stage barriers cost ~10%)."""
+        finish everywhere, so no core idles at a stage's tail, and the pre/post-processing runs on the workers."""
         pool = shared_pool()
         step, per_run = self.detector.batch_size, self.embedder.batch_size
 
