@@ -87,25 +87,38 @@ def test_plates_end_to_end_vs_per_frame_reference(benchmark, frames, expected, m
     for reference in references.values():
         assert [reference.process(f) for f in frames] == expected
     times: dict[str, list[float]] = {"reference_1_thread": [], "reference_2_threads": [], "kuzet": []}
+    cpu: dict[str, list[float]] = {k: [] for k in times}  # CPU time of the process (all threads)
     for _ in range(ROUNDS):
         for threads, reference in references.items():
-            t0 = time.perf_counter()
+            key = f"reference_{threads}_thread{'s' if threads > 1 else ''}"
+            t0, c0 = time.perf_counter(), time.process_time()
             for f in frames:
                 reference.process(f)
-            times[f"reference_{threads}_thread{'s' if threads > 1 else ''}"].append(time.perf_counter() - t0)
-        t0 = time.perf_counter()
+            times[key].append(time.perf_counter() - t0)
+            cpu[key].append(time.process_time() - c0)
+        t0, c0 = time.perf_counter(), time.process_time()
         kuzet_run()
         times["kuzet"].append(time.perf_counter() - t0)
+        cpu["kuzet"].append(time.process_time() - c0)
     best = {k: min(v) for k, v in times.items()}
     baseline_key = min(("reference_1_thread", "reference_2_threads"), key=best.__getitem__)
     paired = statistics.median(b / k for b, k in zip(times[baseline_key], times["kuzet"], strict=True))
     ratio = best[baseline_key] / best["kuzet"]
     benchmark.extra_info.update({f"{k}_s": round(v, 4) for k, v in best.items()})
+    best_cpu = {k: min(v) for k, v in cpu.items()}
+    cores = len(os.sched_getaffinity(0))
+    ceiling = cores * best_cpu[baseline_key] / best_cpu["kuzet"]  # the most the cores allow, at these CPU costs
     benchmark.extra_info.update({"baseline": baseline_key, "speedup_best": round(ratio, 2),
-                                 "speedup_median_paired": round(paired, 2)})
+                                 "speedup_median_paired": round(paired, 2), "cpu_bound_ceiling": round(ceiling, 2),
+                                 "load_average": os.getloadavg()[0]})
+    benchmark.extra_info.update({f"{k}_cpu_s": round(v, 4) for k, v in best_cpu.items()})
     assert texts(benchmark.pedantic(kuzet_run, rounds=1, iterations=1)) == resolved(expected)
     print(f"\nplates, {FRAMES} frames, best of {ROUNDS}: " + ", ".join(
         f"{k} {v:.3f} s ({v / FRAMES * 1000:.1f} ms/frame)" for k, v in best.items())
         + f"; baseline {baseline_key}: {ratio:.2f}x (median of paired rounds {paired:.2f}x); "
         f"vs the 2-thread reference {best['reference_2_threads'] / best['kuzet']:.2f}x; "
         f"frames whose raw read differs from the reference: {raw_differences}/{FRAMES}")
+    print(f"  CPU time (best of {ROUNDS}): " + ", ".join(f"{k} {v * 1000 / FRAMES:.1f} ms/frame" for k, v in
+                                                       best_cpu.items())
+          + f"; on {cores} cores kuzet can be at most {ceiling:.2f}x faster than {baseline_key}; "
+          f"load average {os.getloadavg()[0]:.1f}")

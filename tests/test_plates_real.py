@@ -139,3 +139,35 @@ def test_wrong_models_are_model_errors(model_dir, tmp_path):
         PlateDetector(path=model_dir / "face_detection" / "yunet_2023mar_640x640.onnx", device="cpu")
     with pytest.raises(kuzet.ModelError, match="not found"):
         PlateReader(model_dir=tmp_path, device="cpu")
+
+
+def test_overlapped_cpu_schedule_equals_staged(model_dir, data_dir, video_frames):
+    """Two workers: each frame's detection is a pool task that queues its plate reads (overlapped); one
+    worker: detect the batch, then read it (staged). Both give the same reads."""
+    images = [_rgb(data_dir / "plates" / "images" / n) for n in sorted(EXPECTED)] + video_frames[::20]
+    results = []
+    for workers in (2, 1):
+        pipeline = PlatePipeline(PlateDetector(model_dir=model_dir, device="cpu", workers=workers),
+                                 PlateReader(model_dir=model_dir, device="cpu", workers=workers), formats=("uk",))
+        assert pipeline.detector._runner.spreads_runs == (workers > 1)
+        results.append(pipeline.process(images))
+    overlapped, staged = results
+    assert sum(len(r) for r in overlapped) >= 12
+    for a_frame, b_frame in zip(overlapped, staged, strict=True):
+        assert [r.text for r in a_frame] == [r.text for r in b_frame]
+        for a, b in zip(a_frame, b_frame, strict=True):
+            np.testing.assert_allclose(a.box, b.box, atol=1e-4)
+            np.testing.assert_allclose(a.char_confidences, b.char_confidences, atol=1e-5)
+
+
+def test_process_from_a_pool_thread_runs_inline(models, video_frames):
+    """Called on one of the shared pool's threads, the pipeline runs inline instead of waiting on the pool
+    (which could wait forever with every pool thread doing the same) and reads the same plates."""
+    from kuzet.models.parallel import shared_pool
+
+    pipeline = PlatePipeline(*models, formats=("uk",))
+    batches = [video_frames[i:i + 4] for i in range(100, 124, 4)]
+    direct = [[r.text for r in f] for b in batches for f in pipeline.process(b)]
+    jobs = [shared_pool().submit(pipeline.process, b) for b in batches]
+    nested = [[r.text for r in f] for job in jobs for f in job.result(timeout=120)]
+    assert nested == direct and any(direct)

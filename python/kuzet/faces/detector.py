@@ -65,7 +65,9 @@ class FaceDetector:
     else an input fitted to each batch: images scaled so the longer side is max_side, the input rounded up to
     multiples of 32 (e.g. 640x384 for 16:9 frames instead of 640x640: the same pixels for 40% less work).
     On CPU a batch runs as chunks of batch_size images on `workers` threads (default: one per CPU), each
-    on a single-threaded session (see kuzet.models.parallel); on CUDA as one stream of chunks. Thread-safe.
+    on a single-threaded session (see kuzet.models.parallel); on CUDA as one stream of chunks. batch_size
+    defaults to 1 on CPU (a run of 4 images costs ~20% more CPU per image than 4 single runs here) and 4 on
+    CUDA. Thread-safe.
     fp16=True (CUDA only, opt-in) runs a float16 copy of the model if it agrees with float32 (kuzet.models.fp16).
     """
 
@@ -81,7 +83,7 @@ class FaceDetector:
         input_size: tuple[int, int] | None = None,
         max_side: int = 640,
         max_faces: int = 0,
-        batch_size: int = 4,
+        batch_size: int | None = None,
         workers: int | None = None,
         fp16: bool = False,
     ) -> None:
@@ -89,9 +91,11 @@ class FaceDetector:
             raise InvalidArgument(f"score_threshold must be in [0, 1], got {score_threshold}")
         if not 0.0 <= nms_iou <= 1.0:
             raise InvalidArgument(f"nms_iou must be in [0, 1], got {nms_iou}")
-        if batch_size < 1 or max_faces < 0 or (workers is not None and workers < 1):
+        if (batch_size is not None and batch_size < 1) or max_faces < 0 or (workers is not None and workers < 1):
             raise InvalidArgument("batch_size and workers must be >= 1 and max_faces >= 0")
         on_cpu = choose_providers(device).device == "cpu"
+        if batch_size is None:
+            batch_size = 1 if on_cpu else 4
         self.workers = (workers or cpu_workers()) if on_cpu else 1
         self.model: OrtModel = load_model(model, model_dir=model_dir, path=path, device=device,
                                           threads=1 if self.workers > 1 else None, role="face_detector")

@@ -26,9 +26,10 @@ CROP = 112
 class FaceEmbedder:
     """Embeds aligned faces with MobileFace V2 (default) or another ArcFace-style 112x112 model
     (input RGB 0..255 raw, the graph normalises; output (N, D)). Runs chunks of batch_size faces on
-    `workers` threads like FaceDetector. Thread-safe. fp16=True (CUDA only, opt-in) runs a float16 copy of the
-    model if it agrees with float32 (kuzet.models.fp16); its model_id then ends in ':fp16', so a watchlist
-    enrolled in float32 refuses its embeddings until fp16 is shown to keep cosine >= 0.999 on real faces."""
+    `workers` threads like FaceDetector; batch_size defaults to 1 on CPU (the cheapest per face there) and
+    8 on CUDA. Thread-safe. fp16=True (CUDA only, opt-in) runs a float16 copy of the model if it agrees with
+    float32 (kuzet.models.fp16); its model_id then ends in ':fp16', so a watchlist enrolled in float32 refuses
+    its embeddings until fp16 is shown to keep cosine >= 0.999 on real faces."""
 
     def __init__(
         self,
@@ -37,13 +38,15 @@ class FaceEmbedder:
         model_dir: str | os.PathLike[str] | None = None,
         path: str | os.PathLike[str] | None = None,
         device: str = "auto",
-        batch_size: int = 8,
+        batch_size: int | None = None,
         workers: int | None = None,
         fp16: bool = False,
     ) -> None:
-        if batch_size < 1 or (workers is not None and workers < 1):
+        if (batch_size is not None and batch_size < 1) or (workers is not None and workers < 1):
             raise InvalidArgument("batch_size and workers must be >= 1")
         on_cpu = choose_providers(device).device == "cpu"
+        if batch_size is None:
+            batch_size = 1 if on_cpu else 8
         self.workers = (workers or cpu_workers()) if on_cpu else 1
         self.model: OrtModel = load_model(model, model_dir=model_dir, path=path, device=device,
                                           threads=1 if self.workers > 1 else None, role="face_embedder")

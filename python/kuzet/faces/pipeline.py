@@ -3,15 +3,18 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from concurrent.futures import Future
 
 import numpy as np
 
 from kuzet.errors import InvalidArgument
 from kuzet.faces import gpu
-from kuzet.faces.detector import FaceDetector
-from kuzet.faces.embedder import FaceEmbedder
+from kuzet.faces.align import align_faces
+from kuzet.faces.detector import Detections, FaceDetector
+from kuzet.faces.embedder import CROP, FaceEmbedder
 from kuzet.faces.images import Images, as_image_list
 from kuzet.faces.watchlist import Watchlist
+from kuzet.models.parallel import in_pool_thread, shared_pool
 from kuzet.results import Face
 
 
@@ -58,8 +61,11 @@ class FacePipeline:
             frames = gpu.frames_on_device(images, self._gpu_id)
         else:
             frames = gpu.host_frames(images, "FacePipeline.process")
-        dets = self.detector.detect_arrays(frames)
-        embeddings = self.embedder.embed_landmarks(frames, dets.image_index, dets.landmarks)
+        if self._gpu_id is None and self.detector.workers > 1 and self.embedder.workers > 1 and not in_pool_thread():
+            dets, embeddings = self._detect_embed_overlapped(frames)
+        else:  # one device stream (CUDA) or a single worker: whole batches, stage by stage
+            dets = self.detector.detect_arrays(frames)
+            embeddings = self.embedder.embed_landmarks(frames, dets.image_index, dets.landmarks)
         matches = None
         if self.watchlist is not None and len(embeddings):
             matches = self.watchlist.search(embeddings, top_k=1, threshold=self.match_threshold,
@@ -72,6 +78,32 @@ class FacePipeline:
                                embedding=embeddings[k], identity=best.identity if best else None,
                                similarity=best.similarity if best else None))
         return out
+
+    def _detect_embed_overlapped(self, frames: list[np.ndarray]) -> tuple[Detections, np.ndarray]:
+        """CPU, several workers: each chunk of frames is detected and its faces aligned in one pool task,
+        which queues the embedding of those faces as further tasks. No stage waits for the previous one to
+        finish everywhere, so no core idles at a stage's tail, and the pre/post-processing runs on the workers."""
+        pool = shared_pool()
+        step, per_run = self.detector.batch_size, self.embedder.batch_size
+
+        def detect_align(a: int) -> tuple[Detections, list[Future[np.ndarray]]]:
+            chunk = frames[a:a + step]
+            dets = self.detector.detect_arrays(chunk)
+            crops = align_faces(chunk, dets.image_index, dets.landmarks, CROP, threads=1)
+            return dets, [pool.submit(self.embedder.embed_aligned, crops[k:k + per_run])
+                          for k in range(0, len(crops), per_run)]
+
+        jobs = [(a, pool.submit(detect_align, a)) for a in range(0, len(frames), step)]
+        parts, embeddings = [], []
+        for a, job in jobs:
+            dets, embeds = job.result()
+            parts.append((dets.image_index + a, dets.boxes, dets.scores, dets.landmarks))
+            embeddings += [e.result() for e in embeds]
+        if not embeddings:
+            return Detections(np.zeros(0, np.int32), np.zeros((0, 4), np.float32), np.zeros(0, np.float32),
+                              np.zeros((0, 5, 2), np.float32)), np.zeros((0, self.embedder.dim), np.float32)
+        index, boxes, scores, landmarks = (np.concatenate(p) for p in zip(*parts, strict=True))
+        return Detections(index.astype(np.int32), boxes, scores, landmarks), np.concatenate(embeddings)
 
     def enrol(self, identity: str, images: Images | Sequence[np.ndarray]) -> int:
         """Enrol the largest face of each image under `identity`. Returns the number of faces enrolled.

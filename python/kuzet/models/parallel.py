@@ -15,6 +15,17 @@ T = TypeVar("T")
 
 _pool: ThreadPoolExecutor | None = None
 _pool_lock = threading.Lock()
+_thread = threading.local()
+
+
+def _mark_pool_thread() -> None:
+    _thread.in_pool = True
+
+
+def in_pool_thread() -> bool:
+    """True on one of the shared pool's threads: work there runs inline, since a pool thread that waited
+    for other pool tasks could wait forever (every thread waiting, none left to run them)."""
+    return getattr(_thread, "in_pool", False)
 
 
 def cpu_workers() -> int:
@@ -30,16 +41,17 @@ def shared_pool() -> ThreadPoolExecutor:
     global _pool
     with _pool_lock:
         if _pool is None:
-            _pool = ThreadPoolExecutor(max_workers=cpu_workers(), thread_name_prefix="kuzet-model")
+            _pool = ThreadPoolExecutor(max_workers=cpu_workers(), thread_name_prefix="kuzet-model",
+                                       initializer=_mark_pool_thread)
         return _pool
 
 
 def map_chunks(fn: Callable[[int, int], T], total: int, chunk: int, workers: int) -> list[T]:
     """[fn(start, stop) for each chunk of range(total)], run on up to `workers` threads, in order."""
     bounds = [(s, min(s + chunk, total)) for s in range(0, total, chunk)]
-    if workers <= 1 or len(bounds) <= 1:
+    if workers <= 1 or len(bounds) <= 1 or in_pool_thread():
         return [fn(a, b) for a, b in bounds]
     return list(shared_pool().map(lambda ab: fn(*ab), bounds))
 
 
-__all__ = ["cpu_workers", "map_chunks", "shared_pool"]
+__all__ = ["cpu_workers", "in_pool_thread", "map_chunks", "shared_pool"]

@@ -14,8 +14,14 @@ import os
 import numpy as np
 
 from kuzet.models import ModelSpec, OrtModel, load_model
-from kuzet.models.parallel import cpu_workers, shared_pool
+from kuzet.models.parallel import cpu_workers, in_pool_thread, shared_pool
 from kuzet.models.session import choose_providers
+
+
+def native_threads() -> int:
+    """Threads for a native pre/post-processing call: 1 on a pool thread (the other cores run other items),
+    else 0 (kuzet._core's default: all cores)."""
+    return 1 if in_pool_thread() else 0
 
 
 class ChunkedRunner:
@@ -32,6 +38,8 @@ class ChunkedRunner:
                                           role=role)
         self.max_chunk = cpu_chunk if on_cpu else 1 << 30
         self._pool = shared_pool() if self.workers > 1 else None
+        # Whether runs are single items spread over the CPU cores (so callers may overlap their stages).
+        self.spreads_runs = on_cpu and self._pool is not None
 
     def run_many(self, tensors: list[np.ndarray]) -> list[np.ndarray]:
         """First output of the model for each NCHW tensor (tensors may differ in shape)."""
@@ -41,7 +49,7 @@ class ChunkedRunner:
             # Even chunks: 5 items on 2 workers -> 3 + 2, not 4 + 1.
             pieces = max(1, -(-n // self.max_chunk), min(n, self.workers) if len(tensors) == 1 else 1)
             jobs += [(t, tensor[s[0] : s[-1] + 1]) for s in np.array_split(np.arange(n), pieces) if len(s)]
-        if self._pool is None or len(jobs) == 1:
+        if self._pool is None or len(jobs) == 1 or in_pool_thread():
             outputs = [self._run(chunk) for _, chunk in jobs]
         else:
             outputs = list(self._pool.map(self._run, [chunk for _, chunk in jobs]))

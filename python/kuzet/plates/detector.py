@@ -11,7 +11,7 @@ from kuzet.errors import InvalidArgument, ModelError
 from kuzet.models import ModelSpec
 from kuzet.plates import gpu
 from kuzet.plates._images import Images
-from kuzet.plates._runner import ChunkedRunner
+from kuzet.plates._runner import ChunkedRunner, native_threads
 from kuzet.plates.results import PlateDetection
 
 # Number of corner points per family; y5fu rows are box, obj, 4 corners, classes (single, double row).
@@ -59,7 +59,8 @@ class PlateDetector:
             output, transforms = self.gpu.run(list(batch))
         else:
             tensor, transforms = core.preprocess_batch(batch, h, w, channel_order="rgb", scale=(1 / 255,) * 3,
-                                                       fit="letterbox_center", pad_value=0.0)
+                                                       fit="letterbox_center", pad_value=0.0,
+                                                       threads=native_threads())
             output = self._runner.run_many([tensor])[0]
         if output.ndim != 3:
             raise ModelError(f"{self.model.spec.name}: expected a [N,M,C] output, got shape {output.shape}")

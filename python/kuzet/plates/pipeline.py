@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
+from concurrent.futures import Future
 from dataclasses import dataclass
 from typing import Any
 
@@ -10,8 +11,10 @@ import numpy as np
 
 from kuzet._native import core
 from kuzet.errors import InvalidArgument
+from kuzet.models.parallel import in_pool_thread, shared_pool
 from kuzet.plates import gpu, rectify
 from kuzet.plates._images import Images
+from kuzet.plates._runner import native_threads
 from kuzet.plates.detector import PlateDetector
 from kuzet.plates.formats import FormatSet
 from kuzet.plates.hotlist import Hotlist
@@ -74,6 +77,8 @@ class PlatePipeline:
         what = "PlatePipeline.process"
         gpu_id = self._gpu.device_id if self._gpu else None
         batch = gpu.host_batch(images, what) if gpu_id is None else gpu.plate_frames(images, gpu_id, what)
+        if _spreads_runs(self.detector) and _spreads_runs(self.reader) and not in_pool_thread():
+            return self._process_overlapped(batch)
         detections = self.detector.detect(batch)
         flat = [(i, d) for i, frame in enumerate(detections) for d in frame]
         if not flat:
@@ -107,8 +112,43 @@ class PlatePipeline:
                          raw_text=read.text, confidence=read.confidence, char_confidences=read.char_confidences,
                          format=resolved.format, double_row=det.double_row, hotlist=hit)
 
+    def _process_overlapped(self, batch: list[np.ndarray] | np.ndarray) -> list[list[PlateRead]]:
+        """CPU, several workers: each frame is detected and its plates rectified in one pool task, which
+        queues the reading of each plate line as a further task. No stage waits for the previous one to
+        finish on every frame, so no core idles at a stage's tail, and the pre/post-processing runs on the
+        workers too instead of on the calling thread between the stages."""
+        pool = shared_pool()
+
+        def detect_rectify(i: int) -> tuple[list[PlateDetection], list[_Line], list[Future[list[TextRead]]]]:
+            frame = [batch[i]]
+            found = self.detector.detect(frame)[0]
+            lines, crops = self._line_crops(frame, [(0, d) for d in found])
+            return found, lines, [pool.submit(self.reader.read, [crop]) for crop in crops]
+
+        results: list[list[PlateRead]] = []
+        for job in [pool.submit(detect_rectify, i) for i in range(len(batch))]:
+            found, lines, reads = job.result()
+            texts = self._join_plate_lines(len(found), lines, [r.result()[0] for r in reads])
+            results.append([self._make_read(d, t) for d, t in zip(found, texts, strict=True)])
+        return results
+
     def _read_plates(self, batch: list[Any] | np.ndarray,
                      flat: list[tuple[int, PlateDetection]]) -> list[TextRead]:
+        lines, crops = self._line_crops(batch, flat)
+        return self._join_plate_lines(len(flat), lines, self.reader.read(crops) if crops else [])
+
+    def _join_plate_lines(self, n_plates: int, lines: list[_Line], reads: list[TextRead]) -> list[TextRead]:
+        """Each plate's text from the reads of its lines (a plate with no readable line reads empty)."""
+        by_plate: list[list[TextRead]] = [[] for _ in range(n_plates)]
+        for ln, read in zip(lines, reads, strict=True):
+            by_plate[ln.plate].append(read)
+        return [self._join_lines(parts) if parts else TextRead("", ()) for parts in by_plate]
+
+    def _line_crops(self, batch: list[Any] | np.ndarray,
+                    flat: list[tuple[int, PlateDetection]]) -> tuple[list[_Line], list[np.ndarray]]:
+        """The text lines of the plates (two for a double-row plate) and their rectified crops."""
+        if not flat:
+            return [], []
         quads = np.array([d.corners if d.corners else _box_corners(d.box) for _, d in flat], np.float64)
         unit = rectify.unit_square_homographies(quads)
         bad = ~np.isfinite(unit).all(axis=(1, 2))
@@ -125,7 +165,7 @@ class PlatePipeline:
             bands = (rectify.TOP_LINE, rectify.BOTTOM_LINE) if det.double_row else (rectify.FULL,)
             lines += [_Line(p, band) for band in bands]
         if not lines:
-            return [TextRead("", ()) for _ in flat]
+            return [], []
         crops: list[np.ndarray | None] = [None] * len(lines)
         # warp_batch makes crops of one size per call: group lines by their (rounded) width.
         widths = np.array([
@@ -144,14 +184,10 @@ class PlatePipeline:
             if self._gpu is not None:  # frames in GPU memory: rectified there (kuzet/plates/gpu.py)
                 warped = gpu.rectify(list(batch), index, matrices, HEIGHT, int(width), self.device)
             else:
-                warped = core.warp_batch(batch, index, matrices, HEIGHT, int(width))
+                warped = core.warp_batch(batch, index, matrices, HEIGHT, int(width), threads=native_threads())
             for j, i in enumerate(members):
                 crops[i] = warped[j]
-        reads = self.reader.read([c for c in crops if c is not None])
-        by_plate: list[list[TextRead]] = [[] for _ in flat]
-        for ln, read in zip(lines, reads, strict=True):
-            by_plate[ln.plate].append(read)
-        return [self._join_lines(parts) if parts else TextRead("", ()) for parts in by_plate]
+        return lines, [c for c in crops if c is not None]
 
     def _join_lines(self, parts: list[TextRead]) -> TextRead:
         if len(parts) == 1:
@@ -159,6 +195,11 @@ class PlatePipeline:
         confident = [p for p in parts if p.text and p.confidence >= self.line_min_confidence]
         kept = confident or parts
         return TextRead("".join(p.text for p in kept), tuple(c for p in kept for c in p.char_confidences))
+
+
+def _spreads_runs(stage: PlateDetector | PlateReader) -> bool:
+    """Whether a stage runs single items spread over the CPU cores (a caller's own subclass may not)."""
+    return bool(getattr(getattr(stage, "_runner", None), "spreads_runs", False))
 
 
 def _box_corners(box: tuple[float, float, float, float]) -> tuple[tuple[float, float], ...]:

@@ -12,7 +12,7 @@ from kuzet._native import core
 from kuzet.errors import InvalidArgument, ModelError
 from kuzet.models import ModelSpec
 from kuzet.models.resolve import resolve_extra
-from kuzet.plates._runner import ChunkedRunner
+from kuzet.plates._runner import ChunkedRunner, native_threads
 
 PLATE_CHARACTERS = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ"
 HEIGHT = 48  # PP-OCR recogniser input height
@@ -72,7 +72,8 @@ class PlateReader:
         groups = [[int(i) for i in np.flatnonzero(padded == w)] for w in np.unique(padded)]
         tensors = [
             core.preprocess_batch([crops[i] for i in members], HEIGHT, int(padded[members[0]]), channel_order="bgr",
-                                  mean=(127.5,) * 3, scale=(1 / 127.5,) * 3, fit="keep_height", pad_value=0.0)[0]
+                                  mean=(127.5,) * 3, scale=(1 / 127.5,) * 3, fit="keep_height", pad_value=0.0,
+                                  threads=native_threads())[0]
             for members in groups
         ]
         out: list[TextRead | None] = [None] * len(crops)
