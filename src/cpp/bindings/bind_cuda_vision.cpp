@@ -14,6 +14,7 @@
 #include <string>
 #include <vector>
 
+#include "bindings/warp_arguments.hpp"
 #include "common/errors.hpp"
 #include "preprocess/cuda/vision_cuda.hpp"
 
@@ -204,35 +205,16 @@ py::object cuda_warp_batch(const py::handle& images, const py::array& image_inde
   if (out_h <= 0 || out_w <= 0 || out_h > kMaxSide || out_w > kMaxSide)
     throw InvalidArgument("cuda_warp_batch: output size " + std::to_string(out_h) + "x" + std::to_string(out_w) +
                           " is out of range");
-  if (border_value < 0 || border_value > 255)
-    throw InvalidArgument("cuda_warp_batch: border_value must be in 0..255, got " + std::to_string(border_value));
+  const std::uint8_t border = warp_border(border_value, "cuda_warp_batch");
   const DeviceImages imgs = device_images(images, "cuda_warp_batch: images");
-  if (matrices.ndim() != 3 || matrices.shape(1) != 3 || matrices.shape(2) != 3 || matrices.dtype().kind() != 'f')
-    throw InvalidArgument("cuda_warp_batch: matrices must be a float32/float64 (M,3,3) array");
-  const auto m = matrices.shape(0);
-  if (image_index.ndim() != 1 || image_index.shape(0) != m ||
-      (image_index.dtype().kind() != 'i' && image_index.dtype().kind() != 'u'))
-    throw InvalidArgument("cuda_warp_batch: image_index must be an integer array of shape (" + std::to_string(m) +
-                          ",), one source image per matrix");
-  auto idx = py::array_t<std::int64_t, py::array::c_style | py::array::forcecast>::ensure(image_index);
-  auto mats = py::array_t<double, py::array::c_style | py::array::forcecast>::ensure(matrices);
-  std::vector<int> index(static_cast<size_t>(m));
-  std::vector<vision::Matrix3> mv(static_cast<size_t>(m));
-  for (py::ssize_t k = 0; k < m; ++k) {
-    const auto i = idx.at(k);
-    if (i < 0 || i >= static_cast<std::int64_t>(imgs.views.size()))
-      throw InvalidArgument("cuda_warp_batch: image_index[" + std::to_string(k) + "] = " + std::to_string(i) +
-                            " is out of range for " + std::to_string(imgs.views.size()) + " images");
-    index[static_cast<size_t>(k)] = static_cast<int>(i);
-    std::memcpy(mv[static_cast<size_t>(k)].data(), mats.data(k, 0, 0), 9 * sizeof(double));
-  }
-  const auto border = static_cast<std::uint8_t>(border_value);
+  const WarpJobs jobs = warp_jobs(image_index, matrices, imgs.views.size(), "cuda_warp_batch");
+  const auto m = static_cast<py::ssize_t>(jobs.matrices.size());
   if (out.is_none()) {
     py::array_t<std::uint8_t> host({m, py::ssize_t{out_h}, py::ssize_t{out_w}, py::ssize_t{3}});
     std::uint8_t* dst = host.mutable_data();
     {
       py::gil_scoped_release release;
-      vision::cuda::warp_batch_from_device(imgs.views, imgs.streams, index, mv, out_h, out_w, border, dst, false, gpu);
+      vision::cuda::warp_batch_from_device(imgs.views, imgs.streams, jobs.image_index, jobs.matrices, out_h, out_w, border, dst, false, gpu);
     }
     return std::move(host);
   }
@@ -245,7 +227,7 @@ py::object cuda_warp_batch(const py::handle& images, const py::array& image_inde
   if (o.readonly) throw InvalidArgument("cuda_warp_batch: out is read-only");
   {
     py::gil_scoped_release release;
-    vision::cuda::warp_batch_from_device(imgs.views, imgs.streams, index, mv, out_h, out_w, border,
+    vision::cuda::warp_batch_from_device(imgs.views, imgs.streams, jobs.image_index, jobs.matrices, out_h, out_w, border,
                                          reinterpret_cast<std::uint8_t*>(o.data), true, gpu);
   }
   return out;

@@ -8,6 +8,7 @@
 #include <string>
 
 #include "bindings/bindings.hpp"
+#include "bindings/warp_arguments.hpp"
 #include "common/errors.hpp"
 #include "detect/face_decode.hpp"
 #include "detect/nms.hpp"
@@ -159,37 +160,18 @@ py::array_t<std::uint8_t> warp_batch(const py::handle& images, const py::array& 
   const unsigned nthreads = thread_count(threads, "warp_batch");
   const int gpu = parse_device(device, "warp_batch");
   check_size(out_h, out_w, "warp_batch");
-  if (border_value < 0 || border_value > 255)
-    throw InvalidArgument("warp_batch: border_value must be in 0..255, got " + std::to_string(border_value));
+  const std::uint8_t border = warp_border(border_value, "warp_batch");
   auto imgs = vision::images_from_python(images, "warp_batch: images");
-  if (matrices.ndim() != 3 || matrices.shape(1) != 3 || matrices.shape(2) != 3 || matrices.dtype().kind() != 'f')
-    throw InvalidArgument("warp_batch: matrices must be a float32/float64 (M,3,3) array");
-  const auto m = matrices.shape(0);
-  if (image_index.ndim() != 1 || image_index.shape(0) != m ||
-      (image_index.dtype().kind() != 'i' && image_index.dtype().kind() != 'u'))
-    throw InvalidArgument("warp_batch: image_index must be an integer array of shape (" + std::to_string(m) +
-                          ",), one source image per matrix");
-  auto idx = py::array_t<std::int64_t, py::array::c_style | py::array::forcecast>::ensure(image_index);
-  auto mats = py::array_t<double, py::array::c_style | py::array::forcecast>::ensure(matrices);
-  std::vector<int> index(static_cast<size_t>(m));
-  std::vector<vision::Matrix3> mv(static_cast<size_t>(m));
-  for (py::ssize_t k = 0; k < m; ++k) {
-    const auto i = idx.at(k);
-    if (i < 0 || i >= static_cast<std::int64_t>(imgs.views.size()))
-      throw InvalidArgument("warp_batch: image_index[" + std::to_string(k) + "] = " + std::to_string(i) +
-                            " is out of range for " + std::to_string(imgs.views.size()) + " images");
-    index[static_cast<size_t>(k)] = static_cast<int>(i);
-    std::memcpy(mv[static_cast<size_t>(k)].data(), mats.data(k, 0, 0), 9 * sizeof(double));
-  }
+  const WarpJobs jobs = warp_jobs(image_index, matrices, imgs.views.size(), "warp_batch");
+  const auto m = static_cast<py::ssize_t>(jobs.matrices.size());
   py::array_t<std::uint8_t> out({m, py::ssize_t{out_h}, py::ssize_t{out_w}, py::ssize_t{3}});
   std::uint8_t* dst = out.mutable_data();
   {
     py::gil_scoped_release release;
     if (gpu >= 0)
-      vision::cuda::warp_batch(imgs.views, index, mv, out_h, out_w, static_cast<std::uint8_t>(border_value), dst, gpu);
+      vision::cuda::warp_batch(imgs.views, jobs.image_index, jobs.matrices, out_h, out_w, border, dst, gpu);
     else
-      vision::warp_batch(imgs.views, index, mv, out_h, out_w, static_cast<std::uint8_t>(border_value), dst,
-                         nthreads);
+      vision::warp_batch(imgs.views, jobs.image_index, jobs.matrices, out_h, out_w, border, dst, nthreads);
   }
   return out;
 }
