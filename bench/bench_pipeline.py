@@ -3,6 +3,7 @@ number of independent single-source runs of the same pipeline, in the same run. 
 cameras this machine sustains.
 
 Run: KUZET_MODEL_DIR=... KUZET_DATA_DIR=... pytest bench/bench_pipeline.py
+KUZET_BENCH_DEVICE=cuda runs it on the GPU (NVDEC decoding, CUDA execution provider; scripts/gpu-check.sh).
 """
 
 from __future__ import annotations
@@ -22,10 +23,11 @@ DATA = Path(os.environ.get("KUZET_DATA_DIR", REPO.parent / "shared" / "data"))
 MODELS = Path(os.environ.get("KUZET_MODEL_DIR", REPO.parent / "shared" / "models"))
 CLIP = DATA / "plates/video/license_plate_uk.mp4"  # 720p, 140 frames: a car with a plate
 SAMPLE_FPS = 3.0  # frames analysed per second of video per source, as a camera deployment would sample
+DEVICE = os.environ.get("KUZET_BENCH_DEVICE", "cpu")
 
 
 def _run(sources: list[str], **options: object) -> tuple[float, int]:
-    pipeline = Pipeline(("faces", "plates"), device="cpu", model_dir=MODELS, fps=SAMPLE_FPS, **options)  # type: ignore[arg-type]
+    pipeline = Pipeline(("faces", "plates"), device=DEVICE, model_dir=MODELS, fps=SAMPLE_FPS, **options)  # type: ignore[arg-type]
     start = time.perf_counter()
     for _ in pipeline.run(sources):
         pass

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # One call on a GPU machine: build kuzet with CUDA against an FFmpeg with NVDEC, run the CUDA tests (decoding,
-# kernels, the GPU face/plate pipelines) and the NVDEC and GPU inference benchmarks, and leave every log in $OUT.
+# kernels, the GPU face/plate pipelines) and the NVDEC, GPU inference and multi-source benchmarks, and leave every
+# log in $OUT.
 # The GPU pipeline tests and benchmark need onnxruntime-gpu (and CuPy for the watchlist test); without them
 # they skip and say why (see tests.log / bench_gpu_infer.log).
 #   FFMPEG_PKG_CONFIG_PATH  folder with that FFmpeg's libav*.pc (default: whatever pkg-config finds)
@@ -65,8 +66,14 @@ bench=$?
 "$py" -m pytest -s -rs bench/bench_gpu_infer.py --benchmark-json="$out/bench_gpu_infer.json" \
   > "$out/bench_gpu_infer.log" 2>&1
 bench_infer=$?
-echo "tests exit $tests, benchmark exit $bench, inference benchmark exit $bench_infer" | tee "$out/summary.txt"
+# The multi-source runtime on the GPU: 1/4/8/16 sources vs independent runs, 1080p cameras sustained.
+KUZET_BENCH_DEVICE=cuda "$py" -m pytest -s -rs bench/bench_pipeline.py --benchmark-json="$out/bench_pipeline.json" \
+  > "$out/bench_pipeline.log" 2>&1
+bench_pipeline=$?
+echo "tests exit $tests, benchmark exit $bench, inference benchmark exit $bench_infer," \
+  "pipeline benchmark exit $bench_pipeline" | tee "$out/summary.txt"
 tail -5 "$out/tests.log" | tee -a "$out/summary.txt"
 grep -E "fps|skipped" "$out/bench.log" | tee -a "$out/summary.txt"
 grep -E "frames/s|plates/s|SKIPPED" "$out/bench_gpu_infer.log" | tee -a "$out/summary.txt"
-[[ $tests -eq 0 && $bench -eq 0 && $bench_infer -eq 0 ]]
+grep -E "sources:|cameras" "$out/bench_pipeline.log" | tee -a "$out/summary.txt"
+[[ $tests -eq 0 && $bench -eq 0 && $bench_infer -eq 0 && $bench_pipeline -eq 0 ]]
