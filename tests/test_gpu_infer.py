@@ -480,3 +480,36 @@ def test_device_buffers_reuse_grow_and_copy_back(monkeypatch: pytest.MonkeyPatch
     assert cache.view("crops", (1, 2, 2, 3), np.uint8).owner is not c.owner  # one buffer per purpose
     with pytest.raises(kuzet.InvalidArgument, match="empty dimension"):
         cache.view("input", (0, 3, 4, 4), np.float32)
+
+
+def test_face_pipeline_searches_the_watchlist_where_it_should(face_stills: list[np.ndarray],
+                                                              face_models: tuple[Any, ...],
+                                                              monkeypatch: pytest.MonkeyPatch) -> None:
+    (cpu_det, cpu_emb), (gpu_det, gpu_emb) = face_models
+    watchlist = Watchlist()
+    cpu = FacePipeline(detector=cpu_det, embedder=cpu_emb, watchlist=watchlist)
+    cpu.enrol("astronaut", [face_stills[2]])
+    expected = cpu.process(face_stills)
+    searched_on: list[str] = []
+    search = Watchlist.search
+
+    def spy(self: Watchlist, queries: np.ndarray, **kw: Any) -> Any:
+        searched_on.append(kw.get("device", "cpu"))
+        return search(self, queries, **kw)
+
+    monkeypatch.setattr(Watchlist, "search", spy)
+    monkeypatch.setattr(kuzet.faces.gpu_watchlist, "import_cupy", NumpyAsCupy)
+    gpu = FacePipeline(detector=gpu_det, embedder=gpu_emb, watchlist=watchlist)
+    gpu.device = "cuda:0"  # the (host-bound) stand-in models report CUDA, as on a GPU machine
+    cpu.process(face_stills[:1])
+    gpu.process(face_stills[:1])  # "auto" and a small watchlist: the CPU search
+    monkeypatch.setattr(kuzet.faces.pipeline, "GPU_WATCHLIST_MIN", 1)
+    assert_same_faces(gpu.process(face_stills), expected, embeddings=True)  # now searched on the "GPU"
+    forced = FacePipeline(detector=gpu_det, embedder=gpu_emb, watchlist=watchlist, watchlist_device="cuda")
+    assert_same_faces(forced.process(face_stills), expected, embeddings=True)
+    assert searched_on == ["cpu", "cpu", "cuda:0", "cuda"]
+    monkeypatch.setattr(kuzet.faces.gpu_watchlist, "import_cupy", lambda: (_ for _ in ()).throw(
+        kuzet.KuzetError("no CuPy")))
+    assert gpu._search_device() == "cpu"  # "auto" without CuPy stays on the CPU
+    with pytest.raises(kuzet.InvalidArgument, match="device"):
+        FacePipeline(detector=cpu_det, embedder=cpu_emb, watchlist_device="gpu")

@@ -11,6 +11,8 @@ import numpy as np
 from kuzet.errors import InvalidArgument, KuzetError
 
 GPU_DTYPES = ("float32", "float16")
+# FacePipeline's watchlist_device="auto" searches on the GPU from this many identities up.
+GPU_WATCHLIST_MIN = 10_000
 
 
 def import_cupy() -> Any:
@@ -20,6 +22,14 @@ def import_cupy() -> Any:
         raise KuzetError("Watchlist.search(device='cuda') needs CuPy (pip install cupy-cuda12x), which is not "
                          f"installed ({exc}); use device='cpu'") from exc
     return cupy
+
+
+def cupy_available() -> bool:
+    try:
+        import_cupy()
+    except KuzetError:
+        return False
+    return True
 
 
 def parse_cuda_device(device: str) -> int:
@@ -56,4 +66,4 @@ class GpuTemplates:
             return cp.asnumpy(top), cp.asnumpy(top_sims)
 
 
-__all__ = ["GpuTemplates", "GPU_DTYPES", "import_cupy", "parse_cuda_device"]
+__all__ = ["GpuTemplates", "GPU_DTYPES", "GPU_WATCHLIST_MIN", "cupy_available", "import_cupy", "parse_cuda_device"]

@@ -12,6 +12,7 @@ from kuzet.faces import gpu
 from kuzet.faces.align import align_faces
 from kuzet.faces.detector import Detections, FaceDetector
 from kuzet.faces.embedder import CROP, FaceEmbedder
+from kuzet.faces.gpu_watchlist import GPU_WATCHLIST_MIN, cupy_available, parse_cuda_device
 from kuzet.faces.images import Images, as_image_list
 from kuzet.faces.watchlist import Watchlist
 from kuzet.models.parallel import in_pool_thread, shared_pool
@@ -29,6 +30,10 @@ class FacePipeline:
     `device` then says where the models run and `gpu_preprocessing` whether the pixel work (letterbox,
     alignment) runs there too, frames staying in GPU memory (kuzet/faces/gpu.py); CUDA arrays (NVDEC
     DeviceArray, CuPy, PyTorch) are then accepted as frames.
+
+    watchlist_device ("auto", "cpu", "cuda", "cuda:N") is where the watchlist is searched: "auto" searches on
+    the pipeline's GPU when the models run there, CuPy is installed and the watchlist holds at least
+    GPU_WATCHLIST_MIN identities (below that one BLAS product on the CPU takes microseconds), else on the CPU.
     """
 
     def __init__(
@@ -39,6 +44,7 @@ class FacePipeline:
         watchlist: Watchlist | None = None,
         match_threshold: float = 0.43,
         device: str = "auto",
+        watchlist_device: str = "auto",
     ) -> None:
         if not -1.0 <= match_threshold <= 1.0:
             raise InvalidArgument(f"match_threshold must be in [-1, 1], got {match_threshold}")
@@ -51,9 +57,19 @@ class FacePipeline:
             self._gpu_id = self.detector.gpu.device_id  # type: ignore[union-attr]
         self.gpu_preprocessing = self._gpu_id is not None
         self.watchlist = watchlist
+        if watchlist_device not in ("auto", "cpu"):
+            parse_cuda_device(watchlist_device)
+        self.watchlist_device = watchlist_device
         self.match_threshold = float(match_threshold)
         if watchlist is not None:
             watchlist._check_model(self.embedder.model_id)
+
+    def _search_device(self) -> str:
+        if self.watchlist_device != "auto":
+            return self.watchlist_device
+        if not self.device.startswith("cuda") or self.watchlist is None or len(self.watchlist) < GPU_WATCHLIST_MIN:
+            return "cpu"
+        return self.device if cupy_available() else "cpu"
 
     def process(self, images: Images) -> list[list[Face]]:
         """Faces of each image with embeddings and, with a watchlist, identity and similarity."""
@@ -69,7 +85,7 @@ class FacePipeline:
         matches = None
         if self.watchlist is not None and len(embeddings):
             matches = self.watchlist.search(embeddings, top_k=1, threshold=self.match_threshold,
-                                            model_id=self.embedder.model_id)
+                                            model_id=self.embedder.model_id, device=self._search_device())
         out: list[list[Face]] = [[] for _ in frames]
         for k, (i, box, score, lm) in enumerate(zip(dets.image_index.tolist(), dets.boxes.tolist(),
                                                     dets.scores.tolist(), dets.landmarks.tolist(), strict=True)):
