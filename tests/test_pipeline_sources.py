@@ -204,7 +204,8 @@ def test_stop_ends_a_stalled_live_source_without_waiting_for_its_timeout():
 @pytest.mark.parametrize("live", [True, False])
 def test_readers_blocked_on_a_stalled_camera_close_from_several_threads_at_once(live: bool):
     stall_url, server, release = _stalling_server(seconds=12, sent=0.75)
-    reader = kuzet.VideoReader(stall_url, device="cpu", timeout=30, buffer="drop_oldest" if live else None)
+    # "block" so that a consumer slowed by a busy machine loses no frame (drop_oldest would, by design).
+    reader = kuzet.VideoReader(stall_url, device="cpu", timeout=30, buffer="block" if live else None)
     frames: list[int] = []
     outcome: list[str] = []
 
