@@ -43,3 +43,29 @@ def test_analyze_plates_with_evidence(data_dir: Path, model_dir: Path, tmp_path:
 def test_analyze_usage_errors(tmp_path: Path, capsys):
     assert main(["analyze", "x.mp4", "--evidence", str(tmp_path), "--key", str(tmp_path / "nokey.pem")]) == 2
     assert "nokey.pem" in capsys.readouterr().err
+
+
+def test_analyze_records_a_live_camera_and_ends_with_it(data_dir: Path, model_dir: Path, tmp_path: Path, capsys):
+    """A TCP camera streaming the street clip: with --reconnect 0 the source finishes when the camera stops,
+    its recording is sealed while analysed, and `kuzet verify` accepts it."""
+    import subprocess
+
+    from pipeline_helpers import serve_tcp_camera
+
+    ts = subprocess.run(["ffmpeg", "-v", "error", "-i", str(data_dir / "plates/video/license_plate_uk.mp4"), "-an",
+                         "-c", "copy", "-f", "mpegts", "-"], check=True, capture_output=True).stdout
+    url, camera = serve_tcp_camera([ts])
+    out = tmp_path / "live.jsonl"
+    rc = main(["analyze", url, "--plates", "--formats", "uk", "--reconnect", "0", "--model-dir", str(model_dir),
+               "--evidence", str(tmp_path / "ev"), "--out", str(out), "--quiet"])
+    camera.join(10)
+    assert rc == 0
+    assert "LS15EBC" in capsys.readouterr().out
+    events = [json.loads(line) for line in out.read_text().splitlines()]
+    (end,) = [e for e in events if e["kind"] == "source_end"]
+    # The test camera sends faster than real time: a live source drops the oldest frames it cannot keep up
+    # with, and counts them.
+    assert end["state"] == "finished" and end["decoded"] + end["dropped"] == 140, end
+    (recording,) = (tmp_path / "ev").glob("*.0.ts")
+    manifest = recording.with_name(recording.name.replace(".ts", ".manifest.json"))
+    assert main(["verify", str(recording), "--manifest", str(manifest), "--key", str(tmp_path / "ev/signing.pub")]) == 0

@@ -58,7 +58,7 @@ def run(args: argparse.Namespace) -> int:
             hotlist=_hotlist(args.hotlist), plate_formats=[f for f in args.formats.split(",") if f],
             evidence_dir=args.evidence, signing_key=_signing_key(args) if args.evidence else None,
             max_batch=args.max_batch, max_wait_ms=args.max_wait_ms, every_n=args.every, fps=args.fps,
-            read_timeout=args.timeout, on_frame=annotator)
+            read_timeout=args.timeout, reconnect=args.reconnect, on_frame=annotator)
     except (KuzetError, OSError) as exc:
         print(f"kuzet analyze: {exc}", file=sys.stderr)
         return EXIT_USAGE
@@ -118,5 +118,8 @@ def add_subcommand(subparsers: Any) -> None:
     p.add_argument("--max-batch", type=int, default=16, help="frames per model batch (default 16)")
     p.add_argument("--max-wait-ms", type=float, default=50.0, help="longest wait for a batch to fill (ms)")
     p.add_argument("--timeout", type=float, default=10.0, help="read timeout of live sources (s)")
+    p.add_argument("--reconnect", type=int, default=5, metavar="N",
+                   help="reconnection attempts per outage of a live source, with backoff (default 5; 0: a live "
+                   "source ends when its connection does)")
     p.add_argument("--quiet", action="store_true", help="no progress line")
     p.set_defaults(func=run)
