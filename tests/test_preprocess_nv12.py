@@ -278,3 +278,9 @@ def test_face_detector_nv12_bad_input(model_dir: Path) -> None:
         detector.detect([np.zeros((12, 7), np.uint8)], pixel_format="nv12")
     with pytest.raises(kuzet.InvalidArgument, match="pixel_format"):
         detector.detect([np.zeros((12, 8), np.uint8)], pixel_format="i420")
+
+
+@pytest.mark.skipif(core.native_build_info()["cuda"]["built"], reason="checks the CPU-only build's message")
+def test_nv12_on_cuda_in_a_cpu_build_says_why() -> None:
+    with pytest.raises(kuzet.KuzetError, match="built without CUDA"):
+        core.preprocess_batch([np.zeros((6, 4), np.uint8)], 8, 8, pixel_format="nv12", device="cuda")
