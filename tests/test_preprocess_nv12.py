@@ -284,3 +284,20 @@ def test_face_detector_nv12_bad_input(model_dir: Path) -> None:
 def test_nv12_on_cuda_in_a_cpu_build_says_why() -> None:
     with pytest.raises(kuzet.KuzetError, match="built without CUDA"):
         core.preprocess_batch([np.zeros((6, 4), np.uint8)], 8, 8, pixel_format="nv12", device="cuda")
+
+
+def test_face_pipeline_on_nv12_matches_rgb(data_dir: Path, model_dir: Path) -> None:
+    """FacePipeline.process on NV12 frames: the same faces, aligned from the NV12 frame, embedded alike."""
+    pipeline = kuzet.FacePipeline(detector=kuzet.FaceDetector(model_dir=model_dir, device="cpu"),
+                                  embedder=kuzet.FaceEmbedder(model_dir=model_dir, device="cpu"))
+    nv12, rgb, meta = _frames(data_dir / "faces/video/short_hamilton_clip.mp4", index=10)
+    from_rgb = pipeline.process([rgb])[0]
+    from_nv12 = pipeline.process([nv12], pixel_format="nv12", color_space=meta.color_space)[0]
+    assert len(from_rgb) >= 1 and len(from_nv12) == len(from_rgb)
+    for a, b in zip(from_rgb, from_nv12, strict=True):
+        assert np.abs(np.asarray(a.box) - np.asarray(b.box)).max() <= 2.0
+        assert a.embedding is not None and b.embedding is not None
+        # Crops differ by about a level of colour and a fraction of a pixel of landmark: near-identical vectors.
+        assert float(np.dot(a.embedding, b.embedding)) >= 0.99
+    with pytest.raises(kuzet.InvalidArgument, match="pixel_format"):
+        pipeline.process([nv12], pixel_format="yuv")

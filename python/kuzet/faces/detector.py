@@ -144,8 +144,7 @@ class FaceDetector:
             if pixel_format != "nv12":
                 raise InvalidArgument(f"pixel_format must be 'rgb' or 'nv12', got {pixel_format!r}")
             nv12 = as_nv12_list(images)
-            colour = _Colour(color_space, bool(full_range))
-            return self._detect_host(nv12, colour).to_faces(len(nv12))
+            return self.detect_nv12_arrays(nv12, color_space, full_range).to_faces(len(nv12))
         if self.gpu is not None:
             frames = gpu.frames_on_device(images, self.gpu.device_id)
             return self.gpu.detect(frames).to_faces(len(frames))
@@ -158,6 +157,11 @@ class FaceDetector:
         if self.gpu is not None:
             return self.gpu.detect(frames)
         return self._detect_host(frames, None)
+
+    def detect_nv12_arrays(self, frames: list[np.ndarray], color_space: str, full_range: bool) -> Detections:
+        """detect_arrays for host NV12 frames ((H*3/2, W) uint8 each), pre-processed on the CPU whatever the
+        device (the models still run on it)."""
+        return self._detect_host(frames, _Colour(color_space, bool(full_range)))
 
     def _detect_host(self, frames: list[np.ndarray], colour: _Colour | None) -> Detections:
         """Host frames (RGB, or NV12 when colour is given) through the CPU pre-processing."""
