@@ -12,7 +12,7 @@ import numpy as np
 from kuzet._native import core
 from kuzet.errors import InvalidArgument, ModelError
 from kuzet.faces import gpu
-from kuzet.faces.images import Images, as_image_list
+from kuzet.faces.images import Images, as_image_list, as_nv12_list, frame_size
 from kuzet.models import OrtModel, load_model
 from kuzet.models.fp16 import half_precision
 from kuzet.models.parallel import cpu_workers, map_chunks
@@ -35,6 +35,15 @@ _FORMATS = {
     "scrfd": _InputFormat("rgb", (127.5, 127.5, 127.5), (1 / 128, 1 / 128, 1 / 128), -127.5 / 128),
     "retinaface": _InputFormat("bgr", (104.0, 117.0, 123.0), (1.0, 1.0, 1.0), 0.0),
 }
+
+
+@dataclass(frozen=True)
+class _Colour:
+    """How NV12 frames encode colour: a colour-space name (bt601, bt709, or a VideoReader's metadata
+    color_space) and whether samples use the full 0..255 range."""
+
+    space: str
+    full_range: bool
 
 
 @dataclass(frozen=True)
@@ -122,9 +131,20 @@ class FaceDetector:
         # On CUDA (and a CUDA build of kuzet) batches are pre-processed on the GPU: see kuzet/faces/gpu.py.
         self.gpu = gpu.gpu_detector(self)
 
-    def detect(self, images: Images) -> list[list[Face]]:
+    def detect(self, images: Images, *, pixel_format: str = "rgb", color_space: str = "bt601",
+               full_range: bool = False) -> list[list[Face]]:
         """Faces of each image (best first). A single HxWx3 array counts as a batch of one. On CUDA, frames
-        may also be CUDA arrays (kuzet DeviceArray, CuPy, PyTorch)."""
+        may also be CUDA arrays (kuzet DeviceArray, CuPy, PyTorch).
+
+        pixel_format="nv12": the images are decoder NV12 frames, (H*3/2, W) uint8 each (a VideoReader
+        layout="nv12" frame reshaped), converted to RGB inside the pre-processing pass; color_space and
+        full_range describe them (VideoReader metadata: color_space, and color_range == "pc" or a yuvj
+        pixel_format for full range). NV12 frames are detected on the CPU path (host arrays)."""
+        if pixel_format != "rgb":
+            if pixel_format != "nv12":
+                raise InvalidArgument(f"pixel_format must be 'rgb' or 'nv12', got {pixel_format!r}")
+            nv12 = as_nv12_list(images)
+            return self.detect_nv12_arrays(nv12, color_space, full_range).to_faces(len(nv12))
         if self.gpu is not None:
             frames = gpu.frames_on_device(images, self.gpu.device_id)
             return self.gpu.detect(frames).to_faces(len(frames))
@@ -136,14 +156,24 @@ class FaceDetector:
         frames may also be CUDA arrays (see kuzet.faces.gpu)."""
         if self.gpu is not None:
             return self.gpu.detect(frames)
+        return self._detect_host(frames, None)
+
+    def detect_nv12_arrays(self, frames: list[np.ndarray], color_space: str, full_range: bool) -> Detections:
+        """detect_arrays for host NV12 frames ((H*3/2, W) uint8 each), pre-processed on the CPU whatever the
+        device (the models still run on it)."""
+        return self._detect_host(frames, _Colour(color_space, bool(full_range)))
+
+    def _detect_host(self, frames: list[np.ndarray], colour: _Colour | None) -> Detections:
+        """Host frames (RGB, or NV12 when colour is given) through the CPU pre-processing."""
         # Frames go through the model in chunks of one input size: the model's fixed size, or each frame's
         # fitted size (so a frame gives the same faces alone or in any batch; video frames share one size).
         groups: dict[tuple[int, int], list[int]] = {}
         for i, f in enumerate(frames):
-            groups.setdefault(self.input_size or self._fitted_size([f]), []).append(i)
+            size = self.input_size or self._fitted_size_of([frame_size(f, colour is not None)])
+            groups.setdefault(size, []).append(i)
         tasks = [(size, idx[a:a + self.batch_size]) for size, idx in groups.items()
                  for a in range(0, len(idx), self.batch_size)]
-        parts = map_chunks(lambda a, b: self._detect_chunk(frames, tasks[a][1], tasks[a][0]), len(tasks), 1,
+        parts = map_chunks(lambda a, b: self._detect_chunk(frames, tasks[a][1], tasks[a][0], colour), len(tasks), 1,
                            self.workers)
         if not parts:
             return Detections(np.zeros(0, np.int32), np.zeros((0, 4), np.float32), np.zeros(0, np.float32),
@@ -153,14 +183,17 @@ class FaceDetector:
         return Detections(index[order], boxes[order], scores[order], landmarks[order])
 
     def _detect_chunk(self, frames: list[np.ndarray], which: list[int],
-                      size: tuple[int, int]) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+                      size: tuple[int, int],
+                      colour: _Colour | None = None) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
         fmt = self._format
         h, w = size
         chunk = [frames[i] for i in which]
+        source: dict[str, object] = {} if colour is None else {
+            "pixel_format": "nv12", "color_space": colour.space, "full_range": colour.full_range}
         batch, transforms = core.preprocess_batch(
             chunk, h, w, channel_order=fmt.channel_order, mean=fmt.mean, scale=fmt.scale,
             fit="letterbox_topleft", pad_value=fmt.pad_value, out=self._input_buffer(len(chunk), h, w),
-            threads=self._native_threads)
+            threads=self._native_threads, **source)
         outputs = self.model.run(batch)
         index, boxes, scores, landmarks = core.decode_faces(
             self.family, outputs, h, w, transforms, score_threshold=self.score_threshold, nms_iou=self.nms_iou,
@@ -168,11 +201,15 @@ class FaceDetector:
         return np.asarray(which, np.int32)[index], boxes, scores, landmarks
 
     def _fitted_size(self, frames: list[np.ndarray]) -> tuple[int, int]:
-        """Smallest multiple-of-32 input holding every frame scaled to max_side on its longer side."""
+        """Smallest multiple-of-32 input holding every (RGB) frame scaled to max_side on its longer side."""
+        return self._fitted_size_of([(f.shape[0], f.shape[1]) for f in frames])
+
+    def _fitted_size_of(self, sizes: list[tuple[int, int]]) -> tuple[int, int]:
+        """_fitted_size for frames of the given (height, width)."""
         h = w = 32
-        for f in frames:
-            s = self.max_side / max(f.shape[0], f.shape[1])
-            h, w = max(h, round(f.shape[0] * s)), max(w, round(f.shape[1] * s))
+        for fh, fw in sizes:
+            s = self.max_side / max(fh, fw)
+            h, w = max(h, round(fh * s)), max(w, round(fw * s))
         return -(-h // 32) * 32, -(-w // 32) * 32
 
     def _input_buffer(self, n: int, h: int, w: int) -> np.ndarray:

@@ -47,4 +47,32 @@ def as_image_list(images: Images) -> list[np.ndarray]:
     return [_as_rgb(img, f"images[{i}]") for i, img in enumerate(images)]
 
 
-__all__ = ["Images", "as_image_list"]
+def _as_nv12(img: object, name: str) -> np.ndarray:
+    if not isinstance(img, np.ndarray):
+        raise InvalidArgument(f"{name}: expected a numpy array (NV12 uint8 (H*3/2, W)), got {type(img).__name__}")
+    if img.dtype != np.uint8:
+        raise InvalidArgument(f"{name}: expected dtype uint8 (NV12), got {img.dtype}")
+    if img.ndim != 2:
+        hint = " (a VideoReader layout='nv12' frame is flat: reshape it to (height * 3 // 2, width))"
+        raise InvalidArgument(f"{name}: expected an NV12 frame of shape (H*3/2, W), got shape {img.shape}"
+                              + (hint if img.ndim == 1 else ""))
+    return img  # the native side checks the sizes (even, non-empty) and names the frame
+
+
+def as_nv12_list(images: Images) -> list[np.ndarray]:
+    """NV12 frames ((H*3/2, W) uint8: luma rows, then the interleaved U/V rows) as a list, no copy."""
+    if isinstance(images, np.ndarray):
+        if images.ndim == 3:
+            return [_as_nv12(img, f"images[{i}]") for i, img in enumerate(images)]
+        return [_as_nv12(images, "image")]
+    if isinstance(images, (str, bytes)) or not isinstance(images, Sequence):
+        raise InvalidArgument(f"images: expected NV12 uint8 arrays, got {type(images).__name__}")
+    return [_as_nv12(img, f"images[{i}]") for i, img in enumerate(images)]
+
+
+def frame_size(frame: np.ndarray, nv12: bool) -> tuple[int, int]:
+    """(height, width) of an RGB frame or an NV12 frame."""
+    return (frame.shape[0] * 2 // 3, frame.shape[1]) if nv12 else (frame.shape[0], frame.shape[1])
+
+
+__all__ = ["Images", "as_image_list", "as_nv12_list", "frame_size"]

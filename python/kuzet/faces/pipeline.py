@@ -7,13 +7,14 @@ from concurrent.futures import Future
 
 import numpy as np
 
+from kuzet._native import core
 from kuzet.errors import InvalidArgument
 from kuzet.faces import gpu
-from kuzet.faces.align import align_faces
+from kuzet.faces.align import align_faces, alignment_matrices
 from kuzet.faces.detector import Detections, FaceDetector
 from kuzet.faces.embedder import CROP, FaceEmbedder
 from kuzet.faces.gpu_watchlist import GPU_WATCHLIST_MIN, cupy_available, parse_cuda_device
-from kuzet.faces.images import Images, as_image_list
+from kuzet.faces.images import Images, as_image_list, as_nv12_list
 from kuzet.faces.watchlist import Watchlist
 from kuzet.models.parallel import in_pool_thread, shared_pool
 from kuzet.results import Face
@@ -71,8 +72,21 @@ class FacePipeline:
             return "cpu"
         return self.device if cupy_available() else "cpu"
 
-    def process(self, images: Images) -> list[list[Face]]:
-        """Faces of each image with embeddings and, with a watchlist, identity and similarity."""
+    def process(self, images: Images, *, pixel_format: str = "rgb", color_space: str = "bt601",
+                full_range: bool = False) -> list[list[Face]]:
+        """Faces of each image with embeddings and, with a watchlist, identity and similarity.
+
+        pixel_format="nv12": the images are host NV12 frames ((H*3/2, W) uint8, a VideoReader layout="nv12"
+        frame reshaped) with the stream's color_space and full_range (see FaceDetector.detect); detection
+        and alignment read them directly (no RGB frame is made), on the CPU, the models on their device."""
+        if pixel_format != "rgb":
+            if pixel_format != "nv12":
+                raise InvalidArgument(f"pixel_format must be 'rgb' or 'nv12', got {pixel_format!r}")
+            nv12 = as_nv12_list(images)
+            dets = self.detector.detect_nv12_arrays(nv12, color_space, full_range)
+            crops = core.warp_batch(nv12, dets.image_index, alignment_matrices(dets.landmarks, CROP), CROP, CROP,
+                                    pixel_format="nv12", color_space=color_space, full_range=full_range)
+            return self._faces(len(nv12), dets, self.embedder.embed_aligned(crops))
         if self._gpu_id is not None:  # frames uploaded once, used by the detector and the embedder
             frames = gpu.frames_on_device(images, self._gpu_id)
         else:
@@ -82,11 +96,15 @@ class FacePipeline:
         else:  # one device stream (CUDA) or a single worker: whole batches, stage by stage
             dets = self.detector.detect_arrays(frames)
             embeddings = self.embedder.embed_landmarks(frames, dets.image_index, dets.landmarks)
+        return self._faces(len(frames), dets, embeddings)
+
+    def _faces(self, n_frames: int, dets: Detections, embeddings: np.ndarray) -> list[list[Face]]:
+        """Per-frame Face results from the detections and their embeddings, matched against the watchlist."""
         matches = None
         if self.watchlist is not None and len(embeddings):
             matches = self.watchlist.search(embeddings, top_k=1, threshold=self.match_threshold,
                                             model_id=self.embedder.model_id, device=self._search_device())
-        out: list[list[Face]] = [[] for _ in frames]
+        out: list[list[Face]] = [[] for _ in range(n_frames)]
         for k, (i, box, score, lm) in enumerate(zip(dets.image_index.tolist(), dets.boxes.tolist(),
                                                     dets.scores.tolist(), dets.landmarks.tolist(), strict=True)):
             best = matches[k][0] if matches and matches[k] else None

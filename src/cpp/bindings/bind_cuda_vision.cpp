@@ -17,6 +17,7 @@
 #include "bindings/warp_arguments.hpp"
 #include "common/errors.hpp"
 #include "preprocess/cuda/vision_cuda.hpp"
+#include "preprocess/yuv_matrix.hpp"
 
 namespace py = pybind11;
 
@@ -100,14 +101,81 @@ vision::ImageView view_at(const CudaArray& a, size_t first_axis, std::uintptr_t 
   return v;
 }
 
-// A list of HxWx3 uint8 CUDA arrays, or one (N,H,W,3) CUDA array.
+// NV12 frames: (H*3/2, W) uint8, H and W even, bytes of a row contiguous; the U/V rows follow the luma rows.
+void check_nv12(const CudaArray& a, size_t first_axis, const std::string& name) {
+  const auto rows = a.shape[first_axis], w = a.shape[first_axis + 1];
+  if (rows <= 0 || w <= 0) throw InvalidArgument(name + ": empty NV12 frame, shape " + shape_text(a.shape));
+  if (rows % 3 != 0 || (rows / 3 * 2) % 2 != 0 || w % 2 != 0)
+    throw InvalidArgument(name + ": expected an NV12 frame of shape (H*3/2, W) with an even width and height, "
+                          "got shape " + shape_text(a.shape));
+  if (rows > kMaxSide || w > kMaxSide) throw InvalidArgument(name + ": image too large, shape " + shape_text(a.shape));
+  if (a.strides[first_axis + 1] != 1 || a.strides[first_axis] < w)
+    throw InvalidArgument(name + ": NV12 rows are not contiguous");
+}
+
+vision::ImageView nv12_view_at(const CudaArray& a, size_t first_axis, std::uintptr_t address,
+                               const vision::YuvToRgb& yuv) {
+  vision::ImageView v;
+  v.format = vision::PixelFormat::Nv12;
+  v.data = reinterpret_cast<const std::uint8_t*>(address);
+  v.height = static_cast<int>(a.shape[first_axis] / 3 * 2);
+  v.width = static_cast<int>(a.shape[first_axis + 1]);
+  v.row_stride = a.strides[first_axis];
+  v.uv = v.data + static_cast<std::ptrdiff_t>(v.height) * v.row_stride;
+  v.uv_stride = v.row_stride;
+  v.yuv = yuv;
+  return v;
+}
+
+// How the sources are laid out: RGB, or NV12 with its colour conversion.
+struct SourceFormat {
+  bool nv12 = false;
+  vision::YuvToRgb yuv;
+};
+
+SourceFormat source_format(const std::string& pixel_format, const std::string& color_space, bool full_range,
+                           const std::string& where) {
+  if (pixel_format == "rgb") return {};
+  if (pixel_format == "nv12") return {true, vision::yuv_matrix(color_space, full_range, where)};
+  throw InvalidArgument(where + ": pixel_format must be 'rgb' or 'nv12', got '" + pixel_format + "'");
+}
+
+// A list of HxWx3 uint8 CUDA arrays, or one (N,H,W,3) CUDA array (NV12: (H*3/2, W) and (N, H*3/2, W)).
 struct DeviceImages {
   std::vector<vision::ImageView> views;  // device addresses
   std::vector<std::uintptr_t> streams;   // producer streams to wait for
 };
 
-DeviceImages device_images(const py::handle& images, const std::string& what) {
+DeviceImages device_images(const py::handle& images, const std::string& what, const SourceFormat& format) {
   DeviceImages out;
+  if (format.nv12) {
+    if (py::hasattr(images, "__cuda_array_interface__")) {
+      const CudaArray a = cuda_array(images, what, "|u1", 1);
+      if (a.shape.size() != 3)
+        throw InvalidArgument(what + ": expected a list of (H*3/2, W) NV12 CUDA arrays or one (N, H*3/2, W) CUDA "
+                              "array, got shape " + shape_text(a.shape));
+      if (a.shape[0] == 0) return out;
+      check_nv12(a, 1, what);
+      for (py::ssize_t i = 0; i < a.shape[0]; ++i)
+        out.views.push_back(nv12_view_at(a, 1, a.data + static_cast<std::uintptr_t>(i * a.strides[0]), format.yuv));
+      out.streams.push_back(a.stream);
+      return out;
+    }
+    if (!py::isinstance<py::list>(images) && !py::isinstance<py::tuple>(images))
+      throw InvalidArgument(what + ": expected a list of NV12 uint8 CUDA arrays, got " +
+                            std::string(py::str(py::type::of(images).attr("__name__"))));
+    auto seq = py::reinterpret_borrow<py::sequence>(images);
+    for (size_t i = 0; i < seq.size(); ++i) {
+      const std::string name = what + "[" + std::to_string(i) + "]";
+      const CudaArray a = cuda_array(seq[i], name, "|u1", 1);
+      if (a.shape.size() != 2)
+        throw InvalidArgument(name + ": expected an NV12 frame of shape (H*3/2, W), got shape " + shape_text(a.shape));
+      check_nv12(a, 0, name);
+      out.views.push_back(nv12_view_at(a, 0, a.data, format.yuv));
+      out.streams.push_back(a.stream);
+    }
+    return out;
+  }
   if (py::hasattr(images, "__cuda_array_interface__")) {
     const CudaArray a = cuda_array(images, what, "|u1", 1);
     if (a.shape.size() != 4)
@@ -162,9 +230,12 @@ void check_finite(const std::array<float, 3>& v, const char* what) {
 py::array_t<float> cuda_preprocess_batch(const py::handle& images, const py::handle& out,
                                          const std::string& channel_order, const std::array<float, 3>& mean,
                                          const std::array<float, 3>& scale, const std::string& fit,
-                                         float pad_value, const std::string& device) {
+                                         float pad_value, const std::string& device,
+                                         const std::string& pixel_format, const std::string& color_space,
+                                         bool full_range) {
   const int gpu = parse_device(device, "cuda_preprocess_batch");
-  const DeviceImages imgs = device_images(images, "cuda_preprocess_batch: images");
+  const SourceFormat format = source_format(pixel_format, color_space, full_range, "cuda_preprocess_batch");
+  const DeviceImages imgs = device_images(images, "cuda_preprocess_batch: images", format);
   const auto n = static_cast<py::ssize_t>(imgs.views.size());
   const CudaArray o = cuda_array(out, "cuda_preprocess_batch: out", "<f4", 4);
   if (o.shape.size() != 4 || o.shape[0] != n || o.shape[1] != 3 || o.shape[2] <= 0 || o.shape[3] <= 0 ||
@@ -200,13 +271,15 @@ py::array_t<float> cuda_preprocess_batch(const py::handle& images, const py::han
 // Frames in GPU memory -> M warped crops, into `out` (a (M,out_h,out_w,3) uint8 CUDA array) or, without
 // out, into a new host array.
 py::object cuda_warp_batch(const py::handle& images, const py::array& image_index, const py::array& matrices,
-                           int out_h, int out_w, int border_value, const py::object& out, const std::string& device) {
+                           int out_h, int out_w, int border_value, const py::object& out, const std::string& device,
+                           const std::string& pixel_format, const std::string& color_space, bool full_range) {
   const int gpu = parse_device(device, "cuda_warp_batch");
+  const SourceFormat format = source_format(pixel_format, color_space, full_range, "cuda_warp_batch");
   if (out_h <= 0 || out_w <= 0 || out_h > kMaxSide || out_w > kMaxSide)
     throw InvalidArgument("cuda_warp_batch: output size " + std::to_string(out_h) + "x" + std::to_string(out_w) +
                           " is out of range");
   const std::uint8_t border = warp_border(border_value, "cuda_warp_batch");
-  const DeviceImages imgs = device_images(images, "cuda_warp_batch: images");
+  const DeviceImages imgs = device_images(images, "cuda_warp_batch: images", format);
   const WarpJobs jobs = warp_jobs(image_index, matrices, imgs.views.size(), "cuda_warp_batch");
   const auto m = static_cast<py::ssize_t>(jobs.matrices.size());
   if (out.is_none()) {
@@ -239,14 +312,18 @@ void bind_cuda_vision(py::module_& m) {
   m.def("cuda_preprocess_batch", &cuda_preprocess_batch, py::arg("images"), py::arg("out"), py::kw_only(),
         py::arg("channel_order") = "rgb", py::arg("mean") = std::array<float, 3>{0.f, 0.f, 0.f},
         py::arg("scale") = std::array<float, 3>{1.f, 1.f, 1.f}, py::arg("fit") = "letterbox_center",
-        py::arg("pad_value") = 0.0f, py::arg("device") = "cuda",
+        py::arg("pad_value") = 0.0f, py::arg("device") = "cuda", py::arg("pixel_format") = "rgb",
+        py::arg("color_space") = "bt601", py::arg("full_range") = false,
         "preprocess_batch for frames already in GPU memory (a list of HxWx3 uint8 CUDA arrays, or one\n"
         "(N,H,W,3)), written into `out`, a float32 (N,3,H,W) CUDA array (e.g. the buffer ONNX Runtime reads).\n"
+        "pixel_format='nv12': (H*3/2, W) NV12 CUDA arrays (or one (N, H*3/2, W)), converted with color_space\n"
+        "and full_range in the same kernel, as preprocess_batch does.\n"
         "Returns the transforms (N,4) = scale_x, scale_y, pad_x, pad_y, as preprocess_batch does.");
   m.def("cuda_warp_batch", &cuda_warp_batch, py::arg("images"), py::arg("image_index"), py::arg("matrices"),
         py::arg("out_h"), py::arg("out_w"), py::kw_only(), py::arg("border_value") = 0, py::arg("out") = py::none(),
-        py::arg("device") = "cuda",
-        "warp_batch for frames already in GPU memory. With `out` (a uint8 (M,out_h,out_w,3) CUDA array) the\n"
+        py::arg("device") = "cuda", py::arg("pixel_format") = "rgb", py::arg("color_space") = "bt601",
+        py::arg("full_range") = false,
+        "warp_batch for frames already in GPU memory (NV12 sources with pixel_format='nv12'). With `out` (a uint8 (M,out_h,out_w,3) CUDA array) the\n"
         "crops stay on the GPU and `out` is returned; without it they come back as a numpy array.");
 }
 

@@ -16,6 +16,7 @@
 #include "preprocess/numpy_images.hpp"
 #include "preprocess/preprocess.hpp"
 #include "preprocess/warp.hpp"
+#include "preprocess/yuv_matrix.hpp"
 
 namespace py = pybind11;
 
@@ -96,9 +97,20 @@ std::array<float, 3> three_floats(const py::handle& v, const char* what) {
   return out;
 }
 
+// The `images` argument as views: RGB arrays, or NV12 frames converted with the named colour space and range.
+vision::NumpyImages source_images(const py::handle& images, const std::string& pixel_format,
+                                  const std::string& color_space, bool full_range, const char* what) {
+  const std::string fn = std::string(what).substr(0, std::string(what).find(':'));
+  if (pixel_format == "rgb") return vision::images_from_python(images, what);
+  if (pixel_format == "nv12")
+    return vision::nv12_images_from_python(images, what, vision::yuv_matrix(color_space, full_range, fn));
+  throw InvalidArgument(fn + ": pixel_format must be 'rgb' or 'nv12', got '" + pixel_format + "'");
+}
+
 py::tuple preprocess_batch(const py::handle& images, int out_h, int out_w, const std::string& channel_order,
                            const py::handle& mean, const py::handle& scale, const std::string& fit,
-                           float pad_value, const py::object& out, int threads, const std::string& device) {
+                           float pad_value, const py::object& out, int threads, const std::string& device,
+                           const std::string& pixel_format, const std::string& color_space, bool full_range) {
   const unsigned nthreads = thread_count(threads, "preprocess_batch");
   const int gpu = parse_device(device, "preprocess_batch");
   check_size(out_h, out_w, "preprocess_batch");
@@ -112,7 +124,7 @@ py::tuple preprocess_batch(const py::handle& images, int out_h, int out_w, const
   opt.scale = three_floats(scale, "scale");
   opt.fit = parse_fit(fit);
   opt.pad_value = pad_value;
-  auto imgs = vision::images_from_python(images, "preprocess_batch: images");
+  auto imgs = source_images(images, pixel_format, color_space, full_range, "preprocess_batch: images");
   const auto n = static_cast<py::ssize_t>(imgs.views.size());
 
   if (gpu >= 0 && !out.is_none() && py::hasattr(out, "__cuda_array_interface__")) {
@@ -156,12 +168,13 @@ py::tuple preprocess_batch(const py::handle& images, int out_h, int out_w, const
 
 py::array_t<std::uint8_t> warp_batch(const py::handle& images, const py::array& image_index,
                                      const py::array& matrices, int out_h, int out_w, int border_value,
-                                     int threads, const std::string& device) {
+                                     int threads, const std::string& device, const std::string& pixel_format,
+                                     const std::string& color_space, bool full_range) {
   const unsigned nthreads = thread_count(threads, "warp_batch");
   const int gpu = parse_device(device, "warp_batch");
   check_size(out_h, out_w, "warp_batch");
   const std::uint8_t border = warp_border(border_value, "warp_batch");
-  auto imgs = vision::images_from_python(images, "warp_batch: images");
+  auto imgs = source_images(images, pixel_format, color_space, full_range, "warp_batch: images");
   const WarpJobs jobs = warp_jobs(image_index, matrices, imgs.views.size(), "warp_batch");
   const auto m = static_cast<py::ssize_t>(jobs.matrices.size());
   py::array_t<std::uint8_t> out({m, py::ssize_t{out_h}, py::ssize_t{out_w}, py::ssize_t{3}});
@@ -305,15 +318,20 @@ void bind_vision(py::module_& m) {
         py::arg("channel_order") = "rgb", py::arg("mean") = py::make_tuple(0.0, 0.0, 0.0),
         py::arg("scale") = py::make_tuple(1.0, 1.0, 1.0), py::arg("fit") = "letterbox_center",
         py::arg("pad_value") = 0.0f, py::arg("out") = py::none(), py::arg("threads") = 0, py::arg("device") = "cpu",
+        py::arg("pixel_format") = "rgb", py::arg("color_space") = "bt601", py::arg("full_range") = false,
         "Resize, reorder and normalise RGB uint8 images into a float32 NCHW batch in one pass per image.\n"
         "Returns (batch (N,3,out_h,out_w), transforms (N,4) = scale_x, scale_y, pad_x, pad_y) with\n"
         "orig_x = (model_x - pad_x) / scale_x. threads: native threads, 0 = one per CPU (or KUZET_NUM_THREADS).\n"
-        "device='cuda[:N]' runs the CUDA twin; out may then be a CUDA array (__cuda_array_interface__).");
+        "device='cuda[:N]' runs the CUDA twin; out may then be a CUDA array (__cuda_array_interface__).\n"
+        "pixel_format='nv12': images are NV12 frames (H*3/2, W) uint8 (even H, W), converted to RGB in the same\n"
+        "pass with color_space ('bt601', 'bt709' or a VideoReader metadata.color_space) and full_range.");
   m.def("warp_batch", &warp_batch, py::arg("images"), py::arg("image_index"), py::arg("matrices"), py::arg("out_h"),
         py::arg("out_w"), py::kw_only(), py::arg("border_value") = 0, py::arg("threads") = 0,
-        py::arg("device") = "cpu",
+        py::arg("device") = "cpu", py::arg("pixel_format") = "rgb", py::arg("color_space") = "bt601",
+        py::arg("full_range") = false,
         "Bilinear warp of M crops: matrices (M,3,3) map output pixel coordinates to source coordinates of\n"
-        "images[image_index[k]]. Returns uint8 (M,out_h,out_w,3).");
+        "images[image_index[k]]. Returns uint8 RGB (M,out_h,out_w,3). pixel_format='nv12': the sources are\n"
+        "NV12 frames (H*3/2, W) converted with color_space / full_range, as in preprocess_batch.");
   m.def("nms", &nms, py::arg("boxes"), py::arg("scores"), py::arg("iou_threshold"), py::kw_only(),
         py::arg("groups") = py::none(),
         "Greedy NMS; returns int64 indices kept, by descending score. Different groups never suppress each "

@@ -120,8 +120,126 @@ void convert_row(const float* __restrict f, int width, const float* mul, const f
 
 }  // namespace
 
+namespace {
+
+// One luma row (or one U/V row) resampled horizontally: `n` floats of luma, or n U values then n V values.
+void horizontal_luma(const std::uint8_t* src, const Taps& tx, float* dst) {
+  const std::size_t n = tx.i0.size();
+  for (std::size_t x = 0; x < n; ++x) {
+    const float p0 = src[tx.i0[x]], p1 = src[tx.i1[x]];
+    dst[x] = p0 + tx.w1[x] * (p1 - p0);
+  }
+}
+
+void horizontal_chroma(const std::uint8_t* src, const Taps& tx, float* dst) {
+  const std::size_t n = tx.i0.size();
+  for (std::size_t x = 0; x < n; ++x) {
+    const std::uint8_t* p0 = src + 2 * tx.i0[x];
+    const std::uint8_t* p1 = src + 2 * tx.i1[x];
+    const float a = tx.w1[x];
+    dst[x] = p0[0] + a * (static_cast<float>(p1[0]) - p0[0]);
+    dst[n + x] = p0[1] + a * (static_cast<float>(p1[1]) - p0[1]);
+  }
+}
+
+// Two horizontally resampled source rows kept between output rows (consecutive output rows mostly share
+// their source rows): `fetch` resamples only the rows it does not hold already.
+class RowPair {
+ public:
+  using Resample = void (*)(const std::uint8_t*, const Taps&, float*);
+  RowPair(std::size_t floats_per_row, Resample resample) : slot_{std::vector<float>(floats_per_row),
+      std::vector<float>(floats_per_row)}, resample_(resample) {}
+
+  // Rows r0 and r1 (row(r) gives a source row's bytes) as resampled floats.
+  template <class RowAt>
+  void fetch(int r0, int r1, const RowAt& row, const Taps& taps, const float*& p0, const float*& p1) {
+    const int s0 = find(r0);
+    const int s1 = find(r1);
+    if (s0 < 0) load(s1 == 0 ? 1 : 0, r0, row, taps);
+    if (s1 < 0 && r1 != r0) load(find(r0) == 0 ? 1 : 0, r1, row, taps);
+    p0 = slot_[find(r0)].data();
+    p1 = slot_[find(r1)].data();
+  }
+
+ private:
+  int find(int r) const { return held_[0] == r ? 0 : (held_[1] == r ? 1 : -1); }
+
+  template <class RowAt>
+  void load(int slot, int r, const RowAt& row, const Taps& taps) {
+    resample_(row(r), taps, slot_[slot].data());
+    held_[slot] = r;
+  }
+
+  std::vector<float> slot_[2];
+  int held_[2] = {-1, -1};
+  Resample resample_;
+};
+
+// NV12 source: luma resampled at full resolution, U and V at half (centred chroma siting: make_taps over the
+// half-size plane maps luma position f to chroma position (f + 0.5) / 2 - 0.5), converted to RGB per output
+// pixel and normalised, all in this one pass (no intermediate RGB frame).
+void preprocess_rows_nv12(const ImageView& img, const ResizePlan& plan, const PreprocessOptions& opt, float* out,
+                          int row_begin, int row_end) {
+  const std::size_t plane = static_cast<std::size_t>(opt.out_h) * static_cast<std::size_t>(opt.out_w);
+  float mul[3], add[3];
+  for (int c = 0; c < 3; ++c) {
+    mul[c] = opt.scale[static_cast<std::size_t>(c)];
+    add[c] = -opt.mean[static_cast<std::size_t>(c)] * mul[c];
+  }
+  const Taps tx = make_taps(img.width, plan.new_w);
+  const Taps ty = make_taps(img.height, plan.new_h);
+  const Taps cx = make_taps(img.width / 2, plan.new_w);
+  const Taps cy = make_taps(img.height / 2, plan.new_h);
+  const auto w = static_cast<std::size_t>(plan.new_w);
+  RowPair luma(w, horizontal_luma), chroma(2 * w, horizontal_chroma);
+  const YuvToRgb& m = img.yuv;
+  const auto luma_row = [&](int r) { return img.row(r); };
+  const auto chroma_row = [&](int r) { return img.uv + static_cast<std::ptrdiff_t>(r) * img.uv_stride; };
+  for (int oy = row_begin; oy < row_end; ++oy) {
+    float* dst[3];
+    for (int c = 0; c < 3; ++c)
+      dst[c] = out + static_cast<std::size_t>(c) * plane + static_cast<std::size_t>(oy) * opt.out_w;
+    const int dy = oy - plan.pad_y;
+    if (dy < 0 || dy >= plan.new_h) {
+      for (int c = 0; c < 3; ++c) std::fill(dst[c], dst[c] + opt.out_w, opt.pad_value);
+      continue;
+    }
+    for (int c = 0; c < 3; ++c) {
+      std::fill(dst[c], dst[c] + plan.pad_x, opt.pad_value);
+      std::fill(dst[c] + plan.pad_x + plan.new_w, dst[c] + opt.out_w, opt.pad_value);
+      dst[c] += plan.pad_x;
+    }
+    const auto k = static_cast<std::size_t>(dy);
+    const float *l0, *l1, *c0, *c1;
+    luma.fetch(ty.i0[k], ty.i1[k], luma_row, tx, l0, l1);
+    chroma.fetch(cy.i0[k], cy.i1[k], chroma_row, cx, c0, c1);
+    const float ay = ty.w1[k], acy = cy.w1[k];
+    float* __restrict d0 = dst[opt.bgr ? 2 : 0];
+    float* __restrict d1 = dst[1];
+    float* __restrict d2 = dst[opt.bgr ? 0 : 2];
+    const float m0 = mul[opt.bgr ? 2 : 0], m1 = mul[1], m2 = mul[opt.bgr ? 0 : 2];
+    const float a0 = add[opt.bgr ? 2 : 0], a1 = add[1], a2 = add[opt.bgr ? 0 : 2];
+    for (std::size_t x = 0; x < w; ++x) {
+      const float y = lerp_level(l0[x], l1[x], ay);
+      const float u = lerp_level(c0[x], c1[x], acy);
+      const float v = lerp_level(c0[w + x], c1[w + x], acy);
+      float rgb[3];
+      yuv_to_rgb(m, y, u, v, rgb);
+      d0[x] = rgb[0] * m0 + a0;
+      d1[x] = rgb[1] * m1 + a1;
+      d2[x] = rgb[2] * m2 + a2;
+    }
+  }
+}
+
+}  // namespace
+
 void preprocess_rows(const ImageView& img, const ResizePlan& plan, const PreprocessOptions& opt, float* out,
                      int row_begin, int row_end) {
+  if (img.format == PixelFormat::Nv12) {
+    preprocess_rows_nv12(img, plan, opt, out, row_begin, row_end);
+    return;
+  }
   const std::size_t plane = static_cast<std::size_t>(opt.out_h) * static_cast<std::size_t>(opt.out_w);
   // Output channel c reads source channel src_c[c]; normalisation folded into one multiply-add.
   int src_c[3];

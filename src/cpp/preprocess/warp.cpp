@@ -50,9 +50,46 @@ void sample_with_border(const ImageView& img, double sx, double sy, std::uint8_t
 
 }  // namespace
 
+namespace {
+
+// NV12 source: each output pixel samples luma bilinearly and chroma at half resolution, converted to RGB on
+// the spot (yuv_pixel.hpp, shared with the CUDA kernel).
+void warp_rows_nv12(const ImageView& img, const Matrix3& m, int out_w, std::uint8_t border, std::uint8_t* out,
+                    int row_begin, int row_end) {
+  const bool affine = m[6] == 0.0 && m[7] == 0.0 && m[8] == 1.0;
+  const Nv12Planes planes = img.nv12();
+  const float bv = border;
+  for (int y = row_begin; y < row_end; ++y) {
+    std::uint8_t* dst = out + static_cast<std::size_t>(y) * static_cast<std::size_t>(out_w) * 3;
+    const double row_x = m[1] * y + m[2], row_y = m[4] * y + m[5], row_w = m[7] * y + m[8];
+    for (int x = 0; x < out_w; ++x, dst += 3) {
+      double sx = row_x + m[0] * x;
+      double sy = row_y + m[3] * x;
+      if (!affine) {
+        const double w = row_w + m[6] * x;
+        sx = w != 0.0 ? sx / w : -kFar;
+        sy = w != 0.0 ? sy / w : -kFar;
+      }
+      if (!(std::abs(sx) < kFar && std::abs(sy) < kFar)) {  // also catches NaN
+        dst[0] = dst[1] = dst[2] = border;
+        continue;
+      }
+      float rgb[3];
+      nv12_warp_sample(planes, sx, sy, bv, rgb);
+      for (int c = 0; c < 3; ++c) dst[c] = static_cast<std::uint8_t>(std::clamp(rgb[c] + 0.5f, 0.f, 255.f));
+    }
+  }
+}
+
+}  // namespace
+
 void warp_rows(const ImageView& img, const Matrix3& m, int out_h, int out_w, std::uint8_t border,
                std::uint8_t* out, int row_begin, int row_end) {
   (void)out_h;
+  if (img.format == PixelFormat::Nv12) {
+    warp_rows_nv12(img, m, out_w, border, out, row_begin, row_end);
+    return;
+  }
   const bool affine = m[6] == 0.0 && m[7] == 0.0 && m[8] == 1.0;
   const double max_x = img.width - 1, max_y = img.height - 1;
   for (int y = row_begin; y < row_end; ++y) {

@@ -1,4 +1,5 @@
-// CUDA kernels for batched pre-processing and warps. Host sources are uploaded (packed rows); device sources
+// CUDA kernels for batched pre-processing and warps (RGB or NV12 sources, the NV12 maths shared with the CPU
+// in preprocess/yuv_pixel.hpp). Host sources are uploaded (packed rows); device sources
 // (decoded NVDEC frames, CuPy arrays, aligned crops) are read in place. One thread per output pixel; every
 // call synchronises before returning; scratch device buffers are allocated per call.
 #include <cuda_runtime.h>
@@ -44,12 +45,35 @@ struct Stream {
   Stream& operator=(const Stream&) = delete;
 };
 
-// A source image in device memory: rows of width*3 bytes, row_stride bytes apart.
+// A source image in device memory: rows of width*3 bytes, row_stride bytes apart; or NV12 (nv12 != 0):
+// data is the luma plane, uv the U/V plane (height/2 rows of width bytes, uv_stride apart), converted with yuv.
 struct DeviceImage {
   const std::uint8_t* data;
   long long row_stride;
   int height, width;
+  int nv12;
+  const std::uint8_t* uv;
+  long long uv_stride;
+  YuvToRgb yuv;
 };
+
+__device__ Nv12Planes planes_of(const DeviceImage& img) {
+  Nv12Planes p;
+  p.y = img.data;
+  p.uv = img.uv;
+  p.y_stride = img.row_stride;
+  p.uv_stride = img.uv_stride;
+  p.width = img.width;
+  p.height = img.height;
+  p.m = img.yuv;
+  return p;
+}
+
+// Bytes of one source image as uploaded (packed rows).
+std::size_t image_bytes(const ImageView& img) {
+  const auto rows = static_cast<std::size_t>(img.height), w = static_cast<std::size_t>(img.width);
+  return img.format == PixelFormat::Nv12 ? w * rows + w * (rows / 2) : w * 3 * rows;
+}
 
 struct PlanParams {
   int new_w, new_h, pad_x, pad_y;
@@ -58,8 +82,7 @@ struct PlanParams {
 
 std::size_t packed_bytes(const std::vector<ImageView>& images) {
   std::size_t total = 0;
-  for (const auto& img : images)
-    total += static_cast<std::size_t>(img.height) * static_cast<std::size_t>(img.width) * 3;
+  for (const auto& img : images) total += image_bytes(img);
   return total;
 }
 
@@ -68,12 +91,22 @@ std::vector<DeviceImage> upload(const std::vector<ImageView>& images, std::uint8
   std::vector<DeviceImage> layout;
   std::size_t offset = 0;
   for (const auto& img : images) {
-    const std::size_t row = static_cast<std::size_t>(img.width) * 3;
+    const bool nv12 = img.format == PixelFormat::Nv12;
+    const std::size_t row = static_cast<std::size_t>(img.width) * (nv12 ? 1 : 3);
     check(cudaMemcpy2DAsync(pixels + offset, row, img.data, static_cast<std::size_t>(img.row_stride), row,
                             static_cast<std::size_t>(img.height), cudaMemcpyHostToDevice, stream),
           "upload of an image");
-    layout.push_back({pixels + offset, static_cast<long long>(row), img.height, img.width});
-    offset += row * static_cast<std::size_t>(img.height);
+    DeviceImage d{pixels + offset, static_cast<long long>(row), img.height, img.width, nv12 ? 1 : 0, nullptr, 0,
+                  img.yuv};
+    if (nv12) {  // the U/V plane right after the luma plane
+      d.uv = pixels + offset + row * static_cast<std::size_t>(img.height);
+      d.uv_stride = static_cast<long long>(row);
+      check(cudaMemcpy2DAsync(const_cast<std::uint8_t*>(d.uv), row, img.uv, static_cast<std::size_t>(img.uv_stride),
+                              row, static_cast<std::size_t>(img.height / 2), cudaMemcpyHostToDevice, stream),
+            "upload of an image's U/V plane");
+    }
+    layout.push_back(d);
+    offset += image_bytes(img);
   }
   return layout;
 }
@@ -82,7 +115,8 @@ std::vector<DeviceImage> upload(const std::vector<ImageView>& images, std::uint8
 std::vector<DeviceImage> in_place(const std::vector<ImageView>& device_images) {
   std::vector<DeviceImage> layout;
   for (const auto& img : device_images)
-    layout.push_back({img.data, static_cast<long long>(img.row_stride), img.height, img.width});
+    layout.push_back({img.data, static_cast<long long>(img.row_stride), img.height, img.width,
+                      img.format == PixelFormat::Nv12 ? 1 : 0, img.uv, static_cast<long long>(img.uv_stride), img.yuv});
   return layout;
 }
 
@@ -113,6 +147,17 @@ __device__ void resize_tap(int d, float ratio, int in, int& i0, int& i1, float& 
   w1 = a;
 }
 
+__device__ void rgb_resize_sample(const DeviceImage& img, int x0, int x1, float ax, int y0, int y1, float ay,
+                                  float v[3]) {
+  const std::uint8_t* r0 = img.data + static_cast<long long>(y0) * img.row_stride;
+  const std::uint8_t* r1 = img.data + static_cast<long long>(y1) * img.row_stride;
+  for (int c = 0; c < 3; ++c) {
+    const float top = r0[3 * x0 + c] + ax * (r0[3 * x1 + c] - r0[3 * x0 + c]);
+    const float bottom = r1[3 * x0 + c] + ax * (r1[3 * x1 + c] - r1[3 * x0 + c]);
+    v[c] = top + ay * (bottom - top);
+  }
+}
+
 __global__ void preprocess_kernel(const DeviceImage* images, const PlanParams* plans,
                                   int out_h, int out_w, int bgr, float3 mul, float3 add, float pad, float* out) {
   const int x = blockIdx.x * blockDim.x + threadIdx.x;
@@ -132,13 +177,16 @@ __global__ void preprocess_kernel(const DeviceImage* images, const PlanParams* p
   float ax, ay;
   resize_tap(dx, p.ratio_x, img.width, x0, x1, ax);
   resize_tap(dy, p.ratio_y, img.height, y0, y1, ay);
-  const std::uint8_t* r0 = img.data + static_cast<long long>(y0) * img.row_stride;
-  const std::uint8_t* r1 = img.data + static_cast<long long>(y1) * img.row_stride;
   float v[3];
-  for (int c = 0; c < 3; ++c) {
-    const float top = r0[3 * x0 + c] + ax * (r0[3 * x1 + c] - r0[3 * x0 + c]);
-    const float bottom = r1[3 * x0 + c] + ax * (r1[3 * x1 + c] - r1[3 * x0 + c]);
-    v[c] = top + ay * (bottom - top);
+  if (img.nv12) {
+    // Chroma: the same mapping over the half-size plane (centred siting), as the CPU version does.
+    int cx0, cx1, cy0, cy1;
+    float acx, acy;
+    resize_tap(dx, 0.5f * p.ratio_x, img.width / 2, cx0, cx1, acx);
+    resize_tap(dy, 0.5f * p.ratio_y, img.height / 2, cy0, cy1, acy);
+    nv12_resize_sample(planes_of(img), x0, x1, ax, y0, y1, ay, cx0, cx1, acx, cy0, cy1, acy, v);
+  } else {
+    rgb_resize_sample(img, x0, x1, ax, y0, y1, ay, v);
   }
   const float c0 = bgr ? v[2] : v[0], c2 = bgr ? v[0] : v[2];
   dst[0] = c0 * mul.x + add.x;
@@ -164,6 +212,12 @@ __global__ void warp_kernel(const DeviceImage* images, const int* image_index,
   const DeviceImage img = images[image_index[k]];
   if (!(fabs(sx) < 16777216.0 && fabs(sy) < 16777216.0)) {
     dst[0] = dst[1] = dst[2] = static_cast<std::uint8_t>(border);
+    return;
+  }
+  if (img.nv12) {
+    float rgb[3];
+    nv12_warp_sample(planes_of(img), sx, sy, static_cast<float>(border), rgb);
+    for (int c = 0; c < 3; ++c) dst[c] = static_cast<std::uint8_t>(fminf(fmaxf(rgb[c] + 0.5f, 0.f), 255.f));
     return;
   }
   const double fsx = floor(sx), fsy = floor(sy);
