@@ -54,7 +54,7 @@ fi
 "$py" -c "import json, kuzet; print(json.dumps(kuzet.build_info(), indent=2))" > "$out/build_info.json" 2>&1
 
 "$py" -m pytest -v -rs tests/test_cuda_gpu.py tests/test_cuda_fallback.py tests/test_vision_cuda.py \
-  tests/test_gpu_infer_gpu.py tests/test_gpu_infer.py > "$out/tests.log" 2>&1
+  tests/test_gpu_infer_gpu.py tests/test_gpu_infer.py tests/test_preprocess_nv12_gpu.py > "$out/tests.log" 2>&1
 tests=$?
 if "$py" -c "import pytest_benchmark" 2>/dev/null; then
   "$py" -m pytest -s -rs bench/bench_nvdec.py --benchmark-json="$out/bench_nvdec.json" > "$out/bench.log" 2>&1
