@@ -70,6 +70,25 @@ void row_to_float(const std::uint8_t* __restrict src, int width, float* __restri
   for (int i = 0; i < n; ++i) f[i] = static_cast<float>(src[i]);
 }
 
+// Output row oy of one image: the three planes' pointers at the resized image's first column, with the
+// letterbox padding on both sides written; false (the whole row written as padding) above or below it.
+bool start_output_row(float* out, const PreprocessOptions& opt, const ResizePlan& plan, int oy, float* dst[3]) {
+  const std::size_t plane = static_cast<std::size_t>(opt.out_h) * static_cast<std::size_t>(opt.out_w);
+  for (int c = 0; c < 3; ++c)
+    dst[c] = out + static_cast<std::size_t>(c) * plane + static_cast<std::size_t>(oy) * opt.out_w;
+  const int dy = oy - plan.pad_y;
+  if (dy < 0 || dy >= plan.new_h) {
+    for (int c = 0; c < 3; ++c) std::fill(dst[c], dst[c] + opt.out_w, opt.pad_value);
+    return false;
+  }
+  for (int c = 0; c < 3; ++c) {
+    std::fill(dst[c], dst[c] + plan.pad_x, opt.pad_value);
+    std::fill(dst[c] + plan.pad_x + plan.new_w, dst[c] + opt.out_w, opt.pad_value);
+    dst[c] += plan.pad_x;
+  }
+  return true;
+}
+
 }  // namespace
 
 ResizePlan plan_resize(int height, int width, const PreprocessOptions& opt) {
@@ -180,7 +199,6 @@ class RowPair {
 // pixel and normalised, all in this one pass (no intermediate RGB frame).
 void preprocess_rows_nv12(const ImageView& img, const ResizePlan& plan, const PreprocessOptions& opt, float* out,
                           int row_begin, int row_end) {
-  const std::size_t plane = static_cast<std::size_t>(opt.out_h) * static_cast<std::size_t>(opt.out_w);
   float mul[3], add[3];
   for (int c = 0; c < 3; ++c) {
     mul[c] = opt.scale[static_cast<std::size_t>(c)];
@@ -197,18 +215,8 @@ void preprocess_rows_nv12(const ImageView& img, const ResizePlan& plan, const Pr
   const auto chroma_row = [&](int r) { return img.uv + static_cast<std::ptrdiff_t>(r) * img.uv_stride; };
   for (int oy = row_begin; oy < row_end; ++oy) {
     float* dst[3];
-    for (int c = 0; c < 3; ++c)
-      dst[c] = out + static_cast<std::size_t>(c) * plane + static_cast<std::size_t>(oy) * opt.out_w;
+    if (!start_output_row(out, opt, plan, oy, dst)) continue;
     const int dy = oy - plan.pad_y;
-    if (dy < 0 || dy >= plan.new_h) {
-      for (int c = 0; c < 3; ++c) std::fill(dst[c], dst[c] + opt.out_w, opt.pad_value);
-      continue;
-    }
-    for (int c = 0; c < 3; ++c) {
-      std::fill(dst[c], dst[c] + plan.pad_x, opt.pad_value);
-      std::fill(dst[c] + plan.pad_x + plan.new_w, dst[c] + opt.out_w, opt.pad_value);
-      dst[c] += plan.pad_x;
-    }
     const auto k = static_cast<std::size_t>(dy);
     const float *l0, *l1, *c0, *c1;
     luma.fetch(ty.i0[k], ty.i1[k], luma_row, tx, l0, l1);
@@ -240,7 +248,6 @@ void preprocess_rows(const ImageView& img, const ResizePlan& plan, const Preproc
     preprocess_rows_nv12(img, plan, opt, out, row_begin, row_end);
     return;
   }
-  const std::size_t plane = static_cast<std::size_t>(opt.out_h) * static_cast<std::size_t>(opt.out_w);
   // Output channel c reads source channel src_c[c]; normalisation folded into one multiply-add.
   int src_c[3];
   float mul[3], add[3];
@@ -253,18 +260,8 @@ void preprocess_rows(const ImageView& img, const ResizePlan& plan, const Preproc
     std::vector<float> row(3 * static_cast<std::size_t>(img.width));
     for (int oy = row_begin; oy < row_end; ++oy) {
       float* dst[3];
-      for (int c = 0; c < 3; ++c)
-        dst[c] = out + static_cast<std::size_t>(c) * plane + static_cast<std::size_t>(oy) * opt.out_w;
+      if (!start_output_row(out, opt, plan, oy, dst)) continue;
       const int dy = oy - plan.pad_y;
-      if (dy < 0 || dy >= plan.new_h) {
-        for (int c = 0; c < 3; ++c) std::fill(dst[c], dst[c] + opt.out_w, opt.pad_value);
-        continue;
-      }
-      for (int c = 0; c < 3; ++c) {
-        std::fill(dst[c], dst[c] + plan.pad_x, opt.pad_value);
-        std::fill(dst[c] + plan.pad_x + plan.new_w, dst[c] + opt.out_w, opt.pad_value);
-        dst[c] += plan.pad_x;
-      }
       row_to_float(img.row(dy), img.width, row.data());
       if (opt.bgr)
         convert_row<true>(row.data(), img.width, mul, add, dst);
@@ -283,13 +280,8 @@ void preprocess_rows(const ImageView& img, const ResizePlan& plan, const Preproc
 
   for (int oy = row_begin; oy < row_end; ++oy) {
     float* dst[3];
-    for (int c = 0; c < 3; ++c)
-      dst[c] = out + static_cast<std::size_t>(c) * plane + static_cast<std::size_t>(oy) * opt.out_w;
+    if (!start_output_row(out, opt, plan, oy, dst)) continue;
     const int dy = oy - plan.pad_y;
-    if (dy < 0 || dy >= plan.new_h) {
-      for (int c = 0; c < 3; ++c) std::fill(dst[c], dst[c] + opt.out_w, opt.pad_value);
-      continue;
-    }
     const auto k = static_cast<std::size_t>(dy);
     const int y0 = ty.i0[k], y1 = ty.i1[k];
     if (y0 == cached1) {  // moving down: reuse the lower row as the new upper one
@@ -310,9 +302,7 @@ void preprocess_rows(const ImageView& img, const ResizePlan& plan, const Preproc
     const float b = ty.w1[k];
     const float a = 1.f - b;
     for (int c = 0; c < 3; ++c) {
-      std::fill(dst[c], dst[c] + plan.pad_x, opt.pad_value);
-      std::fill(dst[c] + plan.pad_x + plan.new_w, dst[c] + opt.out_w, opt.pad_value);
-      float* __restrict d = dst[c] + plan.pad_x;
+      float* __restrict d = dst[c];
       const std::size_t off = static_cast<std::size_t>(src_c[c]) * static_cast<std::size_t>(plan.new_w);
       const float* __restrict top = h0 + off;
       const float* __restrict bottom = h1 + off;
