@@ -14,6 +14,25 @@ constexpr int kBits = 11;  // fixed-point weight precision of the fast path
 constexpr int kOne = 1 << kBits;
 constexpr double kFar = 1 << 24;  // positions beyond this are outside any image (and safe to round)
 
+// Calls pixel(dst, sx, sy) for every pixel of output row y (dst: its 3 bytes) with its source position under
+// m, projective when m's last row is not (0, 0, 1); a point with no finite image maps to (-kFar, -kFar).
+template <class Pixel>
+void map_row(const Matrix3& m, int y, int out_w, std::uint8_t* out, Pixel&& pixel) {
+  const bool affine = m[6] == 0.0 && m[7] == 0.0 && m[8] == 1.0;
+  std::uint8_t* dst = out + static_cast<std::size_t>(y) * static_cast<std::size_t>(out_w) * 3;
+  const double row_x = m[1] * y + m[2], row_y = m[4] * y + m[5], row_w = m[7] * y + m[8];
+  for (int x = 0; x < out_w; ++x, dst += 3) {
+    double sx = row_x + m[0] * x;
+    double sy = row_y + m[3] * x;
+    if (!affine) {
+      const double w = row_w + m[6] * x;
+      sx = w != 0.0 ? sx / w : -kFar;
+      sy = w != 0.0 ? sy / w : -kFar;
+    }
+    pixel(dst, sx, sy);
+  }
+}
+
 }  // namespace
 
 namespace {
@@ -56,28 +75,18 @@ namespace {
 // the spot (yuv_pixel.hpp, shared with the CUDA kernel).
 void warp_rows_nv12(const ImageView& img, const Matrix3& m, int out_w, std::uint8_t border, std::uint8_t* out,
                     int row_begin, int row_end) {
-  const bool affine = m[6] == 0.0 && m[7] == 0.0 && m[8] == 1.0;
   const Nv12Planes planes = img.nv12();
   const float bv = border;
   for (int y = row_begin; y < row_end; ++y) {
-    std::uint8_t* dst = out + static_cast<std::size_t>(y) * static_cast<std::size_t>(out_w) * 3;
-    const double row_x = m[1] * y + m[2], row_y = m[4] * y + m[5], row_w = m[7] * y + m[8];
-    for (int x = 0; x < out_w; ++x, dst += 3) {
-      double sx = row_x + m[0] * x;
-      double sy = row_y + m[3] * x;
-      if (!affine) {
-        const double w = row_w + m[6] * x;
-        sx = w != 0.0 ? sx / w : -kFar;
-        sy = w != 0.0 ? sy / w : -kFar;
-      }
+    map_row(m, y, out_w, out, [&](std::uint8_t* dst, double sx, double sy) {
       if (!(std::abs(sx) < kFar && std::abs(sy) < kFar)) {  // also catches NaN
         dst[0] = dst[1] = dst[2] = border;
-        continue;
+        return;
       }
       float rgb[3];
       nv12_warp_sample(planes, sx, sy, bv, rgb);
       for (int c = 0; c < 3; ++c) dst[c] = static_cast<std::uint8_t>(std::clamp(rgb[c] + 0.5f, 0.f, 255.f));
-    }
+    });
   }
 }
 
@@ -90,19 +99,9 @@ void warp_rows(const ImageView& img, const Matrix3& m, int out_h, int out_w, std
     warp_rows_nv12(img, m, out_w, border, out, row_begin, row_end);
     return;
   }
-  const bool affine = m[6] == 0.0 && m[7] == 0.0 && m[8] == 1.0;
   const double max_x = img.width - 1, max_y = img.height - 1;
   for (int y = row_begin; y < row_end; ++y) {
-    std::uint8_t* dst = out + static_cast<std::size_t>(y) * static_cast<std::size_t>(out_w) * 3;
-    const double row_x = m[1] * y + m[2], row_y = m[4] * y + m[5], row_w = m[7] * y + m[8];
-    for (int x = 0; x < out_w; ++x, dst += 3) {
-      double sx = row_x + m[0] * x;
-      double sy = row_y + m[3] * x;
-      if (!affine) {
-        const double w = row_w + m[6] * x;
-        sx = w != 0.0 ? sx / w : -kFar;
-        sy = w != 0.0 ? sy / w : -kFar;
-      }
+    map_row(m, y, out_w, out, [&](std::uint8_t* dst, double sx, double sy) {
       if (sx >= 0.0 && sy >= 0.0 && sx < max_x && sy < max_y) {
         // Fast path: all four taps inside the image; 11-bit fixed-point weights (error < 0.2 level).
         const int x0 = static_cast<int>(sx), y0 = static_cast<int>(sy);
@@ -117,7 +116,7 @@ void warp_rows(const ImageView& img, const Matrix3& m, int out_h, int out_w, std
       } else {
         sample_with_border(img, sx, sy, border, dst);
       }
-    }
+    });
   }
 }
 
