@@ -114,8 +114,7 @@ bool CpuDevice::own_rgb_converter_applies(const AVFrame* frame) const {
   return (format == AV_PIX_FMT_YUV420P || format == AV_PIX_FMT_YUVJ420P) && frame->height % 2 == 0;
 }
 
-void CpuDevice::convert_to_rgb_own(const AVFrame* frame, RgbPacking packing, uint8_t* dst) const {
-  const auto format = static_cast<AVPixelFormat>(frame->format);
+Yuv420Frame CpuDevice::yuv420_planes(const AVFrame* frame) {
   Yuv420Frame src;
   src.y = frame->data[0];
   src.u = frame->data[1];
@@ -125,6 +124,13 @@ void CpuDevice::convert_to_rgb_own(const AVFrame* frame, RgbPacking packing, uin
   src.v_stride = frame->linesize[2];
   src.width = frame->width;
   src.height = frame->height;
+  src.nv12 = frame->format == AV_PIX_FMT_NV12;
+  return src;
+}
+
+void CpuDevice::convert_to_rgb_own(const AVFrame* frame, RgbPacking packing, uint8_t* dst) const {
+  const auto format = static_cast<AVPixelFormat>(frame->format);
+  const Yuv420Frame src = yuv420_planes(frame);
   const YuvCoeffs coeffs = yuv_coeffs(frame->colorspace, is_full_range(frame->color_range, format));
   yuv420_to_rgb(src, coeffs, packing, dst, 0, frame->height, simd_level_);
 }

@@ -27,6 +27,8 @@ class CpuDevice final : public DeviceInterface {
   // Test and benchmark hook: convert to RGB with swscale only, or with our converter at a given SIMD level.
   void use_swscale_for_rgb(bool swscale) { swscale_for_rgb_ = swscale; }
   void set_simd_level(SimdLevel level) { simd_level_ = level; }
+  // The planes of an 8-bit 4:2:0 frame (yuv420p/yuvj420p, or NV12) for our converter.
+  static Yuv420Frame yuv420_planes(const AVFrame* frame);
 
  private:
   // Whether our converter serves this frame: where swscale would take its unscaled 4:2:0 -> RGB path.

@@ -90,16 +90,7 @@ py::array yuv420_to_rgb_hook(const py::array_t<uint8_t, py::array::c_style>& fra
   } else {
     // Ours, on any 8-bit 4:2:0 frame (the CPU device itself uses it only where swscale's fast path would run).
     const SimdLevel level = parse_simd(converter);
-    Yuv420Frame src;
-    src.y = frame->data[0];
-    src.u = frame->data[1];
-    src.v = frame->data[2];
-    src.y_stride = frame->linesize[0];
-    src.u_stride = frame->linesize[1];
-    src.v_stride = frame->linesize[2];
-    src.width = width;
-    src.height = height;
-    src.nv12 = format == AV_PIX_FMT_NV12;
+    const Yuv420Frame src = CpuDevice::yuv420_planes(frame.get());
     const YuvCoeffs coeffs = yuv_coeffs(frame->colorspace, full_range);
     const RgbPacking packing = lay == Layout::Rgb ? RgbPacking::Rgb : lay == Layout::Bgr ? RgbPacking::Bgr
                                                                                        : RgbPacking::Planar;
