@@ -146,14 +146,6 @@ def setup(request) -> tuple[list[np.ndarray], kuzet.FacePipeline, list[Reference
     return frames, pipeline, references
 
 
-def best_of(fn, repeats: int = 3) -> float:  # type: ignore[no-untyped-def]
-    times = []
-    for _ in range(repeats):
-        t = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - t)
-    return min(times)
-
 
 def wall_and_cpu(fn) -> tuple[float, float]:  # type: ignore[no-untyped-def]
     """(wall-clock s, CPU s of the whole process: every thread) of one call."""

@@ -7,7 +7,7 @@ Run: PYTHONPATH=python python3 -m pytest bench/bench_faces_primitives.py -s
 from __future__ import annotations
 
 import os
-import time
+from functools import partial
 from pathlib import Path
 
 import av
@@ -17,6 +17,9 @@ import pytest
 
 from kuzet._native import core
 from kuzet.faces import alignment_matrices
+from timing import best_of as best_of_n
+
+best_of = partial(best_of_n, repeats=7)  # these primitives take milliseconds: more runs
 
 REPO = Path(__file__).resolve().parent.parent
 DATA = Path(os.environ.get("KUZET_DATA_DIR", REPO.parent / "shared" / "data"))
@@ -43,14 +46,6 @@ def opencv_letterbox(frames: list[np.ndarray], out: np.ndarray) -> None:
         canvas[:nh, :nw] = cv2.resize(img, (nw, nh))
         out[i] = canvas[:, :, ::-1].transpose(2, 0, 1).astype(np.float32)
 
-
-def best_of(fn, repeats: int = 7) -> float:  # type: ignore[no-untyped-def]
-    times = []
-    for _ in range(repeats):
-        t = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - t)
-    return min(times)
 
 
 def test_preprocess_batch_vs_opencv(benchmark, frames) -> None:  # type: ignore[no-untyped-def]

@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import os
 import sys
-import time
 from collections.abc import Callable
 from pathlib import Path
 
@@ -33,6 +32,7 @@ from kuzet.models.device_buffers import upload
 sys.path.insert(0, str(Path(__file__).parent))
 from bench_faces import ReferencePipeline, enrolment_photos, real_frames  # noqa: E402
 from plates_reference import ReferencePlateReader  # noqa: E402
+from timing import best_of
 
 REPO = Path(__file__).resolve().parent.parent
 DATA = Path(os.environ.get("KUZET_DATA_DIR", REPO.parent / "shared" / "data"))
@@ -61,14 +61,6 @@ def to_1080p(frames: list[np.ndarray], count: int) -> list[np.ndarray]:
     sized = [np.ascontiguousarray(cv2.resize(f, (1920, 1080), interpolation=cv2.INTER_LINEAR)) for f in frames]
     return [sized[i % len(sized)] for i in range(count)]
 
-
-def best_of(fn: Callable[[], object], repeats: int = 3) -> float:
-    times = []
-    for _ in range(repeats):
-        t = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - t)
-    return min(times)
 
 
 def in_batches(process: Callable[[list], object], frames: list, batch: int) -> Callable[[], None]:

@@ -10,8 +10,8 @@ Run: PYTHONPATH=python python3 -m pytest bench/bench_preprocess_nv12.py -s
 from __future__ import annotations
 
 import os
-import time
 import warnings
+from functools import partial
 from pathlib import Path
 
 import cv2
@@ -20,6 +20,9 @@ import pytest
 
 import kuzet
 from kuzet._native import core
+from timing import best_of as best_of_n
+
+best_of = partial(best_of_n, repeats=7)  # these primitives take milliseconds: more runs
 
 REPO = Path(__file__).resolve().parent.parent
 DATA = Path(os.environ.get("KUZET_DATA_DIR", REPO.parent / "shared" / "data"))
@@ -36,14 +39,6 @@ def frames() -> list[np.ndarray]:
         out = [f.data.reshape(h * 3 // 2, w) for i, f in zip(range(16), reader, strict=False)]
     return out
 
-
-def best_of(fn, repeats: int = 7) -> float:  # type: ignore[no-untyped-def]
-    times = []
-    for _ in range(repeats):
-        t = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - t)
-    return min(times)
 
 
 def two_pass_kuzet(frames: list[np.ndarray], out: np.ndarray) -> None:
