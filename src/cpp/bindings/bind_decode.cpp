@@ -264,28 +264,23 @@ class PyLiveDecoder {
     return live_;
   }
 
-  py::object next_frame() {
+  // The next frame from the queue (waiting without the GIL); false at the end of the stream.
+  bool pop(LiveFrame& f) {
     std::shared_ptr<LiveDecoder> live = acquire();
+    py::gil_scoped_release release;
+    return live->pop(f);
+  }
+
+  py::object next_frame() {
     LiveFrame f;
-    bool got = false;
-    {
-      py::gil_scoped_release release;
-      got = live->pop(f);
-    }
-    if (!got) return py::none();
+    if (!pop(f)) return py::none();
     return py::make_tuple(owned_array(std::move(f.data), f.geometry.shape), f.pts_raw, f.pts, f.index, f.key_frame);
   }
 
   // next_frame() plus (connection, evidence segment) when the reader records evidence.
   py::object next_frame_recorded() {
-    std::shared_ptr<LiveDecoder> live = acquire();
     LiveFrame f;
-    bool got = false;
-    {
-      py::gil_scoped_release release;
-      got = live->pop(f);
-    }
-    if (!got) return py::none();
+    if (!pop(f)) return py::none();
     return py::make_tuple(owned_array(std::move(f.data), f.geometry.shape), f.pts_raw, f.pts, f.index, f.key_frame,
                           f.connection, f.segment);
   }
