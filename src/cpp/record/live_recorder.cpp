@@ -213,7 +213,18 @@ void LiveRecorder::release_held() {
 
 void LiveRecorder::write_packet(AVPacket* p) {
   // Missing timestamps are filled (recorded and signed as filled): dts just after the previous one, pts = dts.
-  if (p->dts == AV_NOPTS_VALUE) p->dts = last_dts_ + 1;
+  if (p->dts == AV_NOPTS_VALUE) {
+    p->dts = last_dts_ + 1;
+  } else if (p->dts <= last_dts_) {
+    // Resent or reordered in transit: MPEG-TS (like every muxer) needs increasing decode timestamps, and
+    // one such packet must not end the recording. It is left out of the recording (its frame then names no
+    // segment) and reported: the first one at once, the total when the connection ends.
+    av_packet_free(&p);
+    if (++unordered_packets_ == 1 && events_.error)
+      events_.error("recording '" + path_ + "': a packet whose decode timestamp does not increase (resent or "
+                    "reordered in transit) was left out of the recording");
+    return;
+  }
   if (p->pts == AV_NOPTS_VALUE) p->pts = p->dts;
   last_dts_ = p->dts;
   const std::int64_t decoder_pts = p->pts;
@@ -293,6 +304,9 @@ void LiveRecorder::finish() {
     if (rc < 0) fail("recording '" + path_ + "': cannot finish the MPEG-TS file (" + av_error(rc) + ")");
     commit();
   }
+  if (unordered_packets_ > 1 && events_.error)
+    events_.error("recording '" + path_ + "': " + std::to_string(unordered_packets_) +
+                  " packets whose decode timestamp did not increase were left out of the recording");
   pipe_.close();  // the segmenter seals the segment in progress: what was received, up to the end
   if (segmenter_.joinable()) segmenter_.join();
   close_output();

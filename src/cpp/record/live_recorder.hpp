@@ -85,6 +85,7 @@ class LiveRecorder final : public decode::ConnectionTap {
   std::int64_t frame_step_ = 1;  // one frame in the decoder's time base (dating untimed packets)
   std::int64_t offset_ = 0;      // first packet's dts: the recording starts at 0 (no 33-bit wrap for 26 h)
   std::int64_t last_dts_ = 0;
+  std::uint64_t unordered_packets_ = 0;  // left out: decode timestamp not increasing
   bool have_offset_ = false;
   std::deque<AVPacket*> held_;  // untimed packets at the start, until one carries a dts
   bool failed_ = false;    // decoding thread only
