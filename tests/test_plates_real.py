@@ -171,3 +171,34 @@ def test_process_from_a_pool_thread_runs_inline(models, video_frames):
     jobs = [shared_pool().submit(pipeline.process, b) for b in batches]
     nested = [[r.text for r in f] for job in jobs for f in job.result(timeout=120)]
     assert nested == direct and any(direct)
+
+
+def test_nv12_frames_read_the_same_plates(models, data_dir):
+    """Frames decoded as NV12 (no RGB frame made: detection letterbox and rectification read the planes)
+    give the same plate track as the RGB frames of the same decoder."""
+    clip = data_dir / "plates" / "video" / "license_plate_uk.mp4"
+    with kuzet.VideoReader(clip, device="cpu", layout="nv12") as reader:
+        meta = reader.metadata
+        nv12 = [f.data.reshape(meta.height * 3 // 2, meta.width) for f in reader]
+    with kuzet.VideoReader(clip, device="cpu", layout="rgb") as reader:
+        rgb = [f.data for f in reader]
+    colour = {"color_space": meta.color_space, "full_range": meta.color_range == "pc"}
+    picks = [0, 60, 120]
+    detector = models[0]
+    for a, b in zip(detector.detect([nv12[i] for i in picks], pixel_format="nv12", **colour),
+                    detector.detect([rgb[i] for i in picks]), strict=True):
+        assert len(a) == len(b) == 1
+        np.testing.assert_allclose(a[0].box, b[0].box, atol=2.0)
+        np.testing.assert_allclose(a[0].corners, b[0].corners, atol=2.0)
+    tracks = {}
+    for fmt, frames in (("nv12", nv12), ("rgb", rgb)):
+        pipeline = PlatePipeline(*models, formats=("uk",))
+        found = []
+        for start in range(0, len(frames), 8):
+            pts = [i / 30 for i in range(start, min(start + 8, len(frames)))]
+            kw = {"pixel_format": "nv12", **colour} if fmt == "nv12" else {}
+            found += pipeline.update(frames[start : start + 8], pts, **kw)
+        tracks[fmt] = [t.text for t in found + pipeline.flush()]
+    assert tracks["nv12"] == tracks["rgb"] == ["LS15EBC"]
+    with pytest.raises(kuzet.InvalidArgument, match="pixel_format"):
+        PlatePipeline(*models).process(nv12[:1], pixel_format="yuv")

@@ -3,14 +3,16 @@
 from __future__ import annotations
 
 import os
+from typing import Any
 
 import numpy as np
 
 from kuzet._native import core
 from kuzet.errors import InvalidArgument, ModelError
+from kuzet.faces.images import as_nv12_list
 from kuzet.models import ModelSpec
 from kuzet.plates import gpu
-from kuzet.plates._images import Images
+from kuzet.plates._images import Images, frame_sizes, pixel_source
 from kuzet.plates._runner import ChunkedRunner, native_threads
 from kuzet.plates.results import PlateDetection
 
@@ -47,20 +49,29 @@ class PlateDetector:
         # On CUDA (and a CUDA build of kuzet) frames are pre-processed on the GPU: see kuzet/plates/gpu.py.
         self.gpu = gpu.gpu_detector(self)
 
-    def detect(self, images: Images) -> list[list[PlateDetection]]:
+    def detect(self, images: Images, *, pixel_format: str = "rgb", color_space: str = "bt601",
+               full_range: bool = False) -> list[list[PlateDetection]]:
         """Plates in each RGB frame of the batch, best first, in frame pixel coordinates. On the GPU path the
-        frames may be CUDA arrays (kuzet DeviceArray, CuPy, PyTorch)."""
+        frames may be CUDA arrays (kuzet DeviceArray, CuPy, PyTorch).
+
+        pixel_format="nv12": host NV12 frames ((H*3/2, W) uint8, a VideoReader layout="nv12" frame reshaped)
+        with the stream's color_space and full_range (VideoReader metadata), converted to RGB inside the
+        letterbox pass (on the CPU, the model on its device); no RGB frame is made."""
         what = "PlateDetector.detect"
-        batch = gpu.plate_frames(images, self.gpu.device_id, what) if self.gpu else gpu.host_batch(images, what)
+        source = pixel_source(pixel_format, color_space, full_range)
+        if source:
+            batch: list[Any] | np.ndarray = as_nv12_list(images)
+        else:
+            batch = gpu.plate_frames(images, self.gpu.device_id, what) if self.gpu else gpu.host_batch(images, what)
         if len(batch) == 0:
             return []
         h, w = self.input_size
-        if self.gpu is not None:
+        if self.gpu is not None and not source:
             output, transforms = self.gpu.run(list(batch))
         else:
             tensor, transforms = core.preprocess_batch(batch, h, w, channel_order="rgb", scale=(1 / 255,) * 3,
                                                        fit="letterbox_center", pad_value=0.0,
-                                                       threads=native_threads())
+                                                       threads=native_threads(), **source)
             output = self._runner.run_many([tensor])[0]
         if output.ndim != 3:
             raise ModelError(f"{self.model.spec.name}: expected a [N,M,C] output, got shape {output.shape}")
@@ -69,7 +80,7 @@ class PlateDetector:
             corner_count=self.corner_count)
         keep = core.nms(boxes, scores, self.nms_threshold, groups=image)
         # Boxes are clipped to their frame; corners are not (a warp samples outside as border).
-        sizes = np.array([im.shape[:2] for im in batch], np.float32)[image]  # (K, 2) = h, w
+        sizes = frame_sizes(batch, source)[image]  # (K, 2) = h, w
         boxes = np.clip(boxes, 0.0, np.tile(sizes[:, ::-1], 2))
         results: list[list[PlateDetection]] = [[] for _ in range(len(batch))]
         for k in keep:  # sorted by descending score

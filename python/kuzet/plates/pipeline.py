@@ -11,9 +11,10 @@ import numpy as np
 
 from kuzet._native import core
 from kuzet.errors import InvalidArgument
+from kuzet.faces.images import as_nv12_list
 from kuzet.models.parallel import in_pool_thread, shared_pool
 from kuzet.plates import gpu, rectify
-from kuzet.plates._images import Images
+from kuzet.plates._images import Images, pixel_source
 from kuzet.plates._runner import native_threads
 from kuzet.plates.detector import PlateDetector
 from kuzet.plates.formats import FormatSet
@@ -72,32 +73,46 @@ class PlatePipeline:
         return PlateTracker(iou_threshold=self.iou_threshold, max_gap=self.max_gap, formats=self.formats,
                             hotlist=self.hotlist, min_confidence=self.min_track_confidence)
 
-    def process(self, images: Images) -> list[list[PlateRead]]:
-        """Every plate read in each RGB frame of the batch (one list per frame, best detection first)."""
+    def process(self, images: Images, *, pixel_format: str = "rgb", color_space: str = "bt601",
+                full_range: bool = False) -> list[list[PlateRead]]:
+        """Every plate read in each RGB frame of the batch (one list per frame, best detection first).
+
+        pixel_format="nv12": host NV12 frames with the stream's color_space and full_range (see
+        PlateDetector.detect); detection and rectification read them directly (no RGB frame is made)."""
         what = "PlatePipeline.process"
+        source = pixel_source(pixel_format, color_space, full_range)
         gpu_id = self._gpu.device_id if self._gpu else None
-        batch = gpu.host_batch(images, what) if gpu_id is None else gpu.plate_frames(images, gpu_id, what)
+        if source:
+            batch: list[Any] | np.ndarray = as_nv12_list(images)
+        else:
+            batch = gpu.host_batch(images, what) if gpu_id is None else gpu.plate_frames(images, gpu_id, what)
         if _spreads_runs(self.detector) and _spreads_runs(self.reader) and not in_pool_thread():
-            return self._process_overlapped(batch)
-        detections = self.detector.detect(batch)
+            return self._process_overlapped(batch, source)
+        detections = self.detector.detect(batch, **source)
         flat = [(i, d) for i, frame in enumerate(detections) for d in frame]
         if not flat:
             return [[] for _ in detections]
-        texts = self._read_plates(batch, flat)
+        texts = self._read_plates(batch, flat, source)
         results: list[list[PlateRead]] = [[] for _ in detections]
         for (image, det), text in zip(flat, texts, strict=True):
             results[image].append(self._make_read(det, text))
         return results
 
-    def update(self, frames: Images, pts: Sequence[float]) -> list[PlateTrack]:
-        """Streaming: process a batch of frames with their timestamps; returns the plate tracks that ended."""
+    def update(self, frames: Images, pts: Sequence[float], *, pixel_format: str = "rgb",
+               color_space: str = "bt601", full_range: bool = False) -> list[PlateTrack]:
+        """Streaming: process a batch of frames with their timestamps; returns the plate tracks that ended.
+        NV12 frames as in process()."""
         what = "PlatePipeline.update"
+        source = pixel_source(pixel_format, color_space, full_range)
         gpu_id = self._gpu.device_id if self._gpu else None
-        batch = gpu.host_batch(frames, what) if gpu_id is None else gpu.plate_frames(frames, gpu_id, what)
+        if source:
+            batch: list[Any] | np.ndarray = as_nv12_list(frames)
+        else:
+            batch = gpu.host_batch(frames, what) if gpu_id is None else gpu.plate_frames(frames, gpu_id, what)
         if len(pts) != len(batch):
             raise InvalidArgument(f"PlatePipeline.update: {len(batch)} frames but {len(pts)} pts")
         finished: list[PlateTrack] = []
-        for reads, t in zip(self.process(batch), pts, strict=True):
+        for reads, t in zip(self.process(batch, **source), pts, strict=True):
             finished += self.tracker.update(reads, t)
         return finished
 
@@ -112,7 +127,7 @@ class PlatePipeline:
                          raw_text=read.text, confidence=read.confidence, char_confidences=read.char_confidences,
                          format=resolved.format, double_row=det.double_row, hotlist=hit)
 
-    def _process_overlapped(self, batch: list[np.ndarray] | np.ndarray) -> list[list[PlateRead]]:
+    def _process_overlapped(self, batch: list[Any] | np.ndarray, source: dict[str, Any]) -> list[list[PlateRead]]:
         """CPU, several workers: each frame is detected and its plates rectified in one pool task, which
         queues the reading of each plate line as a further task. No stage waits for the previous one to
         finish on every frame, so no core idles at a stage's tail, and the pre/post-processing runs on the
@@ -121,8 +136,8 @@ class PlatePipeline:
 
         def detect_rectify(i: int) -> tuple[list[PlateDetection], list[_Line], list[Future[list[TextRead]]]]:
             frame = [batch[i]]
-            found = self.detector.detect(frame)[0]
-            lines, crops = self._line_crops(frame, [(0, d) for d in found])
+            found = self.detector.detect(frame, **source)[0]
+            lines, crops = self._line_crops(frame, [(0, d) for d in found], source)
             return found, lines, [pool.submit(self.reader.read, [crop]) for crop in crops]
 
         results: list[list[PlateRead]] = []
@@ -132,9 +147,9 @@ class PlatePipeline:
             results.append([self._make_read(d, t) for d, t in zip(found, texts, strict=True)])
         return results
 
-    def _read_plates(self, batch: list[Any] | np.ndarray,
-                     flat: list[tuple[int, PlateDetection]]) -> list[TextRead]:
-        lines, crops = self._line_crops(batch, flat)
+    def _read_plates(self, batch: list[Any] | np.ndarray, flat: list[tuple[int, PlateDetection]],
+                     source: dict[str, Any]) -> list[TextRead]:
+        lines, crops = self._line_crops(batch, flat, source)
         return self._join_plate_lines(len(flat), lines, self.reader.read(crops) if crops else [])
 
     def _join_plate_lines(self, n_plates: int, lines: list[_Line], reads: list[TextRead]) -> list[TextRead]:
@@ -144,9 +159,10 @@ class PlatePipeline:
             by_plate[ln.plate].append(read)
         return [self._join_lines(parts) if parts else TextRead("", ()) for parts in by_plate]
 
-    def _line_crops(self, batch: list[Any] | np.ndarray,
-                    flat: list[tuple[int, PlateDetection]]) -> tuple[list[_Line], list[np.ndarray]]:
-        """The text lines of the plates (two for a double-row plate) and their rectified crops."""
+    def _line_crops(self, batch: list[Any] | np.ndarray, flat: list[tuple[int, PlateDetection]],
+                    source: dict[str, Any]) -> tuple[list[_Line], list[np.ndarray]]:
+        """The text lines of the plates (two for a double-row plate) and their rectified crops (`source`: the
+        frames' pixel format arguments, {} for RGB)."""
         if not flat:
             return [], []
         quads = np.array([d.corners if d.corners else _box_corners(d.box) for _, d in flat], np.float64)
@@ -181,10 +197,11 @@ class PlatePipeline:
                 for i in members
             ])
             index = np.array([flat[lines[i].plate][0] for i in members], np.int32)
-            if self._gpu is not None:  # frames in GPU memory: rectified there (kuzet/plates/gpu.py)
+            if self._gpu is not None and not source:  # frames in GPU memory: rectified there (plates/gpu.py)
                 warped = gpu.rectify(list(batch), index, matrices, HEIGHT, int(width), self.device)
             else:
-                warped = core.warp_batch(batch, index, matrices, HEIGHT, int(width), threads=native_threads())
+                warped = core.warp_batch(batch, index, matrices, HEIGHT, int(width), threads=native_threads(),
+                                         **source)
             for j, i in enumerate(members):
                 crops[i] = warped[j]
         return lines, [c for c in crops if c is not None]
