@@ -276,10 +276,12 @@ class Pipeline:
     def _finish_ended_sources(self, ended: set[str], all_sources: bool = False) -> None:
         """Once a source's worker has ended and its queue is drained, flush its tasks (e.g. open tracks)."""
         assert self.batcher is not None
-        depths = self.batcher.depths()
         for worker in self._workers:
             name = worker.source_name
-            if name in ended or depths.get(name, 0) or (worker.is_alive() and not all_sources):
+            # Whether the worker is alive is asked before its queue depth: once it has ended it queues nothing
+            # more, so an empty queue then means every frame of it was analysed (asked the other way round, a
+            # last frame queued in between would come out after its source_end).
+            if name in ended or (worker.is_alive() and not all_sources) or self.batcher.depths().get(name, 0):
                 continue
             ended.add(name)
             for task in self.tasks:
