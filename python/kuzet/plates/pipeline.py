@@ -79,13 +79,11 @@ class PlatePipeline:
 
         pixel_format="nv12": host NV12 frames with the stream's color_space and full_range (see
         PlateDetector.detect); detection and rectification read them directly (no RGB frame is made)."""
-        what = "PlatePipeline.process"
         source = pixel_source(pixel_format, color_space, full_range)
-        gpu_id = self._gpu.device_id if self._gpu else None
-        if source:
-            batch: list[Any] | np.ndarray = as_nv12_list(images)
-        else:
-            batch = gpu.host_batch(images, what) if gpu_id is None else gpu.plate_frames(images, gpu_id, what)
+        return self._process_frames(self._frames(images, source, "PlatePipeline.process"), source)
+
+    def _process_frames(self, batch: list[Any] | np.ndarray, source: dict[str, Any]) -> list[list[PlateRead]]:
+        """process() of an already checked batch."""
         if _spreads_runs(self.detector) and _spreads_runs(self.reader) and not in_pool_thread():
             return self._process_overlapped(batch, source)
         detections = self.detector.detect(batch, **source)
@@ -102,19 +100,22 @@ class PlatePipeline:
                color_space: str = "bt601", full_range: bool = False) -> list[PlateTrack]:
         """Streaming: process a batch of frames with their timestamps; returns the plate tracks that ended.
         NV12 frames as in process()."""
-        what = "PlatePipeline.update"
         source = pixel_source(pixel_format, color_space, full_range)
-        gpu_id = self._gpu.device_id if self._gpu else None
-        if source:
-            batch: list[Any] | np.ndarray = as_nv12_list(frames)
-        else:
-            batch = gpu.host_batch(frames, what) if gpu_id is None else gpu.plate_frames(frames, gpu_id, what)
+        batch = self._frames(frames, source, "PlatePipeline.update")
         if len(pts) != len(batch):
             raise InvalidArgument(f"PlatePipeline.update: {len(batch)} frames but {len(pts)} pts")
         finished: list[PlateTrack] = []
-        for reads, t in zip(self.process(batch, **source), pts, strict=True):
+        for reads, t in zip(self._process_frames(batch, source), pts, strict=True):
             finished += self.tracker.update(reads, t)
         return finished
+
+    def _frames(self, images: Images, source: dict[str, Any], what: str) -> list[Any] | np.ndarray:
+        """The checked batch: NV12 host frames, frames for the GPU path (uploaded or in place), or host RGB."""
+        if source:
+            return as_nv12_list(images)
+        if self._gpu is not None:
+            return gpu.plate_frames(images, self._gpu.device_id, what)
+        return gpu.host_batch(images, what)
 
     def flush(self) -> list[PlateTrack]:
         """End of stream: the tracks still open."""
