@@ -11,23 +11,17 @@ from typing import Any
 
 import cv2
 import numpy as np
-import onnxruntime as ort
 import pytest
 
 import kuzet
 from faces_helpers import load_rgb, video_frames
+from gpu_helpers import REQUIRES_CUDA_AND_ORT_GPU
 from kuzet._native import core
 from kuzet.faces import FaceDetector, FaceEmbedder, FacePipeline, Watchlist
 from kuzet.models.device_buffers import BufferCache, upload
 from kuzet.plates import PlateDetector, PlatePipeline, PlateReader
 
-CUDA = core.native_build_info()["cuda"]
-pytestmark = [
-    pytest.mark.skipif(not CUDA["built"], reason="kuzet was built without CUDA"),
-    pytest.mark.skipif(not CUDA["devices"], reason=f"no usable CUDA device ({CUDA.get('error')})"),
-    pytest.mark.skipif("CUDAExecutionProvider" not in ort.get_available_providers(),
-                       reason="onnxruntime has no CUDAExecutionProvider (install onnxruntime-gpu)"),
-]
+pytestmark = REQUIRES_CUDA_AND_ORT_GPU
 
 FACE_STILLS = ["insightface/t1.jpg", "ultralytics/zidane.jpg", "skimage/astronaut.png", "deepface/couple.jpg",
                "deepface/selfie-many-people.jpg", "facenet_pytorch/multiface.jpg", "face_recognition/two_people.jpg"]

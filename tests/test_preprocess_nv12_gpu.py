@@ -10,20 +10,14 @@ import warnings
 from pathlib import Path
 
 import numpy as np
-import onnxruntime as ort
 import pytest
 
 import kuzet
+from gpu_helpers import REQUIRES_CUDA_AND_ORT_GPU
 from kuzet._native import core
 from kuzet.models.device_buffers import BufferCache, upload
 
-CUDA = core.native_build_info()["cuda"]
-pytestmark = [
-    pytest.mark.skipif(not CUDA["built"], reason="kuzet was built without CUDA"),
-    pytest.mark.skipif(not CUDA["devices"], reason=f"no usable CUDA device ({CUDA.get('error')})"),
-    pytest.mark.skipif("CUDAExecutionProvider" not in ort.get_available_providers(),
-                       reason="onnxruntime has no CUDAExecutionProvider (install onnxruntime-gpu)"),
-]
+pytestmark = REQUIRES_CUDA_AND_ORT_GPU
 
 CLIPS = [("faces/video/short_hamilton_clip.mp4", "bt709", False), ("faces/video/intel_asl_again.mkv", "unknown", True)]
 
