@@ -96,6 +96,7 @@ class DecodeStats:
     skipped: int
     dropped: int
     reconnects: int
+    sampled_out: int = 0  # frames decoded but left out by sequential reading's sampling (every_n, sample_fps)
 
 
 def _fraction(pair: tuple[int, int]) -> Fraction | None:
@@ -163,6 +164,11 @@ class VideoReader:
     is given) reopens a network stream that stalled, failed or ended, up to N attempts per outage with
     exponential backoff from ``reconnect_backoff`` seconds (counted in ``stats.reconnects``). Live readers
     read sequentially only.
+
+    Sampling: sequential reading hands out every ``every_n``-th frame and/or about ``sample_fps`` frames per
+    second of stream time (by pts). The frames left out are decoded (later frames need them) but never
+    converted, copied or queued, and are counted in ``stats.sampled_out``; handed-out frames keep their index
+    in the stream. Random access (``get_frames``, ``get_frames_at``) is not sampled.
     """
 
     def __init__(
@@ -180,6 +186,8 @@ class VideoReader:
         buffer_size: int = 8,
         reconnect: int = 0,
         reconnect_backoff: float = 0.5,
+        every_n: int = 1,
+        sample_fps: float | None = None,
     ) -> None:
         if layout not in _LAYOUTS:
             raise InvalidArgument(f"layout must be one of {', '.join(_LAYOUTS)}, got {layout!r}")
@@ -199,14 +207,20 @@ class VideoReader:
             raise InvalidArgument(f"buffer must be 'drop_oldest', 'block' or None, got {buffer!r}")
         if buffer_size < 1:
             raise InvalidArgument(f"buffer_size must be >= 1, got {buffer_size}")
+        if every_n < 1:
+            raise InvalidArgument(f"every_n must be >= 1, got {every_n}")
+        if sample_fps is not None and not sample_fps > 0:
+            raise InvalidArgument(f"sample_fps must be > 0 or None, got {sample_fps!r}")
+        sampling = {"every_n": int(every_n), "sample_fps": float(sample_fps or 0.0)}
         common = (kind, target, name, device, threads, errors == "skip", float(timeout or 0.0))
         self.live = buffer is not None
         self._decoder: Any
         if buffer is None:
-            self._decoder = core.VideoDecoder(*common, dict(options or {}))
+            self._decoder = core.VideoDecoder(*common, dict(options or {}), **sampling)
         else:
             self._decoder = core.LiveVideoDecoder(
-                *common, dict(options or {}), layout, buffer, buffer_size, reconnect, float(reconnect_backoff)
+                *common, dict(options or {}), layout, buffer, buffer_size, reconnect, float(reconnect_backoff),
+                **sampling,
             )
         self.metadata = _metadata(self._decoder.metadata())
         self.device: str = self._decoder.device

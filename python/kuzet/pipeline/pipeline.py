@@ -41,7 +41,9 @@ def _recording_opener(evidence: EvidenceTask, source: str, device: str, read_tim
 
 
 def _video_reader_opener(device: str, read_timeout: float, live_buffer: str, reconnect: int,
-                         corrupt_frames: str, threads: int) -> OpenSource:
+                         corrupt_frames: str, threads: int, sampling: Sampling) -> OpenSource:
+    """kuzet's own readers; they sample natively: frames left out are never converted (SourceWorker)."""
+
     def open_reader(url: str) -> Any:
         from kuzet.video import VideoReader
 
@@ -50,7 +52,7 @@ def _video_reader_opener(device: str, read_timeout: float, live_buffer: str, rec
         return VideoReader(url, device="cpu" if device == "cpu" else "auto", timeout=read_timeout, threads=threads,
                            errors=corrupt_frames,  # type: ignore[arg-type]
                            buffer=live_buffer if live else None,  # type: ignore[arg-type]
-                           reconnect=reconnect if live else 0)
+                           reconnect=reconnect if live else 0, every_n=sampling.every_n, sample_fps=sampling.fps)
 
     return open_reader
 
@@ -169,10 +171,11 @@ class Pipeline:
             queue_size = max(2, -(-2 * max_batch // len(sources)))
         threads = max(1, cpu_workers() // len(sources))
         record_live = self.open_source is None and self.evidence is not None
+        native_sampling = self.open_source is None
         if self.open_source is None:
             # Many sources already keep the cores busy: each decoder gets its share of them rather than a
             # frame thread per core each (which would only add threads and reference-frame copies).
-            self.open_source = _video_reader_opener(*self._reader_options, threads=threads)
+            self.open_source = _video_reader_opener(*self._reader_options, threads=threads, sampling=self.sampling)
         batcher: DynamicBatcher[FrameItem] = DynamicBatcher(max_batch=max_batch, max_wait=max_wait,
                                                             queue_size=queue_size)
         self.batcher = batcher
@@ -185,11 +188,12 @@ class Pipeline:
             self._urls[name] = os.fspath(url)
             batcher.add_source(name)
             self.metrics.source(name)
-            opener = open_source
+            opener, samples = open_source, native_sampling
             if record_live and self.evidence is not None and _is_live(os.fspath(url)):
                 opener = _recording_opener(self.evidence, name, *self._reader_options, threads=threads)
+                samples = False
             self._workers.append(SourceWorker(name, os.fspath(url), opener, batcher, self.metrics,
-                                              self.sampling, self._source_failed))
+                                              self.sampling, self._source_failed, reader_samples=samples))
         for name, url in self._urls.items():
             for task in self.tasks:
                 task.start_source(name, url)
@@ -278,10 +282,11 @@ class Pipeline:
         assert self.batcher is not None
         for worker in self._workers:
             name = worker.source_name
-            # Whether the worker is alive is asked before its queue depth: once it has ended it queues nothing
+            # Whether the worker has ended is asked before its queue depth: once it has ended it queues nothing
             # more, so an empty queue then means every frame of it was analysed (asked the other way round, a
-            # last frame queued in between would come out after its source_end).
-            if name in ended or (worker.is_alive() and not all_sources) or self.batcher.depths().get(name, 0):
+            # last frame queued in between would come out after its source_end). `ended`, not `is_alive()`:
+            # a worker not started yet is not alive either, and has not even begun.
+            if name in ended or (not worker.ended.is_set() and not all_sources) or self.batcher.depths().get(name, 0):
                 continue
             ended.add(name)
             for task in self.tasks:

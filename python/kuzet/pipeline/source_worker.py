@@ -28,19 +28,30 @@ class Sampling:
 
 
 class _Sampler:
+    """The rule of kuzet's native readers (src/cpp/decode/frame_sampler.hpp), for other frame sources."""
+
     def __init__(self, sampling: Sampling):
         self.sampling = sampling
         self.next_pts: float | None = None
+        self.last_pts = 0.0
 
     def keep(self, index: int, pts: float) -> bool:
         if index % self.sampling.every_n:
             return False
         if self.sampling.fps is None:
             return True
-        if self.next_pts is None or pts >= self.next_pts - 1e-6:
-            self.next_pts = (pts if self.next_pts is None else self.next_pts) + 1.0 / self.sampling.fps
-            return True
-        return False
+        period = 1.0 / self.sampling.fps
+        due = self.next_pts
+        went_back = due is not None and pts < self.last_pts
+        self.last_pts = pts
+        if due is not None and not went_back:
+            if pts < due - 1e-6:
+                return False
+            # on schedule: the next frame is due one period later; after a jump ahead, one period from here
+            self.next_pts = due + period if pts < due + period else pts + period
+        else:  # the first frame, or time went back (a reconnection): the schedule restarts here
+            self.next_pts = pts + period
+        return True
 
 
 # A frame source yields (index, pts, image) and exposes its counters; the default opens a kuzet.VideoReader.
@@ -50,7 +61,10 @@ OpenSource = Callable[[str], Any]
 
 class SourceWorker(threading.Thread):
     def __init__(self, name: str, url: str, open_source: OpenSource, batcher: DynamicBatcher[FrameItem],
-                 metrics: Metrics, sampling: Sampling, on_error: Callable[[str, BaseException], None]):
+                 metrics: Metrics, sampling: Sampling, on_error: Callable[[str, BaseException], None], *,
+                 reader_samples: bool = False):
+        """`reader_samples`: the reader applies `sampling` itself (kuzet.VideoReader(every_n=, sample_fps=)),
+        handing out only the frames kept and counting the others in its stats.sampled_out."""
         super().__init__(name=f"kuzet-source-{name}", daemon=True)
         self.source_name = name
         self.url = url
@@ -58,8 +72,12 @@ class SourceWorker(threading.Thread):
         self.batcher = batcher
         self.metrics = metrics
         self.sampler = _Sampler(sampling)
+        self.reader_samples = reader_samples
+        self._reader_sampled_out = 0  # the reader's stats.sampled_out already counted in the metrics
         self.on_error = on_error
         self.stop_event = threading.Event()
+        # Set once the worker has queued its last frame (unlike `not is_alive()`, never true before start()).
+        self.ended = threading.Event()
         self.reader: Any = None
 
     def run(self) -> None:
@@ -81,6 +99,7 @@ class SourceWorker(threading.Thread):
             self.on_error(name, exc)
         finally:
             self.batcher.close_source(name)
+            self.ended.set()
 
     def _feed(self, reader: Any) -> str:
         """Decode, sample and queue every frame; returns the source's final state."""
@@ -88,9 +107,11 @@ class SourceWorker(threading.Thread):
         for frame in reader:
             if self.stop_event.is_set():
                 return "stopped"
+            if self.reader_samples:
+                self._count_reader_sampled_out(reader)
             self.metrics.add(name, decoded=1)
             self.metrics.update_source(name, last_pts=frame.pts)
-            if not self.sampler.keep(frame.index, frame.pts):
+            if not self.reader_samples and not self.sampler.keep(frame.index, frame.pts):
                 self.metrics.add(name, sampled_out=1)
                 continue
             with self.metrics.stage("queue_wait"):
@@ -99,10 +120,20 @@ class SourceWorker(threading.Thread):
                 return "stopped"
         return "finished"
 
+    def _count_reader_sampled_out(self, reader: Any) -> None:
+        """Frames the reader decoded and left out since the last call: decoded and sampled out."""
+        total = int(reader.stats.sampled_out)
+        new = total - self._reader_sampled_out
+        if new:
+            self._reader_sampled_out = total
+            self.metrics.add(self.source_name, decoded=new, sampled_out=new)
+
     def _record_reader_counters(self) -> None:
         stats = getattr(self.reader, "stats", None)
         if stats is None:
             return
+        if self.reader_samples:
+            self._count_reader_sampled_out(self.reader)  # those after the last frame handed out
         for counter in ("dropped", "corrupt", "reconnects"):
             value = getattr(stats, counter, None)
             if isinstance(value, int):

@@ -78,6 +78,7 @@ py::dict stats_dict(const DecodeStats& s) {
   d["skipped"] = s.skipped;
   d["dropped"] = s.dropped;
   d["reconnects"] = s.reconnects;
+  d["sampled_out"] = s.sampled_out;
   return d;
 }
 
@@ -85,7 +86,8 @@ py::dict stats_dict(const DecodeStats& s) {
 // taken after the GIL is released, so the two locks never wait on each other.
 class PyDecoder {
  public:
-  explicit PyDecoder(std::unique_ptr<Decoder> d) : cancel_(d->cancel_flag()), decoder_(std::move(d)) {}
+  PyDecoder(std::unique_ptr<Decoder> d, FrameSampling sampling)
+      : cancel_(d->cancel_flag()), decoder_(std::move(d)), sampler_(sampling) {}
 
   Decoder& get() {
     if (!decoder_) throw DecodeError("the reader is closed");
@@ -102,7 +104,7 @@ class PyDecoder {
       py::gil_scoped_release release;
       std::lock_guard<std::mutex> lock(mutex_);
       Decoder& d = get();
-      got = d.next(f);
+      got = next_sampled(d, f);
       if (got) {
         geo = frame_geometry(layout, f.frame->width, f.frame->height, d.device().native_format(f.frame));
         buf = allocate_frame_buffer(geo.bytes);
@@ -122,7 +124,7 @@ class PyDecoder {
       py::gil_scoped_release release;
       std::lock_guard<std::mutex> lock(mutex_);
       Decoder& d = get();
-      if (d.next(f)) array = convert_on_gpu(d.device(), f.frame, layout);
+      if (next_sampled(d, f)) array = convert_on_gpu(d.device(), f.frame, layout);
     }
     if (!array) return py::none();
     return py::make_tuple(py::cast(array), f.pts_raw, f.pts, f.index, f.key_frame);
@@ -222,6 +224,7 @@ class PyDecoder {
       py::gil_scoped_release release;
       std::lock_guard<std::mutex> lock(mutex_);  // another thread may be decoding
       copy = get().stats();
+      copy.sampled_out = sampled_out_;
     }
     return stats_dict(copy);
   }
@@ -242,9 +245,21 @@ class PyDecoder {
   }
 
  private:
+  // The next frame sequential reading hands out (decoding past the ones the sampler leaves out, which are
+  // never converted). Called with mutex_ held.
+  bool next_sampled(Decoder& d, DecodedFrame& f) {
+    while (d.next(f)) {
+      if (sampler_.keep(f.index, f.pts)) return true;
+      ++sampled_out_;
+    }
+    return false;
+  }
+
   std::shared_ptr<std::atomic<bool>> cancel_;
   std::unique_ptr<Decoder> decoder_;
   std::mutex mutex_;
+  FrameSampler sampler_;     // sequential reading only; random access (get_frames) ignores it
+  int64_t sampled_out_ = 0;  // guarded by mutex_
 };
 
 // A live reader: frames come from the native thread's bounded queue.
@@ -374,8 +389,10 @@ SourceSpec spec_from_python(const std::string& kind, const py::object& target, c
 
 std::unique_ptr<PyDecoder> open_decoder(const std::string& kind, const py::object& target, const std::string& name,
                                         const std::string& device, int threads, bool skip_errors, double timeout_s,
-                                        const std::map<std::string, std::string>& options) {
+                                        const std::map<std::string, std::string>& options, int64_t every_n,
+                                        double sample_fps) {
   if (threads < 0) throw InvalidArgument("threads must be >= 0 (0 = one per core), got " + std::to_string(threads));
+  const FrameSampler checked({every_n, sample_fps});  // bad values fail before the source is opened
   SourceSpec spec = spec_from_python(kind, target, name, timeout_s, options);
   DecoderOptions opts{device, threads, skip_errors};
   std::unique_ptr<Decoder> decoder;
@@ -383,14 +400,15 @@ std::unique_ptr<PyDecoder> open_decoder(const std::string& kind, const py::objec
     py::gil_scoped_release release;  // opening probes the stream: I/O and some decoding
     decoder = std::make_unique<Decoder>(std::move(spec), std::move(opts));
   }
-  return std::make_unique<PyDecoder>(std::move(decoder));
+  return std::make_unique<PyDecoder>(std::move(decoder), FrameSampling{every_n, sample_fps});
 }
 
 std::unique_ptr<PyLiveDecoder> open_live(const std::string& kind, const py::object& target, const std::string& name,
                                          const std::string& device, int threads, bool skip_errors, double timeout_s,
                                          const std::map<std::string, std::string>& options,
                                          const std::string& layout, const std::string& buffer, size_t buffer_size,
-                                         int reconnect, double backoff_s, const py::object& recorder) {
+                                         int reconnect, double backoff_s, const py::object& recorder,
+                                         int64_t every_n, double sample_fps) {
   if (threads < 0) throw InvalidArgument("threads must be >= 0 (0 = one per core), got " + std::to_string(threads));
   if (buffer != "drop_oldest" && buffer != "block") {
     throw InvalidArgument("buffer must be 'drop_oldest' or 'block', got '" + buffer + "'");
@@ -403,6 +421,8 @@ std::unique_ptr<PyLiveDecoder> open_live(const std::string& kind, const py::obje
   live.max_reconnects = reconnect;
   live.backoff_initial_s = backoff_s;
   live.backoff_max_s = std::max(8.0, backoff_s);
+  live.sampling = {every_n, sample_fps};
+  const FrameSampler checked(live.sampling);  // bad values fail before the source is opened
   if (!recorder.is_none()) live.tap = recording_tap_factory(recorder);  // live evidence (bind_record.cpp)
   SourceSpec spec = spec_from_python(kind, target, name, timeout_s, options);
   const Layout parsed = parse_layout(layout);
@@ -446,7 +466,8 @@ void bind_decode(py::module_& m) {
 
   py::class_<PyDecoder>(m, "VideoDecoder", "Native video decoder; use kuzet.VideoReader.")
       .def(py::init(&open_decoder), py::arg("kind"), py::arg("target"), py::arg("name"), py::arg("device"),
-           py::arg("threads"), py::arg("skip_errors"), py::arg("timeout"), py::arg("options"))
+           py::arg("threads"), py::arg("skip_errors"), py::arg("timeout"), py::arg("options"),
+           py::arg("every_n") = 1, py::arg("sample_fps") = 0.0)
       .def("next_frame", &PyDecoder::next_frame, py::arg("layout"),
            "(data, pts_raw, pts, index, key_frame) of the next frame, or None at the end")
       .def("get_frames", &PyDecoder::get_frames, py::arg("indices"), py::arg("layout"),
@@ -467,7 +488,7 @@ void bind_decode(py::module_& m) {
       .def(py::init(&open_live), py::arg("kind"), py::arg("target"), py::arg("name"), py::arg("device"),
            py::arg("threads"), py::arg("skip_errors"), py::arg("timeout"), py::arg("options"), py::arg("layout"),
            py::arg("buffer"), py::arg("buffer_size"), py::arg("reconnect"), py::arg("reconnect_backoff"),
-           py::arg("recorder") = py::none())
+           py::arg("recorder") = py::none(), py::arg("every_n") = 1, py::arg("sample_fps") = 0.0)
       .def("next_frame", &PyLiveDecoder::next_frame)
       .def("next_frame_recorded", &PyLiveDecoder::next_frame_recorded,
            "(data, pts_raw, pts, index, key_frame, connection, segment) of the next frame, or None at the end")

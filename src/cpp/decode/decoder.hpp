@@ -28,6 +28,7 @@ struct DecodeStats {
   int64_t skipped = 0;     // corrupt frames dropped under errors="skip"
   int64_t dropped = 0;     // frames a live buffer discarded (drop_oldest)
   int64_t reconnects = 0;  // live reconnections
+  int64_t sampled_out = 0; // frames decoded but not handed out by a sampling reader (frame_sampler.hpp)
 };
 
 struct DecodedFrame {

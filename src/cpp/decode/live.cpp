@@ -18,7 +18,7 @@ void add_stats(DecodeStats& total, const DecodeStats& part) {
 }  // namespace
 
 LiveDecoder::LiveDecoder(SourceSpec spec, DecoderOptions options, Layout layout, LiveOptions live)
-    : spec_(std::move(spec)), options_(std::move(options)), layout_(layout), live_(live) {
+    : spec_(std::move(spec)), options_(std::move(options)), layout_(layout), live_(live), sampler_(live.sampling) {
   if (live_.capacity == 0) throw InvalidArgument("buffer_size must be at least 1");
   std::exception_ptr error;
   first_ = open_with_retries(&error);
@@ -114,6 +114,12 @@ void LiveDecoder::pump(Decoder& decoder) {
       connection_ = decoder.stats();
     }
     if (!got) return;
+    const int64_t index = next_index_++;  // counts across reconnections
+    if (!sampler_.keep(index, f.pts)) {
+      std::lock_guard<std::mutex> lock(mutex_);
+      ++stats_.sampled_out;
+      continue;
+    }
     LiveFrame out;
     out.geometry = frame_geometry(layout_, f.frame->width, f.frame->height, decoder.device().native_format(f.frame));
     out.data = allocate_frame_buffer(out.geometry.bytes);
@@ -121,7 +127,7 @@ void LiveDecoder::pump(Decoder& decoder) {
     out.pts_raw = f.pts_raw;
     out.pts = f.pts;
     out.key_frame = f.key_frame;
-    out.index = next_index_++;  // counts across reconnections
+    out.index = index;
     out.connection = connection_number_;
     out.segment = tap_ ? tap_->segment_of(f.pts_raw) : -1;
     push(std::move(out));

@@ -12,6 +12,7 @@
 
 #include "decode/decoder.hpp"
 #include "decode/frame_buffer.hpp"
+#include "decode/frame_sampler.hpp"
 
 namespace kuzet::decode {
 
@@ -40,6 +41,7 @@ struct LiveOptions {
   double backoff_initial_s = 0.5;  // doubled after each failed attempt
   double backoff_max_s = 8.0;
   TapFactory tap;  // empty: no tap
+  FrameSampling sampling;  // frames left out are neither converted nor queued (counted in sampled_out)
 };
 
 struct LiveFrame {
@@ -98,6 +100,7 @@ class LiveDecoder {
   DecodeStats stats_;       // totals over every connection
   DecodeStats connection_;  // the current connection's decoder stats, folded into stats_ when it ends
   int64_t next_index_ = 0;
+  FrameSampler sampler_;  // used by the decoding thread only
   int connection_number_ = 0;
   std::unique_ptr<ConnectionTap> tap_;  // the current connection's; used by the decoding thread only
   std::thread thread_;
