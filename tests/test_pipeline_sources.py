@@ -15,6 +15,7 @@ import pytest
 
 import kuzet
 from kuzet.pipeline import Event, FrameItem, JsonlWriter, Pipeline
+from kuzet.pipeline.source_worker import Sampling, _Sampler
 
 
 class RecordingTask:
@@ -163,6 +164,21 @@ def test_fps_sampling_keeps_about_n_frames_per_second(data_dir: Path):
     assert s.decoded == 140 and s.decoded == s.analysed + s.sampled_out
     assert 22 <= s.analysed <= 25  # 4.67 s at 5 fps
     assert shutil.which("ffmpeg")
+
+
+def test_pipeline_readers_sample_natively_with_the_same_rule(data_dir: Path):
+    """kuzet's own readers sample inside the decoder (frames left out are never converted): the pipeline
+    analyses exactly the frames its Python rule would keep, and still accounts for every decoded frame."""
+    clip = data_dir / "plates/video/license_plate_uk.mp4"
+    sampler = _Sampler(Sampling(every_n=2, fps=5))
+    with kuzet.VideoReader(clip, device="cpu") as reader:
+        want = [f.index for f in reader if sampler.keep(f.index, f.pts)]
+    task = RecordingTask()
+    pipeline = Pipeline([task], device="cpu", every_n=2, fps=5)
+    list(pipeline.run([str(clip)]))
+    s = pipeline.metrics.source("license_plate_uk.mp4")
+    assert task.seen["license_plate_uk.mp4"] == want
+    assert (s.decoded, s.analysed, s.sampled_out) == (140, len(want), 140 - len(want))
 
 
 def test_default_queues_bound_total_frames_not_per_source_frames(data_dir: Path):
