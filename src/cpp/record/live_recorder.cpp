@@ -67,6 +67,7 @@ bool mpegts_carries_audio(AVCodecID codec) {
     case AV_CODEC_ID_MP3:
     case AV_CODEC_ID_AC3:   // 0x81
     case AV_CODEC_ID_EAC3:  // 0x87
+    case AV_CODEC_ID_DTS:   // 0x82 (as in ATSC and Blu-ray; FFmpeg reads it back as DTS)
     case AV_CODEC_ID_OPUS:  // private data with the "Opus" registration descriptor (ETSI TS 102 366)
       return true;
     default:
@@ -83,9 +84,10 @@ std::string describe(const AVStream& st) {
 // Why a stream of the connection other than the decoded video is not recorded ("" when it is).
 std::string why_not_recorded(const AVStream& st) {
   const AVCodecParameters& par = *st.codecpar;
-  if (par.codec_type != AVMEDIA_TYPE_AUDIO) return "only the decoded video and audio are recorded";
+  if (par.codec_type != AVMEDIA_TYPE_AUDIO) return "only the decoded video and its audio are recorded";
   if (!mpegts_carries_audio(par.codec_id)) {
-    return std::string("MPEG-TS cannot carry ") + avcodec_get_name(par.codec_id) + " audio";
+    return std::string("MPEG-TS cannot carry ") + avcodec_get_name(par.codec_id) +
+           " audio (it carries AAC, MP2/MP3, AC-3, E-AC-3, DTS and Opus)";
   }
   if (st.time_base.num <= 0 || st.time_base.den <= 0) return "it has no time base";
   return "";
@@ -113,8 +115,7 @@ LiveRecorder::LiveRecorder(std::string path, const AVStream& video, const std::v
   }
   segmenter_ = std::thread([this, target_duration_s] { segment_thread(target_duration_s); });
   if (!left_out.empty() && events_.error) {
-    events_.error("recording '" + path_ + "': " + left_out + " left out of the recording (MPEG-TS carries the video "
-                  "and AAC, MP2/MP3, AC-3, E-AC-3 or Opus audio)");
+    events_.error("recording '" + path_ + "': " + left_out);
   }
 }
 
@@ -135,7 +136,7 @@ void LiveRecorder::open_recording(const AVStream& video, const std::vector<const
     if (why.empty()) {
       recorded.push_back(st);
     } else {
-      unrecorded.push_back(describe(*st) + ": " + why);
+      unrecorded.push_back(describe(*st) + " left out: " + why);
     }
   }
   std::string refused;
@@ -144,7 +145,7 @@ void LiveRecorder::open_recording(const AVStream& video, const std::vector<const
     // The audio streams' setup is what the muxer refused (the video alone was accepted by earlier versions):
     // the video is still recorded, and the audio reported as left out.
     for (std::size_t i = 1; i < recorded.size(); ++i) {
-      unrecorded.push_back(describe(*recorded[i]) + ": the MPEG-TS muxer refused it (" + refused + ")");
+      unrecorded.push_back(describe(*recorded[i]) + " left out: the MPEG-TS muxer refused it (" + refused + ")");
     }
     recorded.resize(1);
     if (!open_muxer(recorded, &refused)) throw kuzet::Error("recording '" + path_ + "': " + refused);

@@ -1,10 +1,10 @@
 // Records one live connection as evidence while it is analysed: every packet the decoder demuxes of its
-// video stream and of the audio streams MPEG-TS carries (AAC, MP2/MP3, AC-3, E-AC-3, Opus) is stream-copied,
-// in demux order, into an MPEG-TS file (append-only, readable after a crash, demuxable without seeking)
-// through a custom write callback that also feeds the very same bytes to the evidence segmenter, which
-// demuxes them from memory in its own thread. The segment records therefore equal what `kuzet verify`
-// recomputes from the file, by construction. Streams it cannot carry (other audio codecs, data, subtitles,
-// a second video) are left out and reported once, when the connection starts.
+// video stream and of the audio streams MPEG-TS carries (AAC, MP2/MP3, AC-3, E-AC-3, DTS, Opus) is
+// stream-copied, in demux order, into an MPEG-TS file (append-only, readable after a crash, demuxable
+// without seeking) through a custom write callback that also feeds the very same bytes to the evidence
+// segmenter, which demuxes them from memory in its own thread. The segment records therefore equal what
+// `kuzet verify` recomputes from the file, by construction. Streams it cannot carry (other audio codecs,
+// data, subtitles, a second video) are left out and reported once, when the connection starts.
 //
 // Frame -> segment: the recorder predicts each video packet's segment with the segmenter's own rule applied
 // to the timestamps it hands the muxer (MPEG-TS shifts them by a constant only, which keeps differences),
