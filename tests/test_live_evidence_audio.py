@@ -205,3 +205,41 @@ def test_a_repeated_audio_packet_is_left_out_and_reported_and_the_recording_goes
     # the repeat is gone: the recording holds the camera's audio once, packet for packet
     assert _audio(recording)[:3] == _audio(source)[:3]
     assert len(frames.frames) == 100 and all(seg is not None for _, _, seg in frames.frames)
+
+
+@pytest.mark.timeout(120)
+@pytest.mark.parametrize("seed", range(6))
+def test_damaged_camera_streams_with_audio_never_crash_and_what_is_recorded_verifies(aac_ts: bytes, tmp_path: Path,
+                                                                                     seed: int):
+    from test_live_evidence import _mutated
+
+    key = generate_keypair()
+    _, events, frames, recording, manifest = _record(_mutated(aac_ts, seed), tmp_path, key)
+    (end,) = [e for e in events if e.kind == "source_end"]
+    assert end.data["decoded"] > 0 and end.data["state"] in ("finished", "failed")
+    # whatever was received is recorded, audio included, and sealed consistently; damage never ends it
+    _assert_verifies(recording, manifest, key)
+    problems = [e.data["message"] for e in events if e.kind == "evidence_error"]
+    assert not [m for m in problems if "left out" not in m], problems
+    assert _audio(recording)[1] > 150  # of the 189 sent
+    assert all(segment is not None for _, _, segment in frames.frames)  # every frame names its segment
+
+
+@pytest.mark.timeout(90)
+def test_an_audio_stream_that_appears_after_the_connection_started_is_reported(tmp_path: Path):
+    # 7 s of video only (longer than the 5 s the reader probes streams for), then a new program table adds AAC
+    video_only = subprocess.run(
+        ["ffmpeg", "-v", "error", "-f", "lavfi", "-i", "testsrc2=size=160x120:rate=25:duration=7",
+         "-c:v", "libx264", "-g", "10", "-bf", "2", "-f", "mpegts", "-"],
+        capture_output=True, check=True, timeout=60).stdout  # fmt: skip
+    with_audio = _clip(["-c:a", "aac"], seconds=2, mux_options=("-tables_version", "1", "-output_ts_offset", "7.5"))
+    key = generate_keypair()
+    _, events, frames, recording, manifest = _record(video_only + with_audio, tmp_path, key)
+    (error,) = [e.data["message"] for e in events if e.kind == "evidence_error"]
+    assert "stream 1 left out: it appeared after the connection started" in error
+    _assert_verifies(recording, manifest, key)
+    import av
+
+    with av.open(str(recording)) as container:
+        assert [s.type for s in container.streams] == ["video"]
+    assert len(frames.frames) == 225 and all(seg is not None for _, _, seg in frames.frames)

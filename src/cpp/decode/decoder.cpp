@@ -194,7 +194,10 @@ void Decoder::feed_packet() {
       return;
     }
     if (packet_->stream_index != stream_->index) {
-      if (is_tapped(packet_->stream_index)) packet_tap_(*packet_);  // e.g. audio kept by a live recording
+      // e.g. audio kept by a live recording; a stream that appeared after the tap was set goes to it too,
+      // so that it can tell it does not take it
+      const bool late = packet_tap_ && static_cast<std::size_t>(packet_->stream_index) >= tapped_.size();
+      if (late || is_tapped(packet_->stream_index)) packet_tap_(*packet_);
       av_packet_unref(packet_);
       continue;
     }

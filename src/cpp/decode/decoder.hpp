@@ -58,7 +58,8 @@ class Decoder {
 
   // Sees every packet of the decoded stream, and of the `extra_streams` (indices into streams(), e.g. the
   // audio a live recording keeps), as it is demuxed, in demux order, before decoding. Only the video is
-  // decoded: the extra streams are demuxed for the tap alone.
+  // decoded: the extra streams are demuxed for the tap alone. Packets of streams that appear later (a
+  // live source's new program table) reach the tap too, so it can tell it does not take them.
   void set_packet_tap(std::function<void(const AVPacket&)> tap, const std::vector<int>& extra_streams = {});
   const AVStream& video_stream() const { return *stream_; }
   // Every stream of the source, by index (the video stream included).

@@ -25,8 +25,8 @@ class ConnectionTap {
   virtual ~ConnectionTap() = default;
   // The connection's other streams (indices, e.g. its audio) whose packets it takes besides the video's.
   virtual std::vector<int> extra_streams() const { return {}; }
-  // Every packet of the decoded stream and of extra_streams(), in demux order, before the video is decoded
-  // (decoding thread).
+  // Every packet of the decoded stream and of extra_streams() (and of streams that appeared after the tap
+  // was made), in demux order, before the video is decoded (decoding thread).
   virtual void packet(const AVPacket& pkt) = 0;
   // The evidence segment holding the packet with this pts (decoder time base); -1 when unknown.
   virtual int64_t segment_of(int64_t pts) const = 0;

@@ -284,7 +284,13 @@ void LiveRecorder::packet(const AVPacket& in) {
   if (failed_ || finished_) return;
   const bool known = in.stream_index >= 0 && static_cast<std::size_t>(in.stream_index) < track_of_.size();
   const int track = known ? track_of_[static_cast<std::size_t>(in.stream_index)] : -1;
-  if (track < 0) return;  // not recorded (reported when the connection started)
+  if (track < 0) {  // not recorded: reported when the connection started, or now for a stream new since then
+    if (!known && late_streams_.insert(in.stream_index).second && events_.error) {
+      events_.error("recording '" + path_ + "': stream " + std::to_string(in.stream_index) +
+                    " left out: it appeared after the connection started");
+    }
+    return;
+  }
   AVPacket* copy = av_packet_clone(&in);
   if (!copy) {
     fail("recording '" + path_ + "': out of memory");

@@ -18,6 +18,7 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <set>
 #include <string>
 #include <thread>
 #include <vector>
@@ -109,6 +110,7 @@ class LiveRecorder final : public decode::ConnectionTap {
   AVIOContext* io_ = nullptr;
   std::vector<Track> tracks_;    // by output stream index: the video first, then the recorded audio
   std::vector<int> track_of_;    // by input stream index: index into tracks_, -1 when not recorded
+  std::set<int> late_streams_;   // streams that appeared after the connection started (reported, not recorded)
   int out_tb_num_ = 1, out_tb_den_ = 90000;  // the muxer's time base (every stream)
   int in_tb_num_ = 0, in_tb_den_ = 1;        // the decoder's (video) time base
   std::int64_t frame_step_ = 1;  // one frame in the decoder's time base (dating untimed packets)
