@@ -243,3 +243,27 @@ def test_an_audio_stream_that_appears_after_the_connection_started_is_reported(t
     with av.open(str(recording)) as container:
         assert [s.type for s in container.streams] == ["video"]
     assert len(frames.frames) == 225 and all(seg is not None for _, _, seg in frames.frames)
+
+
+@pytest.mark.timeout(90)
+def test_raw_aac_from_a_container_with_extradata_is_framed_as_adts_packet_for_packet(tmp_path: Path):
+    # Matroska carries raw AAC (its setup in extradata), as RTSP and MP4-like sources do: MPEG-TS needs ADTS,
+    # which the muxer builds from that extradata; the AAC payload itself is recorded unchanged
+    mkv = _clip(["-c:a", "aac"], "matroska")
+    source = tmp_path / "camera.mkv"
+    source.write_bytes(mkv)
+    key = generate_keypair()
+    _, events, frames, recording, manifest = _record(mkv, tmp_path, key)
+    assert not [e.data for e in events if e.kind in ("evidence_error", "source_error")]
+    _assert_verifies(recording, manifest, key)
+    import av
+
+    def payloads(path: Path) -> list[bytes]:
+        with av.open(str(path)) as container:
+            return [bytes(p) for p in container.demux(container.streams.audio[0]) if p.size]
+
+    raw, adts = payloads(source), payloads(recording)
+    assert len(raw) == len(adts) == 189
+    assert all(a[:2] in (b"\xff\xf1", b"\xff\xf9") and a[7:] == r for r, a in zip(raw, adts, strict=True))
+    truth = _independent_segments(recording, 2.0)
+    assert [seg["segment"] if seg else None for _, _, seg in frames.frames] == truth
