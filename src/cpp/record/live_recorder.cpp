@@ -106,7 +106,7 @@ LiveRecorder::LiveRecorder(std::string path, const AVStream& video, const std::v
   if (fd_ < 0) throw kuzet::Error("cannot create the recording '" + path_ + "': " + std::strerror(errno));
   std::string left_out;
   try {
-    open_recording(video, streams, target_duration_s, &left_out);  // its header waits in the pipe for the segmenter
+    open_recording(video, streams, target_duration_s, &left_out);  // the header waits in the pipe
   } catch (...) {
     finished_ = true;
     close_output();
@@ -142,8 +142,8 @@ void LiveRecorder::open_recording(const AVStream& video, const std::vector<const
   std::string refused;
   if (!open_muxer(recorded, &refused)) {
     if (recorded.size() == 1) throw kuzet::Error("recording '" + path_ + "': " + refused);
-    // The audio streams' setup is what the muxer refused (the video alone was accepted by earlier versions):
-    // the video is still recorded, and the audio reported as left out.
+    // Perhaps an audio stream's setup is what the muxer refused (e.g. AAC whose extradata ADTS cannot
+    // express): the video is recorded alone then, and the audio reported as left out.
     for (std::size_t i = 1; i < recorded.size(); ++i) {
       unrecorded.push_back(describe(*recorded[i]) + " left out: the MPEG-TS muxer refused it (" + refused + ")");
     }
