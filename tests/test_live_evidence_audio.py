@@ -267,3 +267,33 @@ def test_raw_aac_from_a_container_with_extradata_is_framed_as_adts_packet_for_pa
     assert all(a[:2] in (b"\xff\xf1", b"\xff\xf9") and a[7:] == r for r, a in zip(raw, adts, strict=True))
     truth = _independent_segments(recording, 2.0)
     assert [seg["segment"] if seg else None for _, _, seg in frames.frames] == truth
+
+
+@pytest.mark.timeout(90)
+def test_audio_whose_setup_the_muxer_refuses_is_left_out_and_the_video_still_recorded(tmp_path: Path):
+    # AAC-LD (audio object type 23): MPEG-TS carries AAC as ADTS, which cannot express it, so FFmpeg's muxer
+    # refuses the stream at its start. Made by giving an AAC track AAC-LD extradata (PyAV remux).
+    import av
+
+    lc = tmp_path / "lc.mkv"
+    lc.write_bytes(_clip(["-c:a", "aac"], "matroska"))
+    ld = tmp_path / "ld.mkv"
+    with av.open(str(lc)) as src, av.open(str(ld), "w", format="matroska") as out:
+        streams = {}
+        for stream in src.streams:
+            streams[stream.index] = out.add_stream_from_template(stream)
+            if stream.type == "audio":
+                streams[stream.index].codec_context.extradata = b"\xb9\x90"  # AOT 23, 48 kHz, stereo
+        for packet in src.demux():
+            if packet.size:
+                packet.stream = streams[packet.stream.index]
+                out.mux(packet)
+    key = generate_keypair()
+    _, events, frames, recording, manifest = _record(ld.read_bytes(), tmp_path, key)
+    (error,) = [e.data["message"] for e in events if e.kind == "evidence_error"]
+    assert "audio stream 1 (aac) left out: the MPEG-TS muxer refused it" in error
+    _assert_verifies(recording, manifest, key)
+    with av.open(str(recording)) as container:
+        assert [s.type for s in container.streams] == ["video"]
+    truth = _independent_segments(recording, 2.0)
+    assert len(truth) == 100 and [seg["segment"] if seg else None for _, _, seg in frames.frames] == truth
