@@ -139,6 +139,8 @@ def test_flipping_one_byte_of_an_audio_packet_fails_verification_at_its_segment(
     ("ac3", ["-c:a", "ac3"], "ac3"),
     ("eac3", ["-c:a", "eac3"], "eac3"),
     ("opus", ["-c:a", "libopus"], "opus"),
+    ("dts", ["-c:a", "dca", "-strict", "-2"], "dts"),
+    ("latm", ["-c:a", "aac", "-mpegts_flags", "latm"], "aac_latm"),
 ])  # fmt: skip
 def test_every_audio_codec_mpeg_ts_carries_is_recorded_packet_for_packet(name: str, encoder: list[str], codec: str,
                                                                          tmp_path: Path):
