@@ -8,6 +8,8 @@ A local TCP "camera" sends a 20 s 640x360 H.264 MPEG-TS clip as fast as it is re
     in-memory segmenter and a signed checkpoint per 2 s segment;
   * reference: `ffmpeg -i tcp://... -c copy rec.ts` (recording alone, no decoding, nothing hashed or signed).
 Reported: frames/s of each and the recording's overhead ratio (target: within 10% of decoding alone).
+Run on the clip alone and with a 128 kb/s stereo AAC track (the recording then keeps the audio too, which the
+decode-only reader skips at the demuxer).
 """
 
 from __future__ import annotations
@@ -28,11 +30,13 @@ from kuzet.video import VideoReader
 SECONDS, FPS = 20, 25
 
 
-@pytest.fixture(scope="module")
-def clip() -> bytes:
+@pytest.fixture(scope="module", params=["video", "video+aac"])
+def clip(request: pytest.FixtureRequest) -> bytes:
+    audio = ["-f", "lavfi", "-i", f"anoisesrc=d={SECONDS}:c=pink:r=48000:a=0.3", "-c:a", "aac", "-b:a", "128k",
+             "-ac", "2"] if request.param == "video+aac" else []  # fmt: skip
     return subprocess.run(
         ["ffmpeg", "-v", "error", "-f", "lavfi", "-i", f"testsrc2=size=640x360:rate={FPS}:duration={SECONDS}",
-         "-c:v", "libx264", "-g", str(FPS), "-f", "mpegts", "-"], capture_output=True, check=True).stdout
+         *audio, "-c:v", "libx264", "-g", str(FPS), "-f", "mpegts", "-"], capture_output=True, check=True).stdout
 
 
 def _camera(payload: bytes) -> str:

@@ -1,7 +1,8 @@
 """Evidence for live sources, recorded from the very connection the pipeline analyses.
 
-The native live reader stream-copies every packet it demuxes into `<stem>.<n>.ts` (MPEG-TS, one file per
-connection n) and segments those same bytes as it writes them (record/live_recorder.hpp). `LiveRecording`
+The native live reader stream-copies every packet it demuxes of the video and of the audio streams MPEG-TS
+carries into `<stem>.<n>.ts` (MPEG-TS, one file per connection n) and segments those same bytes as it writes
+them (record/live_recorder.hpp); streams it leaves out are reported as "evidence_error" events. `LiveRecording`
 is its listener: it appends each closed segment to a signed `EvidenceLog` (`<stem>.<n>.manifest.json`),
 queues an "evidence_segment" event, and answers which segment covers a frame, even before that segment
 has closed ("pending"). `RecordingReader` is the frame source the pipeline reads such a source with.
@@ -106,10 +107,11 @@ class LiveRecording:
                                  "pts": None, "frame_index": None})
             if not confirmed:
                 self._events.append(self._error(
-                    f"connection {connection}: segment {record.index} holds other packets than the frames named "
-                    "it while it was open; their pending segment index may be wrong"))
+                    f"connection {connection}: segment {record.index} holds other video packets than the frames "
+                    "named it while it was open; their pending segment index may be wrong"))
 
     def failed(self, connection: int, message: str) -> None:
+        """A problem: the recording stopped, or (the message says "left out") a stream or packet is not in it."""
         with self._lock:
             self._events.append(self._error(f"connection {connection}: {message}"))
 

@@ -3,6 +3,7 @@
 // a listener that raises turns into a failed() report, never into a crash or a stopped decoder.
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "bindings/recording.hpp"
 #include "record/live_recorder.hpp"
@@ -59,7 +60,8 @@ record::RecorderEvents events_for(const Listener& listener, int connection) {
   return events;
 }
 
-std::unique_ptr<decode::ConnectionTap> make_recorder(const Listener& listener, const AVStream& video, int connection) {
+std::unique_ptr<decode::ConnectionTap> make_recorder(const Listener& listener, const AVStream& video,
+                                                     const std::vector<const AVStream*>& streams, int connection) {
   std::string path;
   double target = 0;
   try {
@@ -72,7 +74,7 @@ std::unique_ptr<decode::ConnectionTap> make_recorder(const Listener& listener, c
   }
   std::unique_ptr<record::LiveRecorder> recorder;
   try {
-    recorder = std::make_unique<record::LiveRecorder>(path, video, target, events_for(listener, connection));
+    recorder = std::make_unique<record::LiveRecorder>(path, video, streams, target, events_for(listener, connection));
   } catch (const std::exception& e) {
     report_failure(listener, connection, e.what());
     return nullptr;
@@ -97,9 +99,10 @@ std::unique_ptr<decode::ConnectionTap> make_recorder(const Listener& listener, c
 
 decode::TapFactory recording_tap_factory(py::object listener) {
   Listener held = hold_listener(std::move(listener));
-  return [held](const AVStream& video, int connection) -> std::unique_ptr<decode::ConnectionTap> {
+  return [held](const AVStream& video, const std::vector<const AVStream*>& streams,
+                int connection) -> std::unique_ptr<decode::ConnectionTap> {
     try {
-      return make_recorder(held, video, connection);
+      return make_recorder(held, video, streams, connection);
     } catch (const std::exception& e) {  // e.g. out of memory: the analysis goes on unrecorded
       report_failure(held, connection, e.what());
       return nullptr;

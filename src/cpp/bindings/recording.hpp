@@ -14,7 +14,8 @@ namespace kuzet::bindings {
 //   started(connection, path)              the recording exists (raise: give it up)
 //   segment(connection, record: dict, start_s, end_s, prediction_confirmed)   a segment closed; start_s/end_s:
 //       its video packets' smallest and largest pts in the reader's seconds (None: none)
-//   failed(connection, message)            a problem; the recording stops growing
+//   failed(connection, message)            a problem; the recording stops growing, unless the message says
+//       what was "left out" of it (a stream it cannot carry, a packet with a broken timestamp) and it goes on
 decode::TapFactory recording_tap_factory(pybind11::object listener);
 
 // A segment record as the dict kuzet.evidence.records.SegmentRecord._from_native takes (bind_hash.cpp).

@@ -91,7 +91,9 @@ void Decoder::open_codec() {
   }
   stream_ = fmt->streams[index];
   for (unsigned i = 0; i < fmt->nb_streams; ++i) {
-    if (static_cast<int>(i) != index) fmt->streams[i]->discard = AVDISCARD_ALL;  // demux video only
+    if (static_cast<int>(i) != index && !is_tapped(static_cast<int>(i))) {
+      fmt->streams[i]->discard = AVDISCARD_ALL;  // demux video only (and what the packet tap takes)
+    }
   }
   if (stream_side_data(stream_, AV_PKT_DATA_ENCRYPTION_INIT_INFO)) {
     throw EncryptedStream(name + ": the video stream is encrypted (CENC); it cannot be decoded without keys");
@@ -122,6 +124,30 @@ void Decoder::open_codec() {
     throw UnsupportedCodec(name + ": cannot open the " + codec->name + " decoder (" + av_error_text(ret) + ")");
   }
   metadata_ = read_metadata(fmt, stream_, codec_);
+}
+
+void Decoder::set_packet_tap(std::function<void(const AVPacket&)> tap, const std::vector<int>& extra_streams) {
+  packet_tap_ = std::move(tap);
+  AVFormatContext* fmt = source_->format();
+  tapped_.assign(fmt->nb_streams, false);
+  for (const int i : extra_streams) {
+    if (i < 0 || i >= static_cast<int>(fmt->nb_streams) || i == stream_->index) {
+      throw InvalidArgument(spec_name_ + ": the packet tap asked for stream " + std::to_string(i) +
+                            ", which is not another stream of this source");
+    }
+    tapped_[static_cast<std::size_t>(i)] = true;
+    fmt->streams[i]->discard = AVDISCARD_DEFAULT;
+  }
+}
+
+bool Decoder::is_tapped(int stream_index) const {
+  return packet_tap_ && stream_index >= 0 && static_cast<std::size_t>(stream_index) < tapped_.size() &&
+         tapped_[static_cast<std::size_t>(stream_index)];
+}
+
+std::vector<const AVStream*> Decoder::streams() const {
+  const AVFormatContext* fmt = source_->format();
+  return std::vector<const AVStream*>(fmt->streams, fmt->streams + fmt->nb_streams);
 }
 
 void Decoder::check_not_encrypted(const AVPacket* pkt) const {
@@ -168,6 +194,10 @@ void Decoder::feed_packet() {
       return;
     }
     if (packet_->stream_index != stream_->index) {
+      // e.g. audio kept by a live recording; a stream that appeared after the tap was set goes to it too,
+      // so that it can tell it does not take it
+      const bool late = packet_tap_ && static_cast<std::size_t>(packet_->stream_index) >= tapped_.size();
+      if (late || is_tapped(packet_->stream_index)) packet_tap_(*packet_);
       av_packet_unref(packet_);
       continue;
     }

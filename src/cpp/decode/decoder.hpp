@@ -57,9 +57,14 @@ class Decoder {
   // The flag cancel() sets, for callers that must cancel without touching the decoder (another thread).
   std::shared_ptr<std::atomic<bool>> cancel_flag() const { return cancel_; }
 
-  // Sees every packet of the decoded stream as it is demuxed, before decoding (a live recording taps it).
-  void set_packet_tap(std::function<void(const AVPacket&)> tap) { packet_tap_ = std::move(tap); }
+  // Sees every packet of the decoded stream, and of the `extra_streams` (indices into streams(), e.g. the
+  // audio a live recording keeps), as it is demuxed, in demux order, before decoding. Only the video is
+  // decoded: the extra streams are demuxed for the tap alone. Packets of streams that appear later (a
+  // live source's new program table) reach the tap too, so it can tell it does not take them.
+  void set_packet_tap(std::function<void(const AVPacket&)> tap, const std::vector<int>& extra_streams = {});
   const AVStream& video_stream() const { return *stream_; }
+  // Every stream of the source, by index (the video stream included).
+  std::vector<const AVStream*> streams() const;
 
   // The next frame in presentation order; false at the end of the stream.
   bool next(DecodedFrame& out);
@@ -70,6 +75,7 @@ class Decoder {
 
  private:
   void open_codec();
+  bool is_tapped(int stream_index) const;  // a stream other than the video that packet_tap_ takes
   void check_not_encrypted(const AVPacket* pkt) const;
   // Reads and sends one packet of the video stream; at the end of input, starts draining.
   void feed_packet();
@@ -107,6 +113,7 @@ class Decoder {
   int64_t next_index_ = 0;
   int64_t last_pts_ = AV_NOPTS_VALUE;
   std::function<void(const AVPacket&)> packet_tap_;
+  std::vector<bool> tapped_;  // by stream index: demuxed for packet_tap_ although not decoded
 
   bool index_built_ = false;
   bool index_from_packets_ = false;  // seekable by key frame; else seeking rewinds and decodes forward

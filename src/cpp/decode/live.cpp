@@ -38,13 +38,14 @@ LiveDecoder::~LiveDecoder() {
 void LiveDecoder::attach_tap(Decoder& decoder) {
   if (!live_.tap) return;
   try {
-    tap_ = live_.tap(decoder.video_stream(), connection_number_);
+    tap_ = live_.tap(decoder.video_stream(), decoder.streams(), connection_number_);
+    if (!tap_) return;
+    ConnectionTap* tap = tap_.get();
+    decoder.set_packet_tap([tap](const AVPacket& pkt) { tap->packet(pkt); }, tap->extra_streams());
   } catch (...) {  // a recording that cannot start never stops the decoding (the factory reports why)
     tap_.reset();
+    decoder.set_packet_tap(nullptr);
   }
-  if (!tap_) return;
-  ConnectionTap* tap = tap_.get();
-  decoder.set_packet_tap([tap](const AVPacket& pkt) { tap->packet(pkt); });
 }
 
 void LiveDecoder::finish_tap() {

@@ -9,6 +9,7 @@
 #include <memory>
 #include <mutex>
 #include <thread>
+#include <vector>
 
 #include "decode/decoder.hpp"
 #include "decode/frame_buffer.hpp"
@@ -23,16 +24,21 @@ enum class BufferPolicy { DropOldest, Block };
 class ConnectionTap {
  public:
   virtual ~ConnectionTap() = default;
-  // Every packet of the decoded stream, in demux order, before it is decoded (decoding thread).
+  // The connection's other streams (indices, e.g. its audio) whose packets it takes besides the video's.
+  virtual std::vector<int> extra_streams() const { return {}; }
+  // Every packet of the decoded stream and of extra_streams() (and of streams that appeared after the tap
+  // was made), in demux order, before the video is decoded (decoding thread).
   virtual void packet(const AVPacket& pkt) = 0;
   // The evidence segment holding the packet with this pts (decoder time base); -1 when unknown.
   virtual int64_t segment_of(int64_t pts) const = 0;
   // The connection ended (normally, by an error or by stop()): seal what was received.
   virtual void finish() = 0;
 };
-// Makes the tap of connection `connection` (0, 1, ...) once it is open; nullptr: do not tap it.
+// Makes the tap of connection `connection` (0, 1, ...) once it is open; nullptr: do not tap it. `streams`:
+// every stream the connection's demuxer found, by index (`video`, the decoded one, among them).
 // Must not throw: a recording that cannot start never stops the analysis.
-using TapFactory = std::function<std::unique_ptr<ConnectionTap>(const AVStream& video, int connection)>;
+using TapFactory = std::function<std::unique_ptr<ConnectionTap>(
+    const AVStream& video, const std::vector<const AVStream*>& streams, int connection)>;
 
 struct LiveOptions {
   size_t capacity = 8;

@@ -291,6 +291,7 @@ SegmentationResult segment_opened(std::unique_ptr<AVFormatContext, FormatCloser>
     }
     if (keep_going) {
       builder.add(*pkt, is_video);
+      if (options.on_packet) options.on_packet(is_video);
       result.packet_count += 1;
       result.byte_length += static_cast<std::uint64_t>(pkt->size);
     }

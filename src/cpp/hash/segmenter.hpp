@@ -17,6 +17,9 @@ struct SegmenterOptions {
   // Polled while waiting for input (a live source may block for long); true aborts segmenting, which then
   // throws SegmentationInterrupted. Empty = never.
   std::function<bool()> should_interrupt;
+  // Told of each packet as it joins the segment in progress (is_video: of the video stream), so a caller can
+  // count what each emitted segment holds per stream kind (a live recorder checks its prediction). Empty = none.
+  std::function<void(bool is_video)> on_packet;
 };
 
 struct SegmentationInterrupted : EvidenceError {

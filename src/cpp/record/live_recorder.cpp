@@ -7,6 +7,7 @@
 #include <cerrno>
 #include <cmath>
 #include <cstring>
+#include <optional>
 
 #include "common/errors.hpp"
 #include "hash/segmenter.hpp"
@@ -22,7 +23,8 @@ namespace {
 constexpr std::size_t kPipeCapacity = 32u << 20;  // the segmenter only hashes: it never falls far behind
 constexpr int kIoBufferSize = 64 * 1024;
 constexpr std::size_t kRecentFrames = 4096;  // pts -> segment kept for frames still inside the decoder
-constexpr std::size_t kMaxHeldPackets = 64;  // untimed packets held at the start before dating them anyway
+constexpr std::size_t kMaxHeldPackets = 256;  // packets held at the start (untimed video) before dating them anyway
+constexpr double kAudioLeadS = 10.0;  // with audio: how much earlier than the first video packet audio may start
 
 std::string av_error(int code) {
   char buf[AV_ERROR_MAX_STRING_SIZE] = {};
@@ -56,9 +58,45 @@ bool mpegts_carries(AVCodecID codec) {
   }
 }
 
+// Audio codecs FFmpeg's MPEG-TS muxer gives a stream type its demuxer (and players) read back as that codec.
+bool mpegts_carries_audio(AVCodecID codec) {
+  switch (codec) {
+    case AV_CODEC_ID_AAC:       // 0x0F (ADTS; raw AAC is given ADTS headers from its extradata)
+    case AV_CODEC_ID_AAC_LATM:  // 0x11
+    case AV_CODEC_ID_MP2:       // 0x03 / 0x04
+    case AV_CODEC_ID_MP3:
+    case AV_CODEC_ID_AC3:   // 0x81
+    case AV_CODEC_ID_EAC3:  // 0x87
+    case AV_CODEC_ID_DTS:   // 0x82 (as in ATSC and Blu-ray; FFmpeg reads it back as DTS)
+    case AV_CODEC_ID_OPUS:  // private data with the "Opus" registration descriptor (ETSI TS 102 366)
+      return true;
+    default:
+      return false;
+  }
+}
+
+std::string describe(const AVStream& st) {
+  const char* type = av_get_media_type_string(st.codecpar->codec_type);
+  return std::string(type ? type : "unknown") + " stream " + std::to_string(st.index) + " (" +
+         avcodec_get_name(st.codecpar->codec_id) + ")";
+}
+
+// Why a stream of the connection other than the decoded video is not recorded ("" when it is).
+std::string why_not_recorded(const AVStream& st) {
+  const AVCodecParameters& par = *st.codecpar;
+  if (par.codec_type != AVMEDIA_TYPE_AUDIO) return "only the decoded video and its audio are recorded";
+  if (!mpegts_carries_audio(par.codec_id)) {
+    return std::string("MPEG-TS cannot carry ") + avcodec_get_name(par.codec_id) +
+           " audio (it carries AAC, MP2/MP3, AC-3, E-AC-3, DTS and Opus)";
+  }
+  if (st.time_base.num <= 0 || st.time_base.den <= 0) return "it has no time base";
+  return "";
+}
+
 }  // namespace
 
-LiveRecorder::LiveRecorder(std::string path, const AVStream& video, double target_duration_s, RecorderEvents events)
+LiveRecorder::LiveRecorder(std::string path, const AVStream& video, const std::vector<const AVStream*>& streams,
+                           double target_duration_s, RecorderEvents events)
     : path_(std::move(path)), events_(std::move(events)), pipe_(kPipeCapacity) {
   if (!std::isfinite(target_duration_s) || target_duration_s < 0 || target_duration_s > 86400) {
     throw InvalidArgument("target_duration_s must be between 0 and 86400 seconds");
@@ -66,8 +104,9 @@ LiveRecorder::LiveRecorder(std::string path, const AVStream& video, double targe
   // O_EXCL: evidence is never overwritten.
   fd_ = ::open(path_.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
   if (fd_ < 0) throw kuzet::Error("cannot create the recording '" + path_ + "': " + std::strerror(errno));
+  std::string left_out;
   try {
-    open_muxer(video, target_duration_s);  // its header waits in the pipe for the segmenter
+    open_recording(video, streams, target_duration_s, &left_out);  // the header waits in the pipe
   } catch (...) {
     finished_ = true;
     close_output();
@@ -75,30 +114,83 @@ LiveRecorder::LiveRecorder(std::string path, const AVStream& video, double targe
     throw;
   }
   segmenter_ = std::thread([this, target_duration_s] { segment_thread(target_duration_s); });
+  if (!left_out.empty() && events_.error) {
+    events_.error("recording '" + path_ + "': " + left_out);
+  }
 }
 
 LiveRecorder::~LiveRecorder() { finish(); }
 
-void LiveRecorder::open_muxer(const AVStream& video, double target_duration_s) {
+void LiveRecorder::open_recording(const AVStream& video, const std::vector<const AVStream*>& streams,
+                                  double target_duration_s, std::string* left_out) {
   if (!mpegts_carries(video.codecpar->codec_id)) {
     // FFmpeg would mux it as opaque private data, which nothing (the segmenter included) reads back as video.
     throw kuzet::Error("recording '" + path_ + "': MPEG-TS cannot carry " +
                        avcodec_get_name(video.codecpar->codec_id) + " video; this connection is not recorded");
   }
-  if (avformat_alloc_output_context2(&muxer_, nullptr, "mpegts", nullptr) < 0 || !muxer_) {
-    throw kuzet::Error("recording '" + path_ + "': cannot allocate the MPEG-TS muxer");
+  std::vector<const AVStream*> recorded{&video};
+  std::vector<std::string> unrecorded;
+  for (const AVStream* st : streams) {
+    if (!st || st->index == video.index) continue;
+    const std::string why = why_not_recorded(*st);
+    if (why.empty()) {
+      recorded.push_back(st);
+    } else {
+      unrecorded.push_back(describe(*st) + " left out: " + why);
+    }
   }
-  AVStream* st = avformat_new_stream(muxer_, nullptr);
-  if (!st || avcodec_parameters_copy(st->codecpar, video.codecpar) < 0) {
-    throw kuzet::Error("recording '" + path_ + "': cannot set up the video stream");
+  std::string refused;
+  if (!open_muxer(recorded, &refused)) {
+    if (recorded.size() == 1) throw kuzet::Error("recording '" + path_ + "': " + refused);
+    // Perhaps an audio stream's setup is what the muxer refused (e.g. AAC whose extradata ADTS cannot
+    // express): the video is recorded alone then, and the audio reported as left out.
+    for (std::size_t i = 1; i < recorded.size(); ++i) {
+      unrecorded.push_back(describe(*recorded[i]) + " left out: the MPEG-TS muxer refused it (" + refused + ")");
+    }
+    recorded.resize(1);
+    if (!open_muxer(recorded, &refused)) throw kuzet::Error("recording '" + path_ + "': " + refused);
   }
-  st->codecpar->codec_tag = 0;  // the input container's tag means nothing in MPEG-TS
-  st->time_base = video.time_base;
+  for (std::size_t i = 0; i < unrecorded.size(); ++i) *left_out += (i ? "; " : "") + unrecorded[i];
+
   in_tb_num_ = video.time_base.num;
   in_tb_den_ = video.time_base.den;
   const AVRational rate = video.avg_frame_rate.num > 0 ? video.avg_frame_rate : video.r_frame_rate;
   if (rate.num > 0 && rate.den > 0) {
     frame_step_ = std::max<std::int64_t>(1, av_rescale_q(1, av_inv_q(rate), video.time_base));
+  }
+  int max_index = 0;
+  for (const AVStream* st : streams) max_index = std::max(max_index, st ? st->index + 1 : 0);
+  track_of_.assign(static_cast<std::size_t>(std::max(max_index, video.index + 1)), -1);
+  for (std::size_t i = 0; i < recorded.size(); ++i) {
+    Track t;
+    t.input_index = recorded[i]->index;
+    t.in_tb_num = recorded[i]->time_base.num;
+    t.in_tb_den = recorded[i]->time_base.den;
+    t.video = i == 0;
+    t.name = describe(*recorded[i]);
+    track_of_[static_cast<std::size_t>(t.input_index)] = static_cast<int>(i);
+    tracks_.push_back(std::move(t));
+  }
+  // MPEG-TS: 1/90000 for every stream. The segmenter rule in it, as the segmenter will see it.
+  const AVRational out_tb = muxer_->streams[0]->time_base;
+  out_tb_num_ = out_tb.num;
+  out_tb_den_ = out_tb.den;
+  target_ticks_ = static_cast<std::int64_t>(std::llround(target_duration_s * out_tb.den / out_tb.num));
+  lead_ = recorded.size() > 1 ? static_cast<std::int64_t>(std::llround(kAudioLeadS * out_tb.den / out_tb.num)) : 0;
+  latest_dts_ = lead_;
+}
+
+bool LiveRecorder::open_muxer(const std::vector<const AVStream*>& recorded, std::string* why) {
+  if (avformat_alloc_output_context2(&muxer_, nullptr, "mpegts", nullptr) < 0 || !muxer_) {
+    throw kuzet::Error("recording '" + path_ + "': cannot allocate the MPEG-TS muxer");
+  }
+  for (const AVStream* in : recorded) {
+    AVStream* st = avformat_new_stream(muxer_, nullptr);
+    if (!st || avcodec_parameters_copy(st->codecpar, in->codecpar) < 0) {
+      throw kuzet::Error("recording '" + path_ + "': cannot set up its " + describe(*in));
+    }
+    st->codecpar->codec_tag = 0;  // the input container's tag means nothing in MPEG-TS
+    st->time_base = in->time_base;
   }
   auto* buffer = static_cast<std::uint8_t*>(av_malloc(kIoBufferSize));
   if (!buffer) throw kuzet::Error("recording '" + path_ + "': out of memory");
@@ -109,13 +201,25 @@ void LiveRecorder::open_muxer(const AVStream& video, double target_duration_s) {
   }
   muxer_->pb = io_;
   const int rc = avformat_write_header(muxer_, nullptr);
-  if (rc < 0) {  // e.g. a codec MPEG-TS cannot carry
-    throw kuzet::Error("recording '" + path_ + "': cannot start MPEG-TS (" + av_error(rc) + ")");
+  if (rc < 0 && !failed_) {  // e.g. a codec setup MPEG-TS cannot carry: start again from an empty file
+    *why = "cannot start MPEG-TS (" + av_error(rc) + ")";
+    close_muxer();
+    uncommitted_.clear();
+    if (::ftruncate(fd_, 0) != 0 || ::lseek(fd_, 0, SEEK_SET) != 0) {
+      throw kuzet::Error("recording '" + path_ + "': cannot empty it again: " + std::strerror(errno));
+    }
+    return false;
   }
-  if (!commit()) throw kuzet::Error("recording '" + path_ + "': cannot write its header");
-  // The segmenter rule in the muxer's time base (MPEG-TS: 1/90000), as the segmenter will see it.
-  const AVRational out_tb = st->time_base;
-  target_ticks_ = static_cast<std::int64_t>(std::llround(target_duration_s * out_tb.den / out_tb.num));
+  if (rc < 0 || !commit()) throw kuzet::Error("recording '" + path_ + "': cannot write its header");
+  return true;
+}
+
+std::vector<int> LiveRecorder::extra_streams() const {
+  std::vector<int> out;
+  for (const Track& t : tracks_) {
+    if (!t.video) out.push_back(t.input_index);
+  }
+  return out;
 }
 
 int LiveRecorder::write_bytes(const std::uint8_t* buf, int size) {
@@ -178,32 +282,59 @@ void LiveRecorder::predict(bool key, std::int64_t muxed_ts, std::int64_t decoder
 
 void LiveRecorder::packet(const AVPacket& in) {
   if (failed_ || finished_) return;
+  const bool known = in.stream_index >= 0 && static_cast<std::size_t>(in.stream_index) < track_of_.size();
+  const int track = known ? track_of_[static_cast<std::size_t>(in.stream_index)] : -1;
+  if (track < 0) {  // not recorded: reported when the connection started, or now for a stream new since then
+    if (!known && late_streams_.insert(in.stream_index).second && events_.error) {
+      events_.error("recording '" + path_ + "': stream " + std::to_string(in.stream_index) +
+                    " left out: it appeared after the connection started");
+    }
+    return;
+  }
   AVPacket* copy = av_packet_clone(&in);
   if (!copy) {
     fail("recording '" + path_ + "': out of memory");
     return;
   }
-  if (have_offset_) {
+  if (have_origin_) {
     write_packet(copy);
     return;
   }
   // MPEG-TS must start from a decode timestamp. RTSP hands out its first packets untimed until the
-  // stream's clock is known: hold them until one carries a dts, then date them back from it.
+  // stream's clock is known: hold them (audio too) until a video packet carries a dts, then date the video
+  // back from it.
   held_.push_back(copy);
-  if (in.dts == AV_NOPTS_VALUE && held_.size() < kMaxHeldPackets) return;
+  const bool timed_video = tracks_[static_cast<std::size_t>(track)].video && in.dts != AV_NOPTS_VALUE;
+  if (!timed_video && held_.size() < kMaxHeldPackets) return;
   release_held();
 }
 
 void LiveRecorder::release_held() {
-  std::size_t known = 0;
-  while (known < held_.size() && held_[known]->dts == AV_NOPTS_VALUE) ++known;
-  const std::int64_t anchor = known < held_.size() ? held_[known]->dts : static_cast<std::int64_t>(known) * frame_step_;
-  for (std::size_t i = 0; i < known; ++i) {
-    held_[i]->dts = anchor - static_cast<std::int64_t>(known - i) * frame_step_;
+  const int video_index = tracks_.front().input_index;
+  std::vector<AVPacket*> video;
+  for (AVPacket* p : held_) {
+    if (p->stream_index == video_index) video.push_back(p);
   }
-  offset_ = held_.front()->dts;
-  last_dts_ = offset_ - 1;
-  have_offset_ = true;
+  std::size_t known = 0;
+  while (known < video.size() && video[known]->dts == AV_NOPTS_VALUE) ++known;
+  const std::int64_t anchor = known < video.size() ? video[known]->dts : static_cast<std::int64_t>(known) * frame_step_;
+  for (std::size_t i = 0; i < known; ++i) {
+    video[i]->dts = anchor - static_cast<std::int64_t>(known - i) * frame_step_;
+  }
+  // The recording's origin: its first video packet lands on lead_ (without one, the first timed packet).
+  std::int64_t first = 0;
+  if (!video.empty()) {
+    first = av_rescale_q(video.front()->dts, AVRational{in_tb_num_, in_tb_den_}, AVRational{out_tb_num_, out_tb_den_});
+  } else {
+    for (const AVPacket* p : held_) {
+      if (p->dts == AV_NOPTS_VALUE) continue;
+      const Track& t = tracks_[static_cast<std::size_t>(track_of_[static_cast<std::size_t>(p->stream_index)])];
+      first = av_rescale_q(p->dts, AVRational{t.in_tb_num, t.in_tb_den}, AVRational{out_tb_num_, out_tb_den_});
+      break;
+    }
+  }
+  origin_ = first - lead_;
+  have_origin_ = true;
   while (!held_.empty()) {
     AVPacket* p = held_.front();
     held_.pop_front();
@@ -211,37 +342,79 @@ void LiveRecorder::release_held() {
   }
 }
 
+void LiveRecorder::leave_out(LeftOut why, const Track& track) {
+  static const char* const kWhy[kLeftOutKinds] = {
+      "whose decode timestamp does not increase (resent or reordered in transit)",
+      "dated more than 10 s before the recording's first video packet",
+      "whose presentation timestamp precedes its decode timestamp",
+      "that the MPEG-TS muxer refused (that stream is left out from then on)",
+  };
+  // The first one at once, the total when the connection ends.
+  if (++left_out_[why] == 1 && events_.error) {
+    events_.error("recording '" + path_ + "': a packet of its " + track.name + " " + kWhy[why] +
+                  " was left out of the recording");
+  }
+}
+
 void LiveRecorder::write_packet(AVPacket* p) {
-  // Missing timestamps are filled (recorded and signed as filled): dts just after the previous one, pts = dts.
-  if (p->dts == AV_NOPTS_VALUE) {
-    p->dts = last_dts_ + 1;
-  } else if (p->dts <= last_dts_) {
-    // Resent or reordered in transit: MPEG-TS (like every muxer) needs increasing decode timestamps, and
-    // one such packet must not end the recording. It is left out of the recording (its frame then names no
-    // segment) and reported: the first one at once, the total when the connection ends.
+  Track& track = tracks_[static_cast<std::size_t>(track_of_[static_cast<std::size_t>(p->stream_index)])];
+  if (track.refused) {
     av_packet_free(&p);
-    if (++unordered_packets_ == 1 && events_.error)
-      events_.error("recording '" + path_ + "': a packet whose decode timestamp does not increase (resent or "
-                    "reordered in transit) was left out of the recording");
     return;
   }
-  if (p->pts == AV_NOPTS_VALUE) p->pts = p->dts;
-  last_dts_ = p->dts;
-  const std::int64_t decoder_pts = p->pts;
-  const bool key = (p->flags & AV_PKT_FLAG_KEY) != 0;
-  p->stream_index = 0;
+  const AVRational in_tb{track.in_tb_num, track.in_tb_den};
+  const AVRational out_tb{out_tb_num_, out_tb_den_};
+  auto muxed = [&](std::int64_t ts) {
+    return ts == AV_NOPTS_VALUE ? AV_NOPTS_VALUE : av_rescale_q(ts, in_tb, out_tb) - origin_;
+  };
+  const std::int64_t decoder_pts = p->pts != AV_NOPTS_VALUE ? p->pts : p->dts;  // video: its frame's pts
+  std::int64_t dts = muxed(p->dts);
+  std::int64_t pts = muxed(p->pts);
+  // Missing timestamps are filled (recorded and signed as filled): dts just after the stream's previous one
+  // (an untimed first audio packet: at the latest time recorded), pts = dts.
+  std::optional<LeftOut> why;
+  if (dts == AV_NOPTS_VALUE) {
+    dts = track.last_dts != hash::kNoTimestamp ? track.last_dts + 1 : latest_dts_;
+  } else if (track.last_dts != hash::kNoTimestamp && dts <= track.last_dts) {
+    // Resent or reordered in transit: MPEG-TS (like every muxer) needs increasing decode timestamps per
+    // stream, and one such packet must not end the recording. It is left out (a video one's frame then
+    // names no segment) and reported.
+    why = kNotIncreasing;
+  } else if (dts < 0) {
+    why = kBeforeStart;  // audio sent long before the video: no timestamp of the recording is left for it
+  }
+  if (pts == AV_NOPTS_VALUE) pts = dts;
+  if (!why && pts < dts) why = kPtsBeforeDts;  // no muxer takes it
+  if (why) {
+    av_packet_free(&p);
+    leave_out(*why, track);
+    return;
+  }
+  track.last_dts = dts;
+  latest_dts_ = std::max(latest_dts_, dts);
+  p->dts = dts;
+  p->pts = pts;
+  p->duration = p->duration > 0 ? av_rescale_q(p->duration, in_tb, out_tb) : 0;
+  p->stream_index = static_cast<int>(&track - tracks_.data());
   p->pos = -1;
-  p->pts -= offset_;
-  p->dts -= offset_;
-  av_packet_rescale_ts(p, AVRational{in_tb_num_, in_tb_den_}, muxer_->streams[0]->time_base);
-  predict(key, p->pts, decoder_pts);
+  if (track.video) predict((p->flags & AV_PKT_FLAG_KEY) != 0, pts, decoder_pts);
   if (failed_) {
     av_packet_free(&p);
     return;
   }
-  const int rc = av_write_frame(muxer_, p);
+  int rc = av_write_frame(muxer_, p);
+  // The muxer gathers audio into larger PES packets until later packets come: write it out now, so that
+  // each commit holds every packet handed over so far, whole.
+  if (rc >= 0 && !track.video) rc = av_write_frame(muxer_, nullptr);
   av_packet_free(&p);
-  if (rc < 0) fail("recording '" + path_ + "': cannot write a packet (" + av_error(rc) + ")");
+  if (rc < 0) {
+    if (track.video || failed_ || io_->error < 0) {
+      fail("recording '" + path_ + "': cannot write a packet (" + av_error(rc) + ")");
+    } else {  // e.g. raw AAC without the extradata to frame it: the video goes on being recorded
+      track.refused = true;
+      leave_out(kRefused, track);
+    }
+  }
   commit();  // the segmenter sees the packet now (or, on failure, the file is cut back)
 }
 
@@ -270,7 +443,9 @@ void LiveRecorder::segment_thread(double target_duration_s) {
     {
       std::lock_guard<std::mutex> lock(mutex_);
       auto it = coverage_.find(static_cast<std::int64_t>(r.index));
-      closed.prediction_confirmed = it != coverage_.end() && it->second.packets == r.packet_count;
+      // Segments are cut at video packets only: the frames' prediction holds if the video packets match.
+      closed.prediction_confirmed = it != coverage_.end() && it->second.packets == segment_video_packets_;
+      segment_video_packets_ = 0;
       if (it != coverage_.end()) {
         closed.first_pts = it->second.first_pts;
         closed.last_pts = it->second.last_pts;
@@ -279,6 +454,9 @@ void LiveRecorder::segment_thread(double target_duration_s) {
     }
     if (events_.segment) events_.segment(closed);
     return true;
+  };
+  options.on_packet = [this](bool is_video) {
+    if (is_video) ++segment_video_packets_;
   };
   std::string error;
   try {
@@ -304,15 +482,23 @@ void LiveRecorder::finish() {
     if (rc < 0) fail("recording '" + path_ + "': cannot finish the MPEG-TS file (" + av_error(rc) + ")");
     commit();
   }
-  if (unordered_packets_ > 1 && events_.error)
-    events_.error("recording '" + path_ + "': " + std::to_string(unordered_packets_) +
-                  " packets whose decode timestamp did not increase were left out of the recording");
+  static const char* const kTotal[kLeftOutKinds] = {
+      "packets whose decode timestamp did not increase",
+      "packets dated more than 10 s before its first video packet",
+      "packets whose presentation timestamp preceded their decode timestamp",
+      "packets the MPEG-TS muxer refused",
+  };
+  for (int why = 0; why < kLeftOutKinds; ++why) {
+    if (left_out_[why] > 1 && events_.error)
+      events_.error("recording '" + path_ + "': " + std::to_string(left_out_[why]) + " " + kTotal[why] +
+                    " were left out of the recording");
+  }
   pipe_.close();  // the segmenter seals the segment in progress: what was received, up to the end
   if (segmenter_.joinable()) segmenter_.join();
   close_output();
 }
 
-void LiveRecorder::close_output() {
+void LiveRecorder::close_muxer() {
   if (muxer_) {
     avformat_free_context(muxer_);  // custom I/O: io_ is ours to free
     muxer_ = nullptr;
@@ -321,6 +507,10 @@ void LiveRecorder::close_output() {
     av_freep(&io_->buffer);
     avio_context_free(&io_);
   }
+}
+
+void LiveRecorder::close_output() {
+  close_muxer();
   for (AVPacket*& p : held_) av_packet_free(&p);
   held_.clear();
   if (fd_ >= 0) {

@@ -1,13 +1,16 @@
-// Records one live connection as evidence while it is analysed: every packet the decoder demuxes is
-// stream-copied into an MPEG-TS file (append-only, readable after a crash, demuxable without seeking)
-// through a custom write callback that also feeds the very same bytes to the evidence segmenter, which
-// demuxes them from memory in its own thread. The segment records therefore equal what `kuzet verify`
-// recomputes from the file, by construction.
+// Records one live connection as evidence while it is analysed: every packet the decoder demuxes of its
+// video stream and of the audio streams MPEG-TS carries (AAC, MP2/MP3, AC-3, E-AC-3, DTS, Opus) is
+// stream-copied, in demux order, into an MPEG-TS file (append-only, readable after a crash, demuxable
+// without seeking) through a custom write callback that also feeds the very same bytes to the evidence
+// segmenter, which demuxes them from memory in its own thread. The segment records therefore equal what
+// `kuzet verify` recomputes from the file, by construction. Streams it cannot carry (other audio codecs,
+// data, subtitles, a second video) are left out and reported once, when the connection starts.
 //
-// Frame -> segment: the recorder predicts each packet's segment with the segmenter's own rule applied to
-// the timestamps it hands the muxer (MPEG-TS shifts them by a constant only, which keeps differences), so a
-// frame names its segment before that segment closes. Each closed segment confirms the prediction (same
-// packet count); a mismatch is reported, never hidden.
+// Frame -> segment: the recorder predicts each video packet's segment with the segmenter's own rule applied
+// to the timestamps it hands the muxer (MPEG-TS shifts them by a constant only, which keeps differences),
+// so a frame names its segment before that segment closes. Segments are cut at video key packets only, so
+// each closed segment confirms the prediction by its video packets (same count); audio packets fall into
+// the segment the segmenter demuxes them in, which its hash then covers. A mismatch is reported, never hidden.
 #pragma once
 #include <cstdint>
 #include <deque>
@@ -15,6 +18,7 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <set>
 #include <string>
 #include <thread>
 #include <vector>
@@ -44,17 +48,22 @@ struct ClosedSegment {
 
 struct RecorderEvents {
   std::function<void(const ClosedSegment&)> segment;  // from the segmenter thread, in order
-  std::function<void(const std::string&)> error;      // what went wrong (the recording then stops growing)
+  // What went wrong: the recording stops growing, unless the message says what was "left out" of it (a
+  // stream, or a packet it could not take) while it goes on.
+  std::function<void(const std::string&)> error;
 };
 
 class LiveRecorder final : public decode::ConnectionTap {
  public:
-  // Creates `path` (never overwrites: throws kuzet::Error if it exists or cannot be created).
-  LiveRecorder(std::string path, const AVStream& video, double target_duration_s, RecorderEvents events);
+  // Creates `path` (never overwrites: throws kuzet::Error if it exists or cannot be created). `streams`: every
+  // stream of the connection, by index (`video` among them); the audio ones MPEG-TS carries are recorded too.
+  LiveRecorder(std::string path, const AVStream& video, const std::vector<const AVStream*>& streams,
+               double target_duration_s, RecorderEvents events);
   ~LiveRecorder() override;
   LiveRecorder(const LiveRecorder&) = delete;
   LiveRecorder& operator=(const LiveRecorder&) = delete;
 
+  std::vector<int> extra_streams() const override;  // the recorded audio streams
   void packet(const AVPacket& pkt) override;
   std::int64_t segment_of(std::int64_t pts) const override;
   void finish() override;
@@ -65,13 +74,31 @@ class LiveRecorder final : public decode::ConnectionTap {
   int write_bytes(const std::uint8_t* buf, int size);
 
  private:
-  void open_muxer(const AVStream& video, double target_duration_s);
+  // One recorded stream.
+  struct Track {
+    int input_index = -1;  // in the connection's demuxer
+    int in_tb_num = 0, in_tb_den = 1;
+    bool video = false;
+    std::string name;                          // e.g. "audio stream 1 (aac)", for reports
+    std::int64_t last_dts = hash::kNoTimestamp;  // in the muxer's time base, as written
+    bool refused = false;  // the muxer refused one of its packets: the stream is left out from then on
+  };
+  // Why a packet is left out of the recording (each reported at its first occurrence and counted).
+  enum LeftOut { kNotIncreasing, kBeforeStart, kPtsBeforeDts, kRefused, kLeftOutKinds };
+
+  // Chooses the recorded streams (reported in *left_out when left out) and starts the muxer; without audio
+  // when the muxer refuses the audio streams' setup.
+  void open_recording(const AVStream& video, const std::vector<const AVStream*>& streams, double target_duration_s,
+                      std::string* left_out);
+  bool open_muxer(const std::vector<const AVStream*>& recorded, std::string* why);  // false: nothing started
   bool commit();  // false (and the file cut back to the last commit) after a write failure
   void release_held();
   void write_packet(AVPacket* p);  // takes ownership
+  void leave_out(LeftOut why, const Track& track);
   void predict(bool key, std::int64_t muxed_ts, std::int64_t decoder_ts);
   void segment_thread(double target_duration_s);
   void fail(const std::string& why);  // reports once and stops recording
+  void close_muxer();
   void close_output();
 
   std::string path_;
@@ -81,22 +108,30 @@ class LiveRecorder final : public decode::ConnectionTap {
   std::vector<std::uint8_t> uncommitted_;  // written to the file, not yet to the segmenter
   AVFormatContext* muxer_ = nullptr;
   AVIOContext* io_ = nullptr;
-  int in_tb_num_ = 0, in_tb_den_ = 1;
+  std::vector<Track> tracks_;    // by output stream index: the video first, then the recorded audio
+  std::vector<int> track_of_;    // by input stream index: index into tracks_, -1 when not recorded
+  std::set<int> late_streams_;   // streams that appeared after the connection started (reported, not recorded)
+  int out_tb_num_ = 1, out_tb_den_ = 90000;  // the muxer's time base (every stream)
+  int in_tb_num_ = 0, in_tb_den_ = 1;        // the decoder's (video) time base
   std::int64_t frame_step_ = 1;  // one frame in the decoder's time base (dating untimed packets)
-  std::int64_t offset_ = 0;      // first packet's dts: the recording starts at 0 (no 33-bit wrap for 26 h)
-  std::int64_t last_dts_ = 0;
-  std::uint64_t unordered_packets_ = 0;  // left out: decode timestamp not increasing
-  bool have_offset_ = false;
-  std::deque<AVPacket*> held_;  // untimed packets at the start, until one carries a dts
+  // Subtracted from every timestamp (muxer time base): the first video packet's dts lands on `lead_`, 0
+  // without audio (no 33-bit wrap for 26 h), and audio sent up to `lead_` earlier than it still fits.
+  std::int64_t origin_ = 0;
+  std::int64_t lead_ = 0;
+  std::int64_t latest_dts_ = 0;  // the largest dts written (any stream), dating an untimed first audio packet
+  bool have_origin_ = false;
+  std::uint64_t left_out_[kLeftOutKinds] = {};  // packets left out, by reason
+  std::deque<AVPacket*> held_;  // untimed packets at the start, until a video packet carries a dts
   bool failed_ = false;    // decoding thread only
   bool finished_ = false;  // decoding thread only
+  std::uint64_t segment_video_packets_ = 0;  // segmenter thread: video packets of the segment in progress
   BytePipe pipe_;
   std::thread segmenter_;
 
   // The prediction (segmenter rule on the muxed timestamps), shared with the segmenter thread.
   struct Coverage {
     std::int64_t first_pts = hash::kNoTimestamp, last_pts = hash::kNoTimestamp;  // decoder time base
-    std::uint64_t packets = 0;
+    std::uint64_t packets = 0;  // video packets
   };
   mutable std::mutex mutex_;
   std::int64_t target_ticks_ = 0;  // in the muxer's time base
