@@ -173,11 +173,13 @@ class LiveRecording:
 
 
 class RecordingReader:
-    """Reads a live URL like kuzet.VideoReader(buffer=...) does, while its native reader records every
-    connection as evidence for `recording`; each frame is tagged with the segment that will hold it."""
+    """Reads a live URL like kuzet.VideoReader(buffer=...) does (sampling included: every_n, sample_fps),
+    while its native reader records every connection as evidence for `recording` (every packet, sampled out
+    or not); each frame handed out is tagged with the segment that will hold it."""
 
     def __init__(self, url: str, recording: LiveRecording, *, device: str, timeout: float, threads: int,
-                 errors: str, buffer: str, reconnect: int, buffer_size: int = 8, reconnect_backoff: float = 0.5):
+                 errors: str, buffer: str, reconnect: int, buffer_size: int = 8, reconnect_backoff: float = 0.5,
+                 every_n: int = 1, sample_fps: float | None = None):
         from kuzet.video import _classify_source
 
         kind, target, name = _classify_source(url)
@@ -185,7 +187,8 @@ class RecordingReader:
         self.recording = recording
         self._decoder = core.LiveVideoDecoder(kind, target, name, device, threads, errors == "skip",
                                               float(timeout or 0.0), {}, "rgb", buffer, buffer_size, reconnect,
-                                              float(reconnect_backoff), recorder=recording)
+                                              float(reconnect_backoff), recorder=recording, every_n=every_n,
+                                              sample_fps=float(sample_fps or 0.0))
 
     def __iter__(self) -> Iterator[Any]:
         from kuzet.video import Frame

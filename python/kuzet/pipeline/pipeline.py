@@ -30,12 +30,14 @@ def _is_live(url: str) -> bool:
 
 
 def _recording_opener(evidence: EvidenceTask, source: str, device: str, read_timeout: float, live_buffer: str,
-                      reconnect: int, corrupt_frames: str, threads: int) -> OpenSource:
-    """Live sources under the evidence task: the reader records what it analyses (see EvidenceTask)."""
+                      reconnect: int, corrupt_frames: str, threads: int, sampling: Sampling) -> OpenSource:
+    """Live sources under the evidence task: the reader records what it analyses (see EvidenceTask), and
+    samples natively like _video_reader_opener's."""
 
     def open_reader(url: str) -> Any:
         return evidence.open_live(source, url, device="cpu" if device == "cpu" else "auto", timeout=read_timeout,
-                                  threads=threads, errors=corrupt_frames, buffer=live_buffer, reconnect=reconnect)
+                                  threads=threads, errors=corrupt_frames, buffer=live_buffer, reconnect=reconnect,
+                                  every_n=sampling.every_n, sample_fps=sampling.fps)
 
     return open_reader
 
@@ -188,12 +190,12 @@ class Pipeline:
             self._urls[name] = os.fspath(url)
             batcher.add_source(name)
             self.metrics.source(name)
-            opener, samples = open_source, native_sampling
+            opener = open_source
             if record_live and self.evidence is not None and _is_live(os.fspath(url)):
-                opener = _recording_opener(self.evidence, name, *self._reader_options, threads=threads)
-                samples = False
+                opener = _recording_opener(self.evidence, name, *self._reader_options, threads=threads,
+                                           sampling=self.sampling)
             self._workers.append(SourceWorker(name, os.fspath(url), opener, batcher, self.metrics,
-                                              self.sampling, self._source_failed, reader_samples=samples))
+                                              self.sampling, self._source_failed, reader_samples=native_sampling))
         for name, url in self._urls.items():
             for task in self.tasks:
                 task.start_source(name, url)
