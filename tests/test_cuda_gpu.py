@@ -1,6 +1,7 @@
 """NVDEC decoding on a real GPU: CPU and GPU decodes of the same real videos compared frame by frame
 (YUV bit-exact, RGB within 1 level), and zero-copy hand-over to CuPy (__cuda_array_interface__) and
-PyTorch (DLPack). These run only where kuzet can use NVDEC (a CUDA build on a machine with a GPU)."""
+PyTorch (DLPack). These run only where kuzet can use NVDEC (a CUDA build on a machine with a GPU); under
+KUZET_REQUIRE_GPU=1 (scripts/gpu-check.sh) they never skip."""
 
 from __future__ import annotations
 
@@ -12,12 +13,10 @@ import numpy as np
 import pytest
 
 import kuzet
-from kuzet._native import core
+from gpu_helpers import REQUIRES_NVDEC, import_gpu_module
 from kuzet.cuda import CudaVideoReader
 
-pytestmark = pytest.mark.skipif(
-    not core.nvdec_info()["available"], reason=f"no usable NVDEC: {core.nvdec_info()['reason']}"
-)
+pytestmark = REQUIRES_NVDEC
 
 # Real 8-bit 4:2:0 clips. H.264: limited BT.601 (untagged) 720p, limited BT.709, full range (yuvj420p), and a
 # height that is not a multiple of 16 (NVDEC decodes 272 -> 288 rows and crops). HEVC Main 1080p, VP9.
@@ -126,7 +125,7 @@ def test_streams_nvdec_cannot_take(data_dir, relpath, why):
 
 
 def test_cuda_array_interface_is_zero_copy_with_cupy(data_dir):
-    cupy = pytest.importorskip("cupy")
+    cupy = import_gpu_module("cupy")
     path = data_dir / "faces/video/short_hamilton_clip.mp4"
     with CudaVideoReader(path, layout="rgb") as reader:
         frame = reader.read()
@@ -142,7 +141,7 @@ def test_cuda_array_interface_is_zero_copy_with_cupy(data_dir):
 
 
 def test_dlpack_hands_ownership_to_torch(data_dir):
-    torch = pytest.importorskip("torch")
+    torch = import_gpu_module("torch")
     path = data_dir / "plates/video/license_plate_uk.mp4"
     expected = cpu_frames(path, "rgb", 1)[0]
     with CudaVideoReader(path, layout="rgb") as reader:

@@ -1,7 +1,7 @@
 """The GPU paths of the face and plate pipelines on a real GPU: CPU and CUDA agree (boxes within 1 px,
 embeddings at cosine >= 0.999, the same plate texts, the same watchlist matches) on the real images and videos
 of the CPU tests. Needs a CUDA build of kuzet with a device and onnxruntime-gpu (the watchlist test also CuPy);
-skips with the reason otherwise. Run on the GPU machine by scripts/gpu-check.sh.
+skips with the reason otherwise (never under KUZET_REQUIRE_GPU=1). Run on the GPU machine by scripts/gpu-check.sh.
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ import pytest
 
 import kuzet
 from faces_helpers import load_rgb, video_frames
-from gpu_helpers import REQUIRES_CUDA_AND_ORT_GPU
+from gpu_helpers import REQUIRES_CUDA_AND_ORT_GPU, import_gpu_module, skip_now_without_gpu
 from kuzet._native import core
 from kuzet.faces import FaceDetector, FaceEmbedder, FacePipeline, Watchlist
 from kuzet.models.device_buffers import BufferCache, upload
@@ -114,7 +114,7 @@ def test_face_pipeline_on_nvdec_frames(pipelines: tuple[FacePipeline, FacePipeli
     if not kuzet.cuda.is_available():
         frames = video_frames(path, [0, 100, 200])
         assert_faces_agree(cpu.process(frames), gpu.process(frames))
-        pytest.skip(f"NVDEC unavailable ({kuzet.cuda.nvdec_info()['reason']}); host frames agreed")
+        skip_now_without_gpu(f"NVDEC unavailable ({kuzet.cuda.nvdec_info()['reason']}); host frames agreed")
     with kuzet.cuda.CudaVideoReader(path) as reader:
         device_frames = [f.data for f in reader.get_frames([0, 100, 200])]
     expected = cpu.process([f.numpy() for f in device_frames])
@@ -153,7 +153,7 @@ def test_plate_pipeline_cpu_and_cuda_read_the_same(data_dir: Path, model_dir: Pa
 
 
 def test_watchlist_gpu_search_equals_cpu() -> None:
-    pytest.importorskip("cupy", reason="CuPy is not installed")
+    import_gpu_module("cupy")
     rng = np.random.default_rng(3)
     templates = rng.standard_normal((120_000, 128)).astype(np.float32)
     wl = Watchlist()
