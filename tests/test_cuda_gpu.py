@@ -138,6 +138,9 @@ def test_cuda_array_interface_is_zero_copy_with_cupy(data_dir):
         assert arr.shape == (360, 640, 3) and arr.dtype == cupy.uint8
         assert np.array_equal(cupy.asnumpy(arr), frame.data.numpy())
         assert np.abs(cupy.asnumpy(arr).astype(np.int16) - cpu_frames(path, "rgb", 1)[0]).max() <= 1
+        via_dlpack = cupy.from_dlpack(frame.data)  # the DLPack route, as CuPy consumes it
+        assert via_dlpack.data.ptr == frame.data.ptr and via_dlpack.shape == (360, 640, 3)
+        assert np.array_equal(cupy.asnumpy(via_dlpack), frame.data.numpy())
 
 
 def test_dlpack_hands_ownership_to_torch(data_dir):
