@@ -3,20 +3,22 @@
 # scripts/gpu-check.sh, in folders of at most ~60 MiB, each carried by its own device call (the tool carries
 # 64 MiB a call; the machine keeps what earlier calls brought while it stays warm). See docs/gpu-review.md.
 #
-#   scripts/gpu-carry.sh [core] [data] [models] [ort]     (default: core data models)
+#   scripts/gpu-carry.sh [core] [data] [models] [wheels] [ort]     (default: core data models wheels)
 #
 #   core    kuzet._core built here with CUDA for the GPU machine's Python (PY312, default pyenv's 3.12) and
 #           sm_90, plus libs.tar.xz: the shared libraries it links beyond glibc/libstdc++ (FFmpeg 5.1 with its
 #           NVDEC hwaccel, OpenSSL, their dependencies), which gpu-check.sh unpacks into LD_LIBRARY_PATH
 #   data    the test data the GPU tests and benchmarks read (from KUZET_DATA_DIR, default ../shared/data)
 #   models  the models (KUZET_MODEL_DIR, default ../shared/models)
+#   wheels  Python packages the GPU machine's image lacks (PyAV, which the face benchmarks' reference decodes
+#           with), for cp312, installed by gpu-check.sh into /tmp/kuzet-site
 #   ort     onnxruntime-gpu ORT_GPU_VERSION (CUDA 13 build, cp312) in 56 MiB parts, .gpu/ort1 .. .gpu/ortN: only
 #           needed where the machine's onnxruntime has no CUDAExecutionProvider (gpu-check.sh preflight says)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 root=$(pwd)
 what=("$@")
-[[ ${#what[@]} -gt 0 ]] || what=(core data models)
+[[ ${#what[@]} -gt 0 ]] || what=(core data models wheels)
 py312=${PY312:-$(ls -d /root/.pyenv/versions/3.12*/bin/python3 2>/dev/null | tail -1)}
 data=${KUZET_DATA_DIR:-$root/../shared/data}
 models=${KUZET_MODEL_DIR:-$root/../shared/models}
@@ -53,6 +55,13 @@ models() {
   rm -rf .gpu/models && mkdir -p .gpu/models && cp -r "$models" .gpu/models/models
 }
 
+wheels() {
+  rm -rf .gpu/wheels && mkdir -p .gpu/wheels
+  python3 -m pip download -q --no-deps --only-binary=:all: --python-version 3.12 --implementation cp \
+    --platform manylinux_2_28_x86_64 --platform manylinux_2_17_x86_64 --platform manylinux2014_x86_64 \
+    -d .gpu/wheels "av==${AV_VERSION:-$(python3 -c 'import av; print(av.__version__)')}"
+}
+
 ort() {
   local version=${ORT_GPU_VERSION:-1.31.1} dl=/tmp/kuzet-carry-ort whl i=1 part
   mkdir -p "$dl"
@@ -66,6 +75,6 @@ ort() {
 }
 
 for w in "${what[@]}"; do
-  case "$w" in core|data|models|ort) "$w" ;; *) echo "unknown part '$w' (core, data, models, ort)"; exit 2 ;; esac
+  case "$w" in core|data|models|wheels|ort) "$w" ;; *) echo "unknown part '$w' (core data models wheels ort)"; exit 2 ;; esac
 done
 du -sh .gpu/* | sed 's/^/carry: /'

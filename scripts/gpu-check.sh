@@ -10,6 +10,7 @@
 # What the machine lacks can be brought along by scripts/gpu-carry.sh (run on the dev machine), as .gpu/:
 #   .gpu/core/   a prebuilt kuzet._core for this Python and the FFmpeg libraries it links (libs.tar.xz)
 #   .gpu/data/, .gpu/models/   the test data and models the GPU tests and benchmarks use
+#   .gpu/wheels/ Python packages the image lacks (PyAV), installed into /tmp/kuzet-site
 #   .gpu/ort*/   onnxruntime-gpu, as wheel parts (joined and installed into /tmp/kuzet-ort)
 # Environment: FFMPEG_PKG_CONFIG_PATH (folder with that FFmpeg's libav*.pc, for building here), OUT (default
 # ./out), CUDA_ARCHS (default 90: H100/H200), KUZET_DATA_DIR / KUZET_MODEL_DIR (default .gpu/{data/data,models/models}
@@ -41,6 +42,11 @@ if [[ -n "$parts" && ! -d /tmp/kuzet-ort/onnxruntime ]]; then
     || problem "onnxruntime-gpu parts in .gpu/ort* do not make an installable wheel ($(echo $parts | wc -w) parts)"
 fi
 [[ -d /tmp/kuzet-ort/onnxruntime ]] && export PYTHONPATH="/tmp/kuzet-ort${PYTHONPATH:+:$PYTHONPATH}"
+if ls .gpu/wheels/*.whl > /dev/null 2>&1 && [[ ! -f /tmp/kuzet-site/.done ]]; then
+  "$py" -m pip install -q --no-index --no-deps --no-compile --target /tmp/kuzet-site .gpu/wheels/*.whl &&
+    touch /tmp/kuzet-site/.done || problem "the wheels in .gpu/wheels do not install"
+fi
+[[ -d /tmp/kuzet-site ]] && export PYTHONPATH="${PYTHONPATH:+$PYTHONPATH:}/tmp/kuzet-site"
 # onnxruntime-gpu finds cuDNN/cuBLAS of the nvidia-* wheels (PyTorch's) through their site-packages folders.
 nvidia_libs=$("$py" -c "import glob, os, site; print(':'.join(sorted({os.path.dirname(p) for s in site.getsitepackages() for p in glob.glob(s + '/nvidia/*/lib/*.so*')})))" 2>/dev/null)
 [[ -n "$nvidia_libs" ]] && export LD_LIBRARY_PATH="${LD_LIBRARY_PATH:+$LD_LIBRARY_PATH:}$nvidia_libs"
@@ -66,6 +72,8 @@ preflight() {
     problem "onnxruntime has no CUDAExecutionProvider (carry onnxruntime-gpu: scripts/gpu-carry.sh)"
   "$py" -c "import cupy" 2>/dev/null || problem "CuPy is not importable (the watchlist and CuPy hand-over tests need it)"
   "$py" -c "import torch" 2>/dev/null || problem "PyTorch is not importable (the DLPack hand-over test needs it)"
+  "$py" -c "import av, cv2, pytest_benchmark" 2>/dev/null ||
+    problem "PyAV, OpenCV or pytest-benchmark is not importable (the benchmarks need them; carry .gpu/wheels)"
   if [[ -z "$prebuilt" ]]; then
     command -v nvcc > /dev/null || problem "no nvcc to build the CUDA code with (and no prebuilt .gpu/core)"
     pkg-config --exists libavcodec libavformat libavutil libswscale ||
