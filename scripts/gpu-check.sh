@@ -30,7 +30,14 @@ problem() { echo "PROBLEM: $*" | tee -a "$problems"; }
 
 # -- what was carried -----------------------------------------------------------------------------------------
 if [[ -f .gpu/core/libs.tar.xz ]]; then  # the FFmpeg (and OpenSSL) libraries the prebuilt module links
-  mkdir -p /tmp/kuzet-libs && tar -xJf .gpu/core/libs.tar.xz -C /tmp/kuzet-libs
+  if [[ ! -d /tmp/kuzet-libs ]]; then
+    mkdir -p /tmp/kuzet-libs && tar -xJf .gpu/core/libs.tar.xz -C /tmp/kuzet-libs
+    # Only what the machine lacks: a library it has (same soname, newer there) must not be shadowed for every
+    # program of this run (PyTorch, CuPy, Python itself).
+    for lib in /tmp/kuzet-libs/*; do
+      ldconfig -p | grep -qF "	$(basename "$lib") (" && rm -f "$lib"
+    done
+  fi
   export LD_LIBRARY_PATH="/tmp/kuzet-libs${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
 fi
 [[ -d .gpu/data/data ]] && export KUZET_DATA_DIR=${KUZET_DATA_DIR:-$root/.gpu/data/data}
