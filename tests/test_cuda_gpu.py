@@ -7,6 +7,8 @@ from __future__ import annotations
 
 import gc
 import itertools
+import subprocess
+import sys
 import threading
 
 import numpy as np
@@ -162,6 +164,27 @@ def test_dlpack_hands_ownership_to_torch(data_dir):
         assert len(later) == 10
         via_cai = torch.as_tensor(later[0], device="cuda")
         assert via_cai.data_ptr() == later[0].ptr
+
+
+def test_nvdec_opens_after_another_library_started_cuda(data_dir):
+    """PyTorch first (its CUDA context comes up with the default scheduling flags, which FFmpeg's own primary-context
+    option refuses), then NVDEC in the same process: kuzet hands FFmpeg that context, so decoding still works."""
+    import_gpu_module("torch")
+    script = (
+        "import sys, torch, kuzet\n"
+        "torch.zeros(1, device='cuda')\n"
+        "from kuzet.cuda import CudaVideoReader, nvdec_info\n"
+        "info = nvdec_info()\n"
+        "assert info['available'], info['reason']\n"
+        "with CudaVideoReader(sys.argv[1], layout='rgb') as r:\n"
+        "    f = r.read()\n"
+        "    t = torch.from_dlpack(f.data)\n"
+        "    assert tuple(t.shape) == (144, 176, 3) and int(t.float().std()) > 5\n"
+        "print('ok')\n"
+    )
+    done = subprocess.run([sys.executable, "-c", script, str(data_dir / "faces/video/carphone_qcif.mp4")],
+                          capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0 and done.stdout.strip() == "ok", done.stderr[-2000:]
 
 
 def test_unconsumed_dlpack_capsule_is_released(data_dir):
