@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import av
 import numpy as np
 from PIL import Image
 
@@ -15,6 +14,8 @@ def load_rgb(path: Path) -> np.ndarray:
 
 def video_frames(path: Path, indices: list[int]) -> list[np.ndarray]:
     """RGB frames at the given decode indices (decoded with PyAV, the reference decoder for these tests)."""
+    import av  # here, not at the top: the GPU machine's image has no PyAV, and its GPU tests use load_rgb only
+
     wanted = set(indices)
     frames = {}
     with av.open(str(path)) as container:

@@ -1,23 +1,24 @@
 """NVDEC decoding on a real GPU: CPU and GPU decodes of the same real videos compared frame by frame
 (YUV bit-exact, RGB within 1 level), and zero-copy hand-over to CuPy (__cuda_array_interface__) and
-PyTorch (DLPack). These run only where kuzet can use NVDEC (a CUDA build on a machine with a GPU)."""
+PyTorch (DLPack). These run only where kuzet can use NVDEC (a CUDA build on a machine with a GPU); under
+KUZET_REQUIRE_GPU=1 (scripts/gpu-check.sh) they never skip."""
 
 from __future__ import annotations
 
 import gc
 import itertools
+import subprocess
+import sys
 import threading
 
 import numpy as np
 import pytest
 
 import kuzet
-from kuzet._native import core
+from gpu_helpers import REQUIRES_NVDEC, import_gpu_module
 from kuzet.cuda import CudaVideoReader
 
-pytestmark = pytest.mark.skipif(
-    not core.nvdec_info()["available"], reason=f"no usable NVDEC: {core.nvdec_info()['reason']}"
-)
+pytestmark = REQUIRES_NVDEC
 
 # Real 8-bit 4:2:0 clips. H.264: limited BT.601 (untagged) 720p, limited BT.709, full range (yuvj420p), and a
 # height that is not a multiple of 16 (NVDEC decodes 272 -> 288 rows and crops). HEVC Main 1080p, VP9.
@@ -126,7 +127,7 @@ def test_streams_nvdec_cannot_take(data_dir, relpath, why):
 
 
 def test_cuda_array_interface_is_zero_copy_with_cupy(data_dir):
-    cupy = pytest.importorskip("cupy")
+    cupy = import_gpu_module("cupy")
     path = data_dir / "faces/video/short_hamilton_clip.mp4"
     with CudaVideoReader(path, layout="rgb") as reader:
         frame = reader.read()
@@ -139,10 +140,13 @@ def test_cuda_array_interface_is_zero_copy_with_cupy(data_dir):
         assert arr.shape == (360, 640, 3) and arr.dtype == cupy.uint8
         assert np.array_equal(cupy.asnumpy(arr), frame.data.numpy())
         assert np.abs(cupy.asnumpy(arr).astype(np.int16) - cpu_frames(path, "rgb", 1)[0]).max() <= 1
+        via_dlpack = cupy.from_dlpack(frame.data)  # the DLPack route, as CuPy consumes it
+        assert via_dlpack.data.ptr == frame.data.ptr and via_dlpack.shape == (360, 640, 3)
+        assert np.array_equal(cupy.asnumpy(via_dlpack), frame.data.numpy())
 
 
 def test_dlpack_hands_ownership_to_torch(data_dir):
-    torch = pytest.importorskip("torch")
+    torch = import_gpu_module("torch")
     path = data_dir / "plates/video/license_plate_uk.mp4"
     expected = cpu_frames(path, "rgb", 1)[0]
     with CudaVideoReader(path, layout="rgb") as reader:
@@ -160,6 +164,27 @@ def test_dlpack_hands_ownership_to_torch(data_dir):
         assert len(later) == 10
         via_cai = torch.as_tensor(later[0], device="cuda")
         assert via_cai.data_ptr() == later[0].ptr
+
+
+def test_nvdec_opens_after_another_library_started_cuda(data_dir):
+    """PyTorch first (its CUDA context comes up with the default scheduling flags, which FFmpeg's own primary-context
+    option refuses), then NVDEC in the same process: kuzet hands FFmpeg that context, so decoding still works."""
+    import_gpu_module("torch")
+    script = (
+        "import sys, torch, kuzet\n"
+        "torch.zeros(1, device='cuda')\n"
+        "from kuzet.cuda import CudaVideoReader, nvdec_info\n"
+        "info = nvdec_info()\n"
+        "assert info['available'], info['reason']\n"
+        "with CudaVideoReader(sys.argv[1], layout='rgb') as r:\n"
+        "    f = r.read()\n"
+        "    t = torch.from_dlpack(f.data)\n"
+        "    assert tuple(t.shape) == (144, 176, 3) and int(t.float().std()) > 5\n"
+        "print('ok')\n"
+    )
+    done = subprocess.run([sys.executable, "-c", script, str(data_dir / "faces/video/carphone_qcif.mp4")],
+                          capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0 and done.stdout.strip() == "ok", done.stderr[-2000:]
 
 
 def test_unconsumed_dlpack_capsule_is_released(data_dir):

@@ -190,6 +190,10 @@ def test_gpu_face_path_rejects_bad_frames(face_models: tuple[Any, ...]) -> None:
         gpu.process([np.zeros((8, 8, 3), np.uint8), np.zeros((8, 8, 3), np.float32)])
     with pytest.raises(kuzet.InvalidArgument, match="images"):
         gpu.process("frame.jpg")  # type: ignore[arg-type]
+    with pytest.raises(kuzet.InvalidArgument, match=r"images\[1\]: expected an HxWx3 CUDA image"):
+        gpu_det.detect([HostCuda(np.zeros((8, 8, 3), np.uint8)), HostCuda(np.zeros((8, 8), np.uint8))])
+    with pytest.raises(kuzet.InvalidArgument, match=r"images\[0\]: malformed __cuda_array_interface__"):
+        gpu_det.detect([SimpleNamespace(__cuda_array_interface__={"typestr": "|u1"})])
 
 
 # -- plates -------------------------------------------------------------------------------------------------------

@@ -1,7 +1,7 @@
 """The GPU paths of the face and plate pipelines on a real GPU: CPU and CUDA agree (boxes within 1 px,
 embeddings at cosine >= 0.999, the same plate texts, the same watchlist matches) on the real images and videos
 of the CPU tests. Needs a CUDA build of kuzet with a device and onnxruntime-gpu (the watchlist test also CuPy);
-skips with the reason otherwise. Run on the GPU machine by scripts/gpu-check.sh.
+skips with the reason otherwise (never under KUZET_REQUIRE_GPU=1). Run on the GPU machine by scripts/gpu-check.sh.
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ import pytest
 
 import kuzet
 from faces_helpers import load_rgb, video_frames
-from gpu_helpers import REQUIRES_CUDA_AND_ORT_GPU
+from gpu_helpers import REQUIRES_CUDA_AND_ORT_GPU, import_gpu_module, skip_now_without_gpu
 from kuzet._native import core
 from kuzet.faces import FaceDetector, FaceEmbedder, FacePipeline, Watchlist
 from kuzet.models.device_buffers import BufferCache, upload
@@ -96,6 +96,28 @@ def test_kernels_on_device_frames_equal_the_cpu(face_stills: list[np.ndarray]) -
     np.testing.assert_array_equal(host_crops, crops.numpy())
 
 
+def test_kernels_wait_for_the_producers_streams(face_stills: list[np.ndarray]) -> None:
+    """Sources and out made by CuPy on a non-blocking stream still at work: __cuda_array_interface__ names that
+    stream (v3), and the kernels must wait for it before reading the frames and before writing into out."""
+    cupy = import_gpu_module("cupy")
+    hosts = face_stills[:2]
+    kwargs = {"channel_order": "bgr", "mean": (104.0, 117.0, 123.0), "scale": (0.5, 0.5, 0.5), "pad_value": -3.0}
+    cpu_batch, cpu_t = core.preprocess_batch(hosts, 320, 480, **kwargs)
+    stream = cupy.cuda.Stream(non_blocking=True)
+    with stream:
+        frames = [cupy.asarray(h) for h in hosts]  # copies queued on `stream`
+        out = cupy.full((2, 3, 320, 480), 7.0, cupy.float32)  # a fill queued on `stream`
+        assert out.__cuda_array_interface__["stream"] == stream.ptr
+        transforms = core.cuda_preprocess_batch(frames, out, **kwargs)
+        crops = cupy.full((2, 112, 96, 3), 3, cupy.uint8)
+        matrices = np.array([[[0.8, 0.2, 100.3], [-0.2, 0.8, 50.7], [0, 0, 1]]] * 2)
+        core.cuda_warp_batch(frames, np.array([0, 1], np.int32), matrices, 112, 96, out=crops)
+    np.testing.assert_array_equal(transforms, cpu_t)
+    assert np.abs(cupy.asnumpy(out) - cpu_batch).max() <= 0.5 + 1e-3
+    cpu_crops = core.warp_batch(hosts, np.array([0, 1], np.int32), matrices, 112, 96)
+    assert np.abs(cupy.asnumpy(crops).astype(int) - cpu_crops).max() <= 1
+
+
 def test_face_pipeline_cpu_and_cuda_agree_on_stills(pipelines: tuple[FacePipeline, FacePipeline],
                                                     face_stills: list[np.ndarray]) -> None:
     cpu, gpu = pipelines
@@ -114,7 +136,7 @@ def test_face_pipeline_on_nvdec_frames(pipelines: tuple[FacePipeline, FacePipeli
     if not kuzet.cuda.is_available():
         frames = video_frames(path, [0, 100, 200])
         assert_faces_agree(cpu.process(frames), gpu.process(frames))
-        pytest.skip(f"NVDEC unavailable ({kuzet.cuda.nvdec_info()['reason']}); host frames agreed")
+        skip_now_without_gpu(f"NVDEC unavailable ({kuzet.cuda.nvdec_info()['reason']}); host frames agreed")
     with kuzet.cuda.CudaVideoReader(path) as reader:
         device_frames = [f.data for f in reader.get_frames([0, 100, 200])]
     expected = cpu.process([f.numpy() for f in device_frames])
@@ -153,7 +175,7 @@ def test_plate_pipeline_cpu_and_cuda_read_the_same(data_dir: Path, model_dir: Pa
 
 
 def test_watchlist_gpu_search_equals_cpu() -> None:
-    pytest.importorskip("cupy", reason="CuPy is not installed")
+    import_gpu_module("cupy")
     rng = np.random.default_rng(3)
     templates = rng.standard_normal((120_000, 128)).astype(np.float32)
     wl = Watchlist()

@@ -1,7 +1,7 @@
 """The CUDA twins on NV12 frames (issue #4) equal the CPU NV12 path on a real GPU: host frames uploaded by
 preprocess_batch / warp_batch(device="cuda"), and frames already in GPU memory through cuda_preprocess_batch /
 cuda_warp_batch. Needs a CUDA build with a device and onnxruntime-gpu (for the uploads); skips otherwise.
-Not yet in scripts/gpu-check.sh's list: run it there with pytest tests/test_preprocess_nv12_gpu.py.
+Run on the GPU machine by scripts/gpu-check.sh (where it never skips: KUZET_REQUIRE_GPU=1).
 """
 
 from __future__ import annotations

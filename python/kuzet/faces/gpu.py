@@ -27,7 +27,15 @@ from kuzet._native import core
 from kuzet.errors import InvalidArgument
 from kuzet.faces.align import alignment_matrices
 from kuzet.faces.images import _as_rgb, as_image_list
-from kuzet.models.device_buffers import CudaView, buffer_cache, is_cuda_array, kernels_for, split_batch, upload
+from kuzet.models.device_buffers import (
+    CudaView,
+    buffer_cache,
+    cuda_shape,
+    is_cuda_array,
+    kernels_for,
+    split_batch,
+    upload,
+)
 
 if TYPE_CHECKING:
     from kuzet.faces.detector import Detections, FaceDetector
@@ -77,7 +85,12 @@ class GpuDetector:
         det = self.detector
         groups: dict[tuple[int, int], list[int]] = {}
         for i, f in enumerate(frames):
-            groups.setdefault(det.input_size or det._fitted_size([f]), []).append(i)
+            # From the interface: a CUDA array need not have a .shape (the kernels check the rest).
+            shape = cuda_shape(f, f"images[{i}]")
+            if len(shape) != 3:
+                raise InvalidArgument(f"images[{i}]: expected an HxWx3 CUDA image, got shape {shape}")
+            size = det.input_size or det._fitted_size_of([(shape[0], shape[1])])
+            groups.setdefault(size, []).append(i)
         parts = [self._detect_chunk(frames, idx[a:a + self.batch_size], size)
                  for size, idx in groups.items() for a in range(0, len(idx), self.batch_size)]
         if not parts:

@@ -19,8 +19,8 @@ def import_cupy() -> Any:
     try:
         import cupy  # optional: only device="cuda" searches need it
     except ImportError as exc:
-        raise KuzetError("Watchlist.search(device='cuda') needs CuPy (pip install cupy-cuda12x), which is not "
-                         f"installed ({exc}); use device='cpu'") from exc
+        raise KuzetError("Watchlist.search(device='cuda') needs CuPy (pip install cupy-cuda13x, or the CuPy of your "
+                         f"CUDA), which is not installed ({exc}); use device='cpu'") from exc
     return cupy
 
 
@@ -42,8 +42,8 @@ def parse_cuda_device(device: str) -> int:
 
 
 class GpuTemplates:
-    """The (K,D) template matrix in GPU memory as float32 or float16 (half the memory; the similarities are
-    accumulated and compared in float32)."""
+    """The (K,D) template matrix in GPU memory as float32 or float16 (half the memory; cuBLAS accumulates in
+    float32 but the similarities come out rounded to float16, ~1e-3, as Watchlist.search says)."""
 
     def __init__(self, matrix: np.ndarray, device: str, dtype: str) -> None:
         if dtype not in GPU_DTYPES:

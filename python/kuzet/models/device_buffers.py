@@ -95,9 +95,17 @@ class _FrameOfBatch:
             "version": 3, "stream": cai.get("stream")}
 
 
+def cuda_shape(obj: Any, what: str = "images") -> tuple[int, ...]:
+    """The shape a CUDA array declares in its __cuda_array_interface__ (it need not have a .shape)."""
+    try:
+        return tuple(int(d) for d in obj.__cuda_array_interface__["shape"])
+    except (KeyError, TypeError, ValueError) as exc:
+        raise InvalidArgument(f"{what}: malformed __cuda_array_interface__ ({exc!r})") from exc
+
+
 def split_batch(images: Any) -> list[Any]:
     """A CUDA array of frames: (N,H,W,3) -> N HxWx3 CUDA arrays; anything else -> [images] (one frame)."""
-    shape = tuple(images.__cuda_array_interface__["shape"])
+    shape = cuda_shape(images)
     return [_FrameOfBatch(images, i) for i in range(shape[0])] if len(shape) == 4 else [images]
 
 
@@ -132,5 +140,5 @@ def buffer_cache(local: threading.local, device_id: int) -> BufferCache:
     return cache
 
 
-__all__ = ["CudaView", "BufferCache", "upload", "cuda_device_id", "is_cuda_array", "split_batch", "kernels_for",
-           "buffer_cache"]
+__all__ = ["CudaView", "BufferCache", "upload", "cuda_device_id", "cuda_shape", "is_cuda_array", "split_batch",
+           "kernels_for", "buffer_cache"]

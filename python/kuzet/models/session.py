@@ -12,6 +12,7 @@ import numpy as np
 import onnx
 import onnxruntime as ort
 
+from kuzet._native import core
 from kuzet.errors import InvalidArgument, ModelError
 from kuzet.models.contracts import check_contract, graph_inputs, make_batch_dynamic
 from kuzet.models.parallel import cpu_workers
@@ -95,15 +96,36 @@ class OrtModel:
             raise InvalidArgument(f"{self.spec.name}: run_device needs a CUDA session, this one runs on "
                                   f"{self.device}")
         cai = batch.__cuda_array_interface__
-        if np.dtype(cai["typestr"]) != np.float32 or len(cai["shape"]) != 4:
-            raise InvalidArgument(f"{self.spec.name}: expected a float32 NCHW CUDA batch")
+        shape = tuple(int(d) for d in cai["shape"])
+        if np.dtype(cai["typestr"]) != np.float32 or len(shape) != 4:
+            raise InvalidArgument(f"{self.spec.name}: expected a float32 NCHW CUDA batch, got {cai['typestr']} "
+                                  f"{shape}")
+        if cai.get("strides") is not None and tuple(cai["strides"]) != _c_strides(shape, 4):
+            raise InvalidArgument(f"{self.spec.name}: the CUDA batch must be C-contiguous (IOBinding reads it "
+                                  f"as such), got strides {tuple(cai['strides'])}")
+        if cai.get("stream") is not None:  # v3: its producer's work must be complete before ONNX Runtime reads
+            core.cuda_synchronize_stream(int(cai["stream"]))
+        return self.run_bound(int(cai["data"][0]), shape, "cuda", int(self.device.partition(":")[2]))
+
+    def run_bound(self, address: int, shape: tuple[int, ...], device_type: str,
+                  device_id: int) -> dict[str, np.ndarray]:
+        """Run on the float32 NCHW batch at `address` in the memory of (device_type, device_id), bound in
+        place with IOBinding (run_device's binding; the tests run it on host memory with the CPU EP, which
+        takes the very same calls); the outputs come back as numpy arrays."""
         binding = self.session.io_binding()
-        binding.bind_input(self.input_name, "cuda", int(self.device.partition(":")[2]), np.float32,
-                           list(cai["shape"]), int(cai["data"][0]))
+        binding.bind_input(self.input_name, device_type, device_id, np.float32, list(shape), address)
         for name in self.output_names:
             binding.bind_output(name, "cpu")
         self.session.run_with_iobinding(binding)
         return dict(zip(self.output_names, binding.copy_outputs_to_cpu(), strict=True))
+
+
+def _c_strides(shape: tuple[int, ...], itemsize: int) -> tuple[int, ...]:
+    strides, step = [], itemsize
+    for d in reversed(shape):
+        strides.append(step)
+        step *= d
+    return tuple(reversed(strides))
 
 
 _cache: dict[tuple[str, str, str, int | None], OrtModel] = {}

@@ -10,6 +10,7 @@
 #include <pybind11/pybind11.h>
 #include <pybind11/stl.h>
 
+#include <cstring>
 #include <utility>
 
 #include "bindings/bindings.hpp"
@@ -32,6 +33,10 @@ namespace kuzet::bindings {
 namespace {
 
 using kuzet::decode::NvdecStatus;
+
+std::string device_name(const DeviceArray& a) {
+  return a.buffer()->host() ? "cpu" : "cuda:" + std::to_string(a.device());
+}
 
 py::dict nvdec_info() {
   NvdecStatus status;
@@ -58,7 +63,7 @@ py::tuple as_tuple(const std::vector<int64_t>& v) {
   return t;
 }
 
-py::dict cuda_array_interface(const DeviceArray& a) {
+py::dict cuda_array_interface_dict(const DeviceArray& a) {
   py::dict d;
   d["shape"] = as_tuple(a.shape());
   d["typestr"] = "|u1";
@@ -68,6 +73,11 @@ py::dict cuda_array_interface(const DeviceArray& a) {
   d["version"] = 3;
   d["stream"] = py::none();  // complete before it was handed out: no synchronisation needed
   return d;
+}
+
+py::dict cuda_array_interface(const DeviceArray& a) {
+  if (a.buffer()->host()) throw py::attribute_error("this DeviceArray is in host memory (a test buffer)");
+  return cuda_array_interface_dict(a);
 }
 
 // What a DLPack capsule keeps alive: the GPU buffer and the shape/strides arrays DLTensor points at.
@@ -87,15 +97,22 @@ void destroy_unconsumed_capsule(PyObject* capsule) {
   if (t && t->deleter) t->deleter(t);
 }
 
-py::tuple dlpack_device(const DeviceArray& a) { return py::make_tuple(static_cast<int>(kKuzetDLCUDA), a.device()); }
+DLDevice dl_device_of(const DeviceArray& a) {
+  return a.buffer()->host() ? DLDevice{kKuzetDLCPU, 0} : DLDevice{kKuzetDLCUDA, a.device()};
+}
+
+py::tuple dlpack_device(const DeviceArray& a) {
+  const DLDevice d = dl_device_of(a);
+  return py::make_tuple(d.device_type, d.device_id);
+}
 
 py::capsule to_dlpack(const DeviceArray& a, const py::object& stream, const py::object& max_version,
                       const py::object& dl_device, const py::object& copy) {
   (void)stream;       // the data is already complete (see the top of this file)
   (void)max_version;  // kuzet produces the unversioned capsule, which every DLPack consumer accepts
   if (!dl_device.is_none() && !dl_device.equal(dlpack_device(a))) {
-    throw py::buffer_error("DeviceArray lives on CUDA device " + std::to_string(a.device()) +
-                           "; use .numpy() for a host copy");
+    throw py::buffer_error("DeviceArray lives on " + device_name(a) + ", not on DLPack device " +
+                           std::string(py::str(dl_device)) + "; use .numpy() for a host copy");
   }
   if (!copy.is_none() && copy.cast<bool>()) throw py::buffer_error("DeviceArray.__dlpack__ cannot copy (copy=True)");
   auto owner = std::make_unique<DlpackOwner>();
@@ -104,7 +121,7 @@ py::capsule to_dlpack(const DeviceArray& a, const py::object& stream, const py::
   owner->strides = a.strides_bytes();
   DLTensor& t = owner->tensor.dl_tensor;
   t.data = a.buffer()->data();
-  t.device = DLDevice{kKuzetDLCUDA, a.device()};
+  t.device = dl_device_of(a);
   t.ndim = static_cast<int32_t>(owner->shape.size());
   t.dtype = DLDataType{kKuzetDLUInt, 8, 1};
   t.shape = owner->shape.data();
@@ -133,7 +150,16 @@ std::string repr(const DeviceArray& a) {
   std::string s = "DeviceArray(shape=(";
   for (size_t i = 0; i < a.shape().size(); ++i) s += (i ? ", " : "") + std::to_string(a.shape()[i]);
   if (a.shape().size() == 1) s += ",";
-  return s + "), dtype=uint8, device='cuda:" + std::to_string(a.device()) + "')";
+  return s + "), dtype=uint8, device='" + device_name(a) + "')";
+}
+
+// Test hook: a DeviceArray over host memory holding a copy of `array`, for the DLPack/ownership tests on
+// machines without a GPU (it goes through the same __dlpack__ code as a frame in GPU memory).
+std::shared_ptr<DeviceArray> host_device_array(const py::array_t<uint8_t, py::array::c_style | py::array::forcecast>& array) {
+  auto buffer = DeviceBuffer::on_host(static_cast<size_t>(array.nbytes()));
+  if (array.nbytes() > 0) std::memcpy(buffer->data(), array.data(), static_cast<size_t>(array.nbytes()));
+  std::vector<int64_t> shape(array.shape(), array.shape() + array.ndim());
+  return std::make_shared<DeviceArray>(std::move(buffer), std::move(shape));
 }
 
 // Test hook: the GPU kernel's arithmetic run on the host over a packed NV12 frame (Y plane, then UV).
@@ -202,6 +228,21 @@ void bind_cuda(py::module_& m) {
       .def("__len__", [](const DeviceArray& a) { return a.shape().empty() ? 0 : a.shape()[0]; })
       .def("__repr__", &repr);
 
+  m.def(
+      "cuda_synchronize_stream",
+      [](uintptr_t stream) {
+        if (stream == 0) throw InvalidArgument("stream 0 is not a __cuda_array_interface__ stream (v3)");
+        py::gil_scoped_release release;
+        synchronize_stream(stream);
+      },
+      py::arg("stream"),
+      "Waits for a CUDA stream given as __cuda_array_interface__ v3 gives it (1: legacy default, 2: per-thread).");
+  m.def("_host_device_array", &host_device_array, py::arg("array"),
+        "Test hook: a DeviceArray in host memory (a copy of a uint8 array), for the DLPack tests without a GPU.");
+  m.def("_host_device_buffers_alive", &DeviceBuffer::host_buffers_alive,
+        "Test hook: how many host buffers of _host_device_array are still alive.");
+  m.def("_cuda_array_interface_dict", &cuda_array_interface_dict, py::arg("array"),
+        "Test hook: the __cuda_array_interface__ dict a DeviceArray gives (also for a host test array).");
   m.def("_semi_planar_to_rgb_reference", &semi_planar_to_rgb_reference, py::arg("nv12"), py::arg("width"),
         py::arg("height"), py::arg("color_space"), py::arg("full_range"), py::arg("layout"),
         "Test hook: the CUDA colour-conversion arithmetic, run on the host.");

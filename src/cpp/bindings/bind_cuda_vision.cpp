@@ -58,7 +58,13 @@ void parse_interface(const py::object& interface, CudaArray& a, const std::strin
     if (given.size() != a.shape.size()) throw InvalidArgument(name + ": strides do not match the shape");
     a.strides = given;
   }
-  if (cai.contains("stream") && !cai["stream"].is_none()) a.stream = cai["stream"].cast<std::uintptr_t>();
+  if (cai.contains("mask") && !cai["mask"].is_none()) throw InvalidArgument(name + ": masked arrays are not supported");
+  // v3: the producer's stream to synchronise on (1: legacy default, 2: per-thread default, else a cudaStream_t,
+  // whose values CUDA gives these two meanings too); None or absent: nothing to wait for; 0 is invalid.
+  if (cai.contains("stream") && !cai["stream"].is_none()) {
+    a.stream = cai["stream"].cast<std::uintptr_t>();
+    if (a.stream == 0) throw InvalidArgument(name + ": __cuda_array_interface__ stream 0 is not allowed (v3)");
+  }
   if (a.data == 0 && step != 0) throw InvalidArgument(name + ": null device pointer");
 }
 
@@ -204,6 +210,14 @@ DeviceImages device_images(const py::handle& images, const std::string& what, co
   return out;
 }
 
+// The producers' streams of the sources and of `out`: its producer may still have work queued on it (a
+// cupy.zeros still filling it, a previous reader of it), which must finish before the kernel writes there.
+std::vector<std::uintptr_t> streams_to_wait_for(const DeviceImages& images, const CudaArray& out) {
+  std::vector<std::uintptr_t> streams = images.streams;
+  streams.push_back(out.stream);
+  return streams;
+}
+
 int parse_device(const std::string& device, const std::string& what) {
   if (device == "cuda") return 0;
   if (device.rfind("cuda:", 0) == 0 && device.size() > 5 && device.size() < 9 &&
@@ -262,8 +276,8 @@ py::array_t<float> cuda_preprocess_batch(const py::handle& images, const py::han
   float* tr = transforms.mutable_data();
   {
     py::gil_scoped_release release;
-    vision::cuda::preprocess_batch_from_device(imgs.views, imgs.streams, opt, reinterpret_cast<float*>(o.data), tr,
-                                               gpu);
+    vision::cuda::preprocess_batch_from_device(imgs.views, streams_to_wait_for(imgs, o), opt,
+                                               reinterpret_cast<float*>(o.data), tr, gpu);
   }
   return transforms;
 }
@@ -300,8 +314,8 @@ py::object cuda_warp_batch(const py::handle& images, const py::array& image_inde
   if (o.readonly) throw InvalidArgument("cuda_warp_batch: out is read-only");
   {
     py::gil_scoped_release release;
-    vision::cuda::warp_batch_from_device(imgs.views, imgs.streams, jobs.image_index, jobs.matrices, out_h, out_w, border,
-                                         reinterpret_cast<std::uint8_t*>(o.data), true, gpu);
+    vision::cuda::warp_batch_from_device(imgs.views, streams_to_wait_for(imgs, o), jobs.image_index, jobs.matrices,
+                                         out_h, out_w, border, reinterpret_cast<std::uint8_t*>(o.data), true, gpu);
   }
   return out;
 }

@@ -1,10 +1,33 @@
 #include "common/device_array.hpp"
 
+#include <atomic>
+#include <cstdint>
 #include <utility>
 
 #include "common/errors.hpp"
 
 namespace kuzet {
+
+namespace {
+std::atomic<int> host_buffers{0};
+}
+
+DeviceBuffer::DeviceBuffer(HostTag, size_t bytes)
+    : data_(new std::uint8_t[bytes == 0 ? 1 : bytes]), bytes_(bytes), device_(-1), host_(true) {
+  ++host_buffers;
+}
+
+std::shared_ptr<DeviceBuffer> DeviceBuffer::on_host(size_t bytes) {
+  return std::shared_ptr<DeviceBuffer>(new DeviceBuffer(HostTag{}, bytes));
+}
+
+int DeviceBuffer::host_buffers_alive() { return host_buffers.load(); }
+
+void DeviceBuffer::release_host() {
+  delete[] static_cast<std::uint8_t*>(data_);
+  data_ = nullptr;
+  --host_buffers;
+}
 
 DeviceArray::DeviceArray(std::shared_ptr<DeviceBuffer> buffer, std::vector<int64_t> shape)
     : buffer_(std::move(buffer)), shape_(std::move(shape)) {

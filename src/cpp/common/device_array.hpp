@@ -16,19 +16,29 @@ class DeviceBuffer {
   // Allocates `bytes` on CUDA device `device`, ordered after the work already queued on `stream`
   // (a cudaStream_t; null = the legacy default stream). Throws kuzet::Error when out of memory.
   DeviceBuffer(size_t bytes, int device, void* stream);
+  // Host memory in place of device memory, so that the hand-over protocols (DLPack capsules, ownership,
+  // shapes) run in tests on machines without a GPU: arrays over it report the CPU as their device.
+  static std::shared_ptr<DeviceBuffer> on_host(size_t bytes);
+  static int host_buffers_alive();  // for the tests of ownership
   ~DeviceBuffer();
   DeviceBuffer(const DeviceBuffer&) = delete;
   DeviceBuffer& operator=(const DeviceBuffer&) = delete;
 
   void* data() const { return data_; }
   size_t bytes() const { return bytes_; }
-  int device() const { return device_; }
+  int device() const { return device_; }  // -1 for host memory
+  bool host() const { return host_; }
 
  private:
+  struct HostTag {};
+  DeviceBuffer(HostTag, size_t bytes);
+  void release_host();
+
   void* data_ = nullptr;
   size_t bytes_ = 0;
   int device_ = 0;
   bool pooled_ = false;  // came from cudaMallocAsync (freed with cudaFreeAsync)
+  bool host_ = false;    // host memory (on_host)
 };
 
 class DeviceArray {
@@ -52,5 +62,9 @@ class DeviceArray {
 
 // Host-to-device copy into `dst` (device memory), used where a frame had to be converted on the CPU.
 void copy_host_to_device(void* dst, const void* src, size_t bytes, void* stream);
+
+// Waits for the work queued on a producer's stream, given as __cuda_array_interface__ v3 gives it
+// (1: legacy default stream, 2: per-thread default stream, else a cudaStream_t).
+void synchronize_stream(uintptr_t stream);
 
 }  // namespace kuzet

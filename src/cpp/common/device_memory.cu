@@ -5,6 +5,7 @@
 #include <cuda_runtime.h>
 
 #include <cstdint>
+#include <cstring>
 #include <mutex>
 #include <set>
 
@@ -65,16 +66,29 @@ DeviceBuffer::DeviceBuffer(size_t bytes, int device, void* stream) : bytes_(byte
 }
 
 DeviceBuffer::~DeviceBuffer() {
-  if (!data_) return;
-  CudaDeviceGuard guard(device_);
-  if (pooled_) {
-    cudaFreeAsync(data_, cudaStreamLegacy);
-  } else {
-    cudaFree(data_);
+  if (host_) {
+    release_host();
+    return;
   }
+  if (!data_) return;
+  {
+    CudaDeviceGuard guard(device_);
+    if (pooled_) {
+      cudaFreeAsync(data_, cudaStreamLegacy);
+    } else {
+      cudaFree(data_);
+    }
+  }
+  // A failed free (e.g. at exit, the runtime already unloading) must not stay behind as the thread's last
+  // error, where the next kernel launch check (cudaGetLastError) would report it as its own failure.
+  cudaGetLastError();
 }
 
 void DeviceArray::copy_to_host(void* dst) const {
+  if (buffer_->host()) {
+    std::memcpy(dst, buffer_->data(), nbytes());
+    return;
+  }
   CudaDeviceGuard guard(device());
   cudaError_t err = guard.result();
   if (err == cudaSuccess) err = cudaMemcpy(dst, buffer_->data(), nbytes(), cudaMemcpyDeviceToHost);
@@ -86,6 +100,12 @@ void copy_host_to_device(void* dst, const void* src, size_t bytes, void* stream)
   cudaError_t err = cudaMemcpyAsync(dst, src, bytes, cudaMemcpyHostToDevice, s);
   if (err == cudaSuccess) err = cudaStreamSynchronize(s);  // `src` may be freed as soon as we return
   if (err != cudaSuccess) fail("copying a frame to the GPU failed", err);
+}
+
+void synchronize_stream(uintptr_t stream) {
+  // CUDA defines cudaStreamLegacy as 1 and cudaStreamPerThread as 2: the interface's values are handles too.
+  const cudaError_t err = cudaStreamSynchronize(reinterpret_cast<cudaStream_t>(stream));
+  if (err != cudaSuccess) fail("waiting for the CUDA stream " + std::to_string(stream) + " failed", err);
 }
 
 }  // namespace kuzet
