@@ -67,6 +67,18 @@ def test_gpu_rgb_within_one_level_of_cpu(data_dir, relpath, layout):
         assert diff.max() <= 1, f"{relpath} frame {i}: max difference {diff.max()}"
 
 
+def test_cuda_reader_samples_like_the_cpu_reader(data_dir):
+    path = data_dir / "plates/video/license_plate_uk.mp4"
+    with kuzet.VideoReader(path, device="cpu", layout="nv12", every_n=2, sample_fps=6.0) as reader:
+        cpu = [(f.index, f.data) for f in reader]
+        cpu_left_out = reader.stats.sampled_out
+    with CudaVideoReader(path, layout="nv12", every_n=2, sample_fps=6.0) as reader:
+        gpu = [(f.index, f.data.numpy()) for f in reader]
+        assert reader.stats.sampled_out == cpu_left_out == 140 - len(cpu)
+    assert [i for i, _ in gpu] == [i for i, _ in cpu] and 25 <= len(cpu) <= 30
+    assert all(np.array_equal(a, b) for (_, a), (_, b) in zip(cpu, gpu, strict=True))
+
+
 def test_gpu_planar_rgb_is_the_interleaved_rgb_transposed(data_dir):
     path = data_dir / "plates/video/license_plate_uk.mp4"
     planar = gpu_frames(path, "rgb_planar", 5)

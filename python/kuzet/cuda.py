@@ -57,6 +57,7 @@ class CudaVideoReader:
 
     ``device`` is ``"cuda"`` or ``"cuda:N"``; where NVDEC cannot be used (no CUDA build, no device, or a
     codec/profile NVDEC does not handle) opening raises :class:`kuzet.DeviceUnavailable` saying why.
+    ``every_n`` / ``sample_fps`` sample as in :class:`kuzet.VideoReader` (frames left out are never converted).
     """
 
     def __init__(
@@ -68,11 +69,14 @@ class CudaVideoReader:
         errors: ErrorPolicy = "raise",
         timeout: float | None = 10.0,
         options: Mapping[str, str] | None = None,
+        every_n: int = 1,
+        sample_fps: float | None = None,
     ) -> None:
         if not isinstance(device, str) or not _CUDA_DEVICE.fullmatch(device):
             raise InvalidArgument(f"CudaVideoReader device must be 'cuda' or 'cuda:N', got {device!r}")
         self._reader = VideoReader(
-            source, device=device, layout=layout, errors=errors, timeout=timeout, options=options
+            source, device=device, layout=layout, errors=errors, timeout=timeout, options=options, every_n=every_n,
+            sample_fps=sample_fps,
         )
 
     @property
