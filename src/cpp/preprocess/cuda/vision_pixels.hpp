@@ -22,10 +22,12 @@ struct DeviceImage {
   YuvToRgb yuv;
 };
 
-// Where one image lands in the model input (from plan_resize).
+// Where one image lands in the model input (from plan_resize), and the source pixels per resized pixel of
+// its luma (or RGB) and chroma planes, in double as the CPU version's taps use them.
 struct PlanParams {
   int new_w, new_h, pad_x, pad_y;
-  float ratio_x, ratio_y;  // source pixels per resized pixel
+  double ratio_x, ratio_y;
+  double chroma_ratio_x, chroma_ratio_y;  // NV12: (width / 2) / new_w, (height / 2) / new_h
 };
 
 // What the model input wants: output channel c = value * mul[c] + add[c], channel 0 blue when bgr; `pad`
@@ -50,32 +52,39 @@ KUZET_PIXEL_HD Nv12Planes planes_of(const DeviceImage& img) {
 }
 
 // One tap pair of a bilinear resize with half-pixel centres (like cv2.INTER_LINEAR): output position d
-// reads source position (d + 0.5) * ratio - 0.5, edge pixels replicated.
-KUZET_PIXEL_HD void resize_tap(int d, float ratio, int in, int& i0, int& i1, float& w1) {
-  const float f = (d + 0.5f) * ratio - 0.5f;
-  int s = static_cast<int>(::floorf(f));
-  float a = f - s;
+// reads source position (d + 0.5) * ratio - 0.5, edge pixels replicated. Positions in double, the weight
+// rounded to float once, exactly as the CPU version's make_taps (preprocess.cpp): a float position loses
+// up to 1e-4 of a pixel on a 1280-wide source.
+KUZET_PIXEL_HD void resize_tap(int d, double ratio, int in, int& i0, int& i1, float& w1) {
+  const double f = (d + 0.5) * ratio - 0.5;
+  int s = static_cast<int>(::floor(f));
+  double a = f - s;
   if (s < 0) {
     s = 0;
-    a = 0.f;
+    a = 0.0;
   }
   if (s >= in - 1) {
     s = in - 1;
-    a = 0.f;
+    a = 0.0;
   }
   i0 = s;
   i1 = s + 1 < in - 1 ? s + 1 : in - 1;
-  w1 = a;
+  w1 = static_cast<float>(a);
 }
 
-KUZET_PIXEL_HD void rgb_resize_sample(const DeviceImage& img, int x0, int x1, float ax, int y0, int y1, float ay,
-                                      float v[3]) {
+// RGB source: each channel resampled horizontally on rows y0 and y1, then blended vertically and normalised in
+// one step with the weights folded into the scale, in the CPU version's order of operations (preprocess.cpp:
+// out = (1 - ay) * mul * top + ay * mul * bottom + add), so both round alike. Output channel c of `out`.
+KUZET_PIXEL_HD void rgb_resize_normalise(const DeviceImage& img, int x0, int x1, float ax, int y0, int y1, float ay,
+                                         const Normalise& norm, float out[3]) {
   const std::uint8_t* r0 = img.data + static_cast<long long>(y0) * img.row_stride;
   const std::uint8_t* r1 = img.data + static_cast<long long>(y1) * img.row_stride;
   for (int c = 0; c < 3; ++c) {
-    const float top = r0[3 * x0 + c] + ax * (r0[3 * x1 + c] - r0[3 * x0 + c]);
-    const float bottom = r1[3 * x0 + c] + ax * (r1[3 * x1 + c] - r1[3 * x0 + c]);
-    v[c] = top + ay * (bottom - top);
+    const int s = norm.bgr ? 2 - c : c;  // the source channel of output channel c
+    const float top = r0[3 * x0 + s] + ax * (r0[3 * x1 + s] - r0[3 * x0 + s]);
+    const float bottom = r1[3 * x0 + s] + ax * (r1[3 * x1 + s] - r1[3 * x0 + s]);
+    const float wa = (1.f - ay) * norm.mul[c], wb = ay * norm.mul[c];
+    out[c] = wa * top + wb * bottom + norm.add[c];
   }
 }
 
@@ -94,24 +103,66 @@ KUZET_PIXEL_HD void preprocess_pixel(const DeviceImage& img, const PlanParams& p
   resize_tap(dx, p.ratio_x, img.width, x0, x1, ax);
   resize_tap(dy, p.ratio_y, img.height, y0, y1, ay);
   float v[3];
-  if (img.nv12) {
+  if (!img.nv12) {
+    rgb_resize_normalise(img, x0, x1, ax, y0, y1, ay, norm, v);
+  } else {
     // Chroma: the same mapping over the half-size plane (centred siting), as the CPU version does.
     int cx0, cx1, cy0, cy1;
     float acx, acy;
-    resize_tap(dx, 0.5f * p.ratio_x, img.width / 2, cx0, cx1, acx);
-    resize_tap(dy, 0.5f * p.ratio_y, img.height / 2, cy0, cy1, acy);
-    nv12_resize_sample(planes_of(img), x0, x1, ax, y0, y1, ay, cx0, cx1, acx, cy0, cy1, acy, v);
-  } else {
-    rgb_resize_sample(img, x0, x1, ax, y0, y1, ay, v);
+    resize_tap(dx, p.chroma_ratio_x, img.width / 2, cx0, cx1, acx);
+    resize_tap(dy, p.chroma_ratio_y, img.height / 2, cy0, cy1, acy);
+    float rgb[3];
+    nv12_resize_sample(planes_of(img), x0, x1, ax, y0, y1, ay, cx0, cx1, acx, cy0, cy1, acy, rgb);
+    for (int c = 0; c < 3; ++c) v[c] = rgb[norm.bgr ? 2 - c : c] * norm.mul[c] + norm.add[c];
   }
-  const float c0 = norm.bgr ? v[2] : v[0], c2 = norm.bgr ? v[0] : v[2];
-  dst[0] = c0 * norm.mul[0] + norm.add[0];
-  dst[plane] = v[1] * norm.mul[1] + norm.add[1];
-  dst[2 * plane] = c2 * norm.mul[2] + norm.add[2];
+  dst[0] = v[0];
+  dst[plane] = v[1];
+  dst[2 * plane] = v[2];
 }
 
 KUZET_PIXEL_HD std::uint8_t to_level(float v) {
   return static_cast<std::uint8_t>(::fminf(::fmaxf(v, 0.f), 255.f));
+}
+
+// RGB warp sample at a finite source position (sx, sy) within 2^24 of the frame, computed as the CPU version
+// does (warp.cpp), so both give the same bytes: with all four taps inside the image, 11-bit fixed-point
+// weights (error < 0.2 level); otherwise float weights with the taps outside reading `border`.
+KUZET_PIXEL_HD void rgb_warp_sample(const DeviceImage& img, double sx, double sy, int border, std::uint8_t* dst) {
+  constexpr int kBits = 11;
+  constexpr int kOne = 1 << kBits;
+  if (sx >= 0.0 && sy >= 0.0 && sx < img.width - 1 && sy < img.height - 1) {
+    const int x0 = static_cast<int>(sx), y0 = static_cast<int>(sy);
+    const int wx = static_cast<int>((sx - x0) * kOne + 0.5), wy = static_cast<int>((sy - y0) * kOne + 0.5);
+    const std::uint8_t* p = img.data + static_cast<long long>(y0) * img.row_stride + 3 * x0;
+    const std::uint8_t* q = p + img.row_stride;
+    for (int c = 0; c < 3; ++c) {
+      const int top = p[c] * (kOne - wx) + p[c + 3] * wx;
+      const int bottom = q[c] * (kOne - wx) + q[c + 3] * wx;
+      dst[c] = static_cast<std::uint8_t>((top * (kOne - wy) + bottom * wy + (1 << (2 * kBits - 1))) >> (2 * kBits));
+    }
+    return;
+  }
+  const double fsx = ::floor(sx), fsy = ::floor(sy);
+  const long long x0 = static_cast<long long>(fsx), y0 = static_cast<long long>(fsy);
+  if (x0 >= img.width || y0 >= img.height || x0 < -1 || y0 < -1) {
+    dst[0] = dst[1] = dst[2] = static_cast<std::uint8_t>(border);
+    return;
+  }
+  const float fx = static_cast<float>(sx - fsx), fy = static_cast<float>(sy - fsy);
+  const bool in_x0 = x0 >= 0, in_x1 = x0 + 1 < img.width;
+  const bool in_y0 = y0 >= 0, in_y1 = y0 + 1 < img.height;
+  const std::uint8_t* r0 = in_y0 ? img.data + y0 * img.row_stride : nullptr;
+  const std::uint8_t* r1 = in_y1 ? img.data + (y0 + 1) * img.row_stride : nullptr;
+  const long long c0 = 3 * x0, c1 = 3 * (x0 + 1);
+  const float bv = static_cast<float>(border);
+  const float w00 = (1 - fx) * (1 - fy), w01 = fx * (1 - fy), w10 = (1 - fx) * fy, w11 = fx * fy;
+  for (int c = 0; c < 3; ++c) {
+    const float p00 = (in_y0 && in_x0) ? r0[c0 + c] : bv;
+    const float p01 = (in_y0 && in_x1) ? r0[c1 + c] : bv;
+    const float p10 = (in_y1 && in_x0) ? r1[c0 + c] : bv;
+    const float p11 = (in_y1 && in_x1) ? r1[c1 + c] : bv;
+    dst[c] = to_level(w00 * p00 + w01 * p01 + w10 * p10 + w11 * p11 + 0.5f);
+  }
 }
 
 // Output pixel (x, y) of one crop: `dst` is its 3 bytes, `m` the crop's 3x3 matrix (output -> source,
@@ -119,14 +170,15 @@ KUZET_PIXEL_HD std::uint8_t to_level(float v) {
 // 2^24) is `border`.
 KUZET_PIXEL_HD void warp_pixel(const DeviceImage& img, const double* m, int x, int y, int border,
                                std::uint8_t* dst) {
-  double sx = m[0] * x + m[1] * y + m[2];
-  double sy = m[3] * x + m[4] * y + m[5];
-  const double w = m[6] * x + m[7] * y + m[8];
+  // Summed in the CPU version's order (warp.cpp map_row: the row's part first), so both round alike.
+  double sx = (m[1] * y + m[2]) + m[0] * x;
+  double sy = (m[4] * y + m[5]) + m[3] * x;
+  const double w = (m[7] * y + m[8]) + m[6] * x;
   if (!(m[6] == 0.0 && m[7] == 0.0 && m[8] == 1.0)) {
     sx = w != 0.0 ? sx / w : -1e9;
     sy = w != 0.0 ? sy / w : -1e9;
   }
-  if (!(::fabs(sx) < 16777216.0 && ::fabs(sy) < 16777216.0)) {
+  if (!(::fabs(sx) < 16777216.0 && ::fabs(sy) < 16777216.0)) {  // also catches NaN
     dst[0] = dst[1] = dst[2] = static_cast<std::uint8_t>(border);
     return;
   }
@@ -136,23 +188,7 @@ KUZET_PIXEL_HD void warp_pixel(const DeviceImage& img, const double* m, int x, i
     for (int c = 0; c < 3; ++c) dst[c] = to_level(rgb[c] + 0.5f);
     return;
   }
-  const double fsx = ::floor(sx), fsy = ::floor(sy);
-  const int x0 = static_cast<int>(fsx), y0 = static_cast<int>(fsy);
-  const float fx = static_cast<float>(sx - fsx), fy = static_cast<float>(sy - fsy);
-  const float bv = static_cast<float>(border);
-  for (int c = 0; c < 3; ++c) {
-    float p[2][2];
-    for (int j = 0; j < 2; ++j) {
-      for (int i = 0; i < 2; ++i) {
-        const int xx = x0 + i, yy = y0 + j;
-        const bool inside = xx >= 0 && yy >= 0 && xx < img.width && yy < img.height;
-        p[j][i] = inside ? img.data[static_cast<long long>(yy) * img.row_stride + 3 * xx + c] : bv;
-      }
-    }
-    const float top = p[0][0] + fx * (p[0][1] - p[0][0]);
-    const float bottom = p[1][0] + fx * (p[1][1] - p[1][0]);
-    dst[c] = to_level(top + fy * (bottom - top) + 0.5f);
-  }
+  rgb_warp_sample(img, sx, sy, border, dst);
 }
 
 }  // namespace kuzet::vision::cuda

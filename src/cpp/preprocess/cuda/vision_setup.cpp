@@ -48,9 +48,15 @@ std::vector<PlanParams> plan_all(const std::vector<ImageView>& images, const Pre
   std::vector<PlanParams> plans(images.size());
   for (std::size_t i = 0; i < images.size(); ++i) {
     const ResizePlan p = plan_resize(images[i].height, images[i].width, opt);
-    plans[i] = {p.new_w, p.new_h, p.pad_x, p.pad_y,
-                static_cast<float>(static_cast<double>(images[i].width) / p.new_w),
-                static_cast<float>(static_cast<double>(images[i].height) / p.new_h)};
+    const int w = images[i].width, h = images[i].height;
+    plans[i] = {p.new_w,
+                p.new_h,
+                p.pad_x,
+                p.pad_y,
+                static_cast<double>(w) / p.new_w,
+                static_cast<double>(h) / p.new_h,
+                static_cast<double>(w / 2) / p.new_w,
+                static_cast<double>(h / 2) / p.new_h};
     transforms[4 * i + 0] = p.scale_x;
     transforms[4 * i + 1] = p.scale_y;
     transforms[4 * i + 2] = static_cast<float>(p.pad_x);
