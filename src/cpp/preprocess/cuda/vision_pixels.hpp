@@ -2,6 +2,9 @@
 // functions: the kernels only find their pixel and call these, and the host twin (vision_on_host.cpp) calls
 // the very same code for every pixel, so the kernels' arithmetic is tested on machines without a GPU.
 // Every function reads sources through DeviceImage (device addresses in the kernels, host ones in the twin).
+// They repeat the CPU version's operations in its order (preprocess.cpp, warp.cpp), so kernel, twin and CPU
+// give the same floats and bytes, bit for bit; on the GPU that needs each product and sum rounded on its
+// own, so vision_cuda.cu is compiled with --fmad=false (CMakeLists.txt).
 #pragma once
 #include <cstddef>
 #include <cstdint>
