@@ -73,14 +73,14 @@ void wait_for(const std::vector<std::uintptr_t>& producer_streams) {
 }
 
 // One thread per output pixel; the pixel's work is preprocess_pixel (vision_pixels.hpp, shared with the host twin).
-__global__ void preprocess_kernel(const DeviceImage* images, const PlanParams* plans, int out_h, int out_w,
-                                  Normalise norm, float* out) {
+__global__ void preprocess_kernel(const DeviceImage* images, const PlanParams* plans, const Tap* taps, int out_h,
+                                  int out_w, Normalise norm, float* out) {
   const int x = blockIdx.x * blockDim.x + threadIdx.x;
   const int y = blockIdx.y * blockDim.y + threadIdx.y;
   const int n = blockIdx.z;
   if (x >= out_w || y >= out_h) return;
   float* image_out = out + static_cast<std::size_t>(n) * 3 * static_cast<std::size_t>(out_h) * out_w;
-  preprocess_pixel(images[n], plans[n], norm, out_h, out_w, x, y, image_out);
+  preprocess_pixel(images[n], plans[n], taps, norm, out_h, out_w, x, y, image_out);
 }
 
 // One thread per output pixel of crop k; the pixel's work is warp_pixel (vision_pixels.hpp).
@@ -108,19 +108,21 @@ bool built() { return true; }
 namespace {
 
 // Runs the preprocess kernel over images in device memory into `target` (device) on `stream`.
-void launch_preprocess(const std::vector<DeviceImage>& layout, const std::vector<PlanParams>& plans,
-                       const PreprocessOptions& opt, float* target, cudaStream_t stream) {
+void launch_preprocess(const std::vector<DeviceImage>& layout, const Plans& plans, const PreprocessOptions& opt,
+                       float* target, cudaStream_t stream) {
   const std::size_t n = layout.size();
   DeviceBuffer<DeviceImage> d_layout(n);
   DeviceBuffer<PlanParams> d_plans(n);
+  DeviceBuffer<Tap> d_taps(plans.taps.size());
   copy_to_device(d_layout, layout, stream);
-  copy_to_device(d_plans, plans, stream);
+  copy_to_device(d_plans, plans.params, stream);
+  copy_to_device(d_taps, plans.taps, stream);
   const dim3 block(32, 8);
   const dim3 grid((opt.out_w + 31) / 32, (opt.out_h + 7) / 8, static_cast<unsigned>(n));
-  preprocess_kernel<<<grid, block, 0, stream>>>(d_layout.ptr, d_plans.ptr, opt.out_h, opt.out_w,
+  preprocess_kernel<<<grid, block, 0, stream>>>(d_layout.ptr, d_plans.ptr, d_taps.ptr, opt.out_h, opt.out_w,
                                                 normalise_of(opt), target);
   check(cudaGetLastError(), "preprocess kernel launch");
-  check(cudaStreamSynchronize(stream), "preprocess");  // before d_layout / d_plans are freed
+  check(cudaStreamSynchronize(stream), "preprocess");  // before the parameter buffers are freed
 }
 
 // Runs the warp kernel over images in device memory into `target` (device) on `stream`.
@@ -150,7 +152,7 @@ void preprocess_batch(const std::vector<ImageView>& images, const PreprocessOpti
   if (n == 0) return;
   check_grid_depth(n);
   check(cudaSetDevice(device), "cudaSetDevice");
-  const std::vector<PlanParams> plans = plan_all(images, opt, transforms);
+  const Plans plans = plan_all(images, opt, transforms);
   Stream stream;
   DeviceBuffer<std::uint8_t> pixels(packed_bytes(images));
   const std::vector<DeviceImage> layout = upload(images, pixels.ptr, stream.s);
@@ -171,7 +173,7 @@ void preprocess_batch_from_device(const std::vector<ImageView>& device_images,
   if (n == 0) return;
   check_grid_depth(n);
   check(cudaSetDevice(device), "cudaSetDevice");
-  const std::vector<PlanParams> plans = plan_all(device_images, opt, transforms);
+  const Plans plans = plan_all(device_images, opt, transforms);
   wait_for(producer_streams);
   Stream stream;
   launch_preprocess(in_place_layout(device_images), plans, opt, out_device, stream.s);

@@ -53,7 +53,7 @@ void preprocess_batch_on_host(const std::vector<ImageView>& images, const Prepro
   const std::size_t n = images.size();
   if (n == 0) return;
   check_grid_depth(n);
-  const std::vector<PlanParams> plans = plan_all(images, opt, transforms);
+  const Plans plans = plan_all(images, opt, transforms);
   PackedImages packed;
   const std::vector<DeviceImage> sources = layout_of(images, layout, packed);
   const Normalise norm = normalise_of(opt);
@@ -61,7 +61,8 @@ void preprocess_batch_on_host(const std::vector<ImageView>& images, const Prepro
   for (std::size_t i = 0; i < n; ++i)
     for (int y = 0; y < opt.out_h; ++y)
       for (int x = 0; x < opt.out_w; ++x)
-        preprocess_pixel(sources[i], plans[i], norm, opt.out_h, opt.out_w, x, y, out + i * per_image);
+        preprocess_pixel(sources[i], plans.params[i], plans.taps.data(), norm, opt.out_h, opt.out_w, x, y,
+                         out + i * per_image);
 }
 
 void warp_batch_on_host(const std::vector<ImageView>& images, const std::vector<int>& image_index,

@@ -25,12 +25,18 @@ struct DeviceImage {
   YuvToRgb yuv;
 };
 
-// Where one image lands in the model input (from plan_resize), and the source pixels per resized pixel of
-// its luma (or RGB) and chroma planes, in double as the CPU version's taps use them.
+// One output column's (or row's) bilinear taps: source indices i0 and i1, and the weight of i1.
+struct Tap {
+  int i0, i1;
+  float w1;
+};
+
+// Where one image lands in the model input (from plan_resize), and where its taps lie in the tap table
+// (plan_all): new_w column taps and new_h row taps of the luma (or RGB) plane, and for NV12 those of the
+// half-size chroma plane.
 struct PlanParams {
   int new_w, new_h, pad_x, pad_y;
-  double ratio_x, ratio_y;
-  double chroma_ratio_x, chroma_ratio_y;  // NV12: (width / 2) / new_w, (height / 2) / new_h
+  long long x_taps, y_taps, chroma_x_taps, chroma_y_taps;
 };
 
 // What the model input wants: output channel c = value * mul[c] + add[c], channel 0 blue when bgr; `pad`
@@ -54,11 +60,13 @@ KUZET_PIXEL_HD Nv12Planes planes_of(const DeviceImage& img) {
   return p;
 }
 
-// One tap pair of a bilinear resize with half-pixel centres (like cv2.INTER_LINEAR): output position d
-// reads source position (d + 0.5) * ratio - 0.5, edge pixels replicated. Positions in double, the weight
-// rounded to float once, exactly as the CPU version's make_taps (preprocess.cpp): a float position loses
-// up to 1e-4 of a pixel on a 1280-wide source.
-KUZET_PIXEL_HD void resize_tap(int d, double ratio, int in, int& i0, int& i1, float& w1) {
+// Tap d of a bilinear resize from `in` to `out` samples with half-pixel centres (like cv2.INTER_LINEAR):
+// output position d reads source position (d + 0.5) * in / out - 0.5, edge pixels replicated. Positions in
+// double, the weight rounded to float once, exactly as the CPU version's make_taps (preprocess.cpp; a float
+// position would be off by up to 1e-4 px on a 1280-wide source). Computed once per column and row on the
+// host (plan_all), so the kernel does no double arithmetic per pixel (slow on consumer GPUs).
+KUZET_PIXEL_HD Tap resize_tap(int d, int in, int out) {
+  const double ratio = static_cast<double>(in) / out;
   const double f = (d + 0.5) * ratio - 0.5;
   int s = static_cast<int>(::floor(f));
   double a = f - s;
@@ -70,16 +78,16 @@ KUZET_PIXEL_HD void resize_tap(int d, double ratio, int in, int& i0, int& i1, fl
     s = in - 1;
     a = 0.0;
   }
-  i0 = s;
-  i1 = s + 1 < in - 1 ? s + 1 : in - 1;
-  w1 = static_cast<float>(a);
+  return {s, s + 1 < in - 1 ? s + 1 : in - 1, static_cast<float>(a)};
 }
 
 // RGB source: each channel resampled horizontally on rows y0 and y1, then blended vertically and normalised in
 // one step with the weights folded into the scale, in the CPU version's order of operations (preprocess.cpp:
 // out = (1 - ay) * mul * top + ay * mul * bottom + add), so both round alike. Output channel c of `out`.
-KUZET_PIXEL_HD void rgb_resize_normalise(const DeviceImage& img, int x0, int x1, float ax, int y0, int y1, float ay,
-                                         const Normalise& norm, float out[3]) {
+KUZET_PIXEL_HD void rgb_resize_normalise(const DeviceImage& img, const Tap& tx, const Tap& ty, const Normalise& norm,
+                                         float out[3]) {
+  const int x0 = tx.i0, x1 = tx.i1, y0 = ty.i0, y1 = ty.i1;
+  const float ax = tx.w1, ay = ty.w1;
   const std::uint8_t* r0 = img.data + static_cast<long long>(y0) * img.row_stride;
   const std::uint8_t* r1 = img.data + static_cast<long long>(y1) * img.row_stride;
   for (int c = 0; c < 3; ++c) {
@@ -91,9 +99,10 @@ KUZET_PIXEL_HD void rgb_resize_normalise(const DeviceImage& img, int x0, int x1,
   }
 }
 
-// Output pixel (x, y) of one image's model input: `out` is that image's 3 planes of out_h*out_w floats.
-KUZET_PIXEL_HD void preprocess_pixel(const DeviceImage& img, const PlanParams& p, const Normalise& norm, int out_h,
-                                     int out_w, int x, int y, float* out) {
+// Output pixel (x, y) of one image's model input: `out` is that image's 3 planes of out_h*out_w floats,
+// `taps` the tap table of the batch.
+KUZET_PIXEL_HD void preprocess_pixel(const DeviceImage& img, const PlanParams& p, const Tap* taps,
+                                     const Normalise& norm, int out_h, int out_w, int x, int y, float* out) {
   const std::size_t plane = static_cast<std::size_t>(out_h) * out_w;
   float* dst = out + static_cast<std::size_t>(y) * out_w + x;
   const int dx = x - p.pad_x, dy = y - p.pad_y;
@@ -101,21 +110,16 @@ KUZET_PIXEL_HD void preprocess_pixel(const DeviceImage& img, const PlanParams& p
     dst[0] = dst[plane] = dst[2 * plane] = norm.pad;
     return;
   }
-  int x0, x1, y0, y1;
-  float ax, ay;
-  resize_tap(dx, p.ratio_x, img.width, x0, x1, ax);
-  resize_tap(dy, p.ratio_y, img.height, y0, y1, ay);
+  const Tap tx = taps[p.x_taps + dx], ty = taps[p.y_taps + dy];
   float v[3];
   if (!img.nv12) {
-    rgb_resize_normalise(img, x0, x1, ax, y0, y1, ay, norm, v);
+    rgb_resize_normalise(img, tx, ty, norm, v);
   } else {
     // Chroma: the same mapping over the half-size plane (centred siting), as the CPU version does.
-    int cx0, cx1, cy0, cy1;
-    float acx, acy;
-    resize_tap(dx, p.chroma_ratio_x, img.width / 2, cx0, cx1, acx);
-    resize_tap(dy, p.chroma_ratio_y, img.height / 2, cy0, cy1, acy);
+    const Tap cx = taps[p.chroma_x_taps + dx], cy = taps[p.chroma_y_taps + dy];
     float rgb[3];
-    nv12_resize_sample(planes_of(img), x0, x1, ax, y0, y1, ay, cx0, cx1, acx, cy0, cy1, acy, rgb);
+    nv12_resize_sample(planes_of(img), tx.i0, tx.i1, tx.w1, ty.i0, ty.i1, ty.w1, cx.i0, cx.i1, cx.w1, cy.i0, cy.i1,
+                       cy.w1, rgb);
     for (int c = 0; c < 3; ++c) v[c] = rgb[norm.bgr ? 2 - c : c] * norm.mul[c] + norm.add[c];
   }
   dst[0] = v[0];

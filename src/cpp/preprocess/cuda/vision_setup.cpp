@@ -43,20 +43,31 @@ std::vector<DeviceImage> in_place_layout(const std::vector<ImageView>& images) {
   return layout;
 }
 
-std::vector<PlanParams> plan_all(const std::vector<ImageView>& images, const PreprocessOptions& opt,
-                                 float* transforms) {
-  std::vector<PlanParams> plans(images.size());
+namespace {
+
+// Appends the `out` taps of a resize from `in` samples; returns where they start.
+long long append_taps(int in, int out, std::vector<Tap>& taps) {
+  const auto start = static_cast<long long>(taps.size());
+  for (int d = 0; d < out; ++d) taps.push_back(resize_tap(d, in, out));
+  return start;
+}
+
+}  // namespace
+
+Plans plan_all(const std::vector<ImageView>& images, const PreprocessOptions& opt, float* transforms) {
+  Plans plans;
+  plans.params.resize(images.size());
   for (std::size_t i = 0; i < images.size(); ++i) {
-    const ResizePlan p = plan_resize(images[i].height, images[i].width, opt);
-    const int w = images[i].width, h = images[i].height;
-    plans[i] = {p.new_w,
-                p.new_h,
-                p.pad_x,
-                p.pad_y,
-                static_cast<double>(w) / p.new_w,
-                static_cast<double>(h) / p.new_h,
-                static_cast<double>(w / 2) / p.new_w,
-                static_cast<double>(h / 2) / p.new_h};
+    const ImageView& img = images[i];
+    const ResizePlan p = plan_resize(img.height, img.width, opt);
+    PlanParams& q = plans.params[i];
+    q = {p.new_w, p.new_h, p.pad_x, p.pad_y, 0, 0, 0, 0};
+    q.x_taps = append_taps(img.width, p.new_w, plans.taps);
+    q.y_taps = append_taps(img.height, p.new_h, plans.taps);
+    if (img.format == PixelFormat::Nv12) {
+      q.chroma_x_taps = append_taps(img.width / 2, p.new_w, plans.taps);
+      q.chroma_y_taps = append_taps(img.height / 2, p.new_h, plans.taps);
+    }
     transforms[4 * i + 0] = p.scale_x;
     transforms[4 * i + 1] = p.scale_y;
     transforms[4 * i + 2] = static_cast<float>(p.pad_x);

@@ -25,9 +25,13 @@ std::vector<DeviceImage> packed_layout(const std::vector<ImageView>& images, con
 // Images read where they are (device sources: NVDEC frames, CuPy arrays), with their own strides.
 std::vector<DeviceImage> in_place_layout(const std::vector<ImageView>& images);
 
-// Plans of the images (as the CPU version computes them) and their transforms (N*4 floats, host).
-std::vector<PlanParams> plan_all(const std::vector<ImageView>& images, const PreprocessOptions& opt,
-                                 float* transforms);
+// Plans of the images (as the CPU version computes them) with the tap table they index, and their transforms
+// (N*4 floats, host).
+struct Plans {
+  std::vector<PlanParams> params;
+  std::vector<Tap> taps;
+};
+Plans plan_all(const std::vector<ImageView>& images, const PreprocessOptions& opt, float* transforms);
 
 Normalise normalise_of(const PreprocessOptions& opt);
 
