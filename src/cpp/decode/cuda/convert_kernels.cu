@@ -32,32 +32,13 @@ __global__ void to_rgb_kernel(SemiPlanarFrame src, YuvCoeffs coeffs, RgbOutput o
   store_rgb(out, dst, static_cast<int64_t>(row) * src.width + x, static_cast<int64_t>(src.width) * src.height, r, g, b);
 }
 
-// One thread per luma sample; the threads on even (x, row) also write that 2x2 block's chroma.
+// One thread per luma sample (semi_planar_sample_to_yuv420, shared with the host twin).
 template <typename T>
 __global__ void to_yuv420_kernel(SemiPlanarFrame src, bool interleaved_uv, uint8_t* dst) {
   const int x = static_cast<int>(blockIdx.x * blockDim.x + threadIdx.x);
   const int row = static_cast<int>(blockIdx.y * blockDim.y + threadIdx.y);
   if (x >= src.width || row >= src.height) return;
-  const T* luma = reinterpret_cast<const T*>(src.y + static_cast<int64_t>(row) * src.y_pitch);
-  dst[static_cast<int64_t>(row) * src.width + x] = static_cast<uint8_t>(to_8bit(luma[x]));
-  if ((x & 1) || (row & 1)) return;
-  const int cw = (src.width + 1) / 2;
-  const int ch = (src.height + 1) / 2;
-  const int cx = x / 2;
-  const int cy = row / 2;
-  const T* chroma = reinterpret_cast<const T*>(src.uv + static_cast<int64_t>(cy) * src.uv_pitch);
-  uint8_t* chroma_out = dst + static_cast<int64_t>(src.width) * src.height;
-  const auto u = static_cast<uint8_t>(to_8bit(chroma[2 * cx]));
-  const auto v = static_cast<uint8_t>(to_8bit(chroma[2 * cx + 1]));
-  if (interleaved_uv) {
-    const int64_t at = (static_cast<int64_t>(cy) * cw + cx) * 2;
-    chroma_out[at] = u;
-    chroma_out[at + 1] = v;
-  } else {
-    const int64_t at = static_cast<int64_t>(cy) * cw + cx;
-    chroma_out[at] = u;
-    chroma_out[static_cast<int64_t>(cw) * ch + at] = v;
-  }
+  semi_planar_sample_to_yuv420<T>(src, interleaved_uv, x, row, dst);
 }
 
 }  // namespace

@@ -34,12 +34,43 @@ KUZET_HD void store_rgb(RgbOutput out, uint8_t* dst, int64_t pixel, int64_t plan
   p[2] = out == RgbOutput::Rgb ? b : r;
 }
 
+// Luma sample (x, row) of a semi-planar frame into an 8-bit 4:2:0 frame (see convert_to_yuv420); the sample
+// on even (x, row) also writes its 2x2 block's chroma. T = uint8_t for NV12, uint16_t for P010/P016.
+template <typename T>
+KUZET_HD void semi_planar_sample_to_yuv420(const SemiPlanarFrame& src, bool interleaved_uv, int x, int row,
+                                           uint8_t* dst) {
+  const T* luma = reinterpret_cast<const T*>(src.y + static_cast<int64_t>(row) * src.y_pitch);
+  dst[static_cast<int64_t>(row) * src.width + x] = static_cast<uint8_t>(to_8bit(luma[x]));
+  if ((x & 1) || (row & 1)) return;
+  const int cw = (src.width + 1) / 2;
+  const int ch = (src.height + 1) / 2;
+  const int cx = x / 2;
+  const int cy = row / 2;
+  const T* chroma = reinterpret_cast<const T*>(src.uv + static_cast<int64_t>(cy) * src.uv_pitch);
+  uint8_t* chroma_out = dst + static_cast<int64_t>(src.width) * src.height;
+  const auto u = static_cast<uint8_t>(to_8bit(chroma[2 * cx]));
+  const auto v = static_cast<uint8_t>(to_8bit(chroma[2 * cx + 1]));
+  if (interleaved_uv) {
+    const int64_t at = (static_cast<int64_t>(cy) * cw + cx) * 2;
+    chroma_out[at] = u;
+    chroma_out[at + 1] = v;
+  } else {
+    const int64_t at = static_cast<int64_t>(cy) * cw + cx;
+    chroma_out[at] = u;
+    chroma_out[static_cast<int64_t>(cw) * ch + at] = v;
+  }
+}
+
 // The same conversion on the host, pixel for pixel (`src` in host memory): the reference the tests
 // compare with swscale on machines without a GPU.
 void convert_to_rgb_on_host(const SemiPlanarFrame& src, const YuvCoeffs& coeffs, RgbOutput out, uint8_t* dst);
 
 // (H, W, 3) RGB or BGR, or (3, H, W) planar RGB.
 void convert_to_rgb(const SemiPlanarFrame& src, const YuvCoeffs& coeffs, RgbOutput out, uint8_t* dst, void* stream);
+
+// The same repacking on the host, sample for sample (`src` in host memory): the reference the tests compare
+// with the CPU decoder's yuv420p / nv12 frames on machines without a GPU.
+void convert_to_yuv420_on_host(const SemiPlanarFrame& src, bool interleaved_uv, uint8_t* dst);
 
 // 8-bit 4:2:0: Y then U then V planes (yuv420p) or Y then interleaved UV (nv12), chroma (W+1)/2 x (H+1)/2.
 void convert_to_yuv420(const SemiPlanarFrame& src, bool interleaved_uv, uint8_t* dst, void* stream);

@@ -1,5 +1,6 @@
-// CUDA twins of preprocess_batch and warp_batch: same inputs, same results (to within one grey level), the
-// pixel work done on a GPU. Built only when KUZET_WITH_CUDA; otherwise every function throws kuzet::Error.
+// CUDA twins of preprocess_batch and warp_batch: same inputs, the same results bit for bit (the kernels run
+// the CPU version's arithmetic, vision_pixels.hpp; checked on the host by vision_on_host.hpp), the pixel work
+// done on a GPU. Built only when KUZET_WITH_CUDA; otherwise every function throws kuzet::Error.
 #pragma once
 #include <cstdint>
 #include <vector>
