@@ -351,3 +351,18 @@ def test_hooks_refuse_bad_arguments() -> None:
         core._yuv420_kernel_on_host(np.zeros(10, np.uint8), 4, 4, interleaved_uv=True)
     with pytest.raises(kuzet.InvalidArgument, match="uint8"):
         core._yuv420_kernel_on_host(np.zeros(24, np.float32), 4, 4, interleaved_uv=True)
+
+
+@pytest.mark.parametrize("entry", ["preprocess_batch", "_preprocess_kernel_on_host"])
+@pytest.mark.parametrize("kwargs, message", [
+    ({"fit": "zoom"}, "fit zoom is not one of letterbox_center"),
+    ({"mean": (1.0, 2.0)}, "mean must be a number or 3 numbers"),
+    ({"mean": "abc"}, "mean must be a number or 3 numbers"),
+    ({"scale": float("nan")}, "scale must be finite"),
+    ({"out_h": 0}, "output size 0x64 is out of range"),
+])
+def test_cpu_and_kernel_twin_refuse_the_same_arguments(entry: str, kwargs: dict, message: str) -> None:
+    args = {"out_h": 64, "out_w": 64, **kwargs}
+    image = np.zeros((8, 8, 3), np.uint8)
+    with pytest.raises(kuzet.InvalidArgument, match=f"{entry}: {message}"):
+        getattr(core, entry)([image], args.pop("out_h"), args.pop("out_w"), **args)

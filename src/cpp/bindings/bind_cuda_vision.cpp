@@ -14,6 +14,7 @@
 #include <string>
 #include <vector>
 
+#include "bindings/preprocess_arguments.hpp"
 #include "bindings/warp_arguments.hpp"
 #include "common/errors.hpp"
 #include "preprocess/cuda/vision_cuda.hpp"
@@ -226,14 +227,6 @@ int parse_device(const std::string& device, const std::string& what) {
   throw InvalidArgument(what + ": device must be 'cuda' or 'cuda:N', got '" + device + "'");
 }
 
-vision::Fit parse_fit(const std::string& fit) {
-  if (fit == "letterbox_center") return vision::Fit::LetterboxCenter;
-  if (fit == "letterbox_topleft") return vision::Fit::LetterboxTopLeft;
-  if (fit == "stretch") return vision::Fit::Stretch;
-  if (fit == "keep_height") return vision::Fit::KeepHeight;
-  throw InvalidArgument("cuda_preprocess_batch: fit " + fit +
-                        " is not one of letterbox_center, letterbox_topleft, stretch, keep_height");
-}
 
 void check_finite(const std::array<float, 3>& v, const char* what) {
   for (float f : v)
@@ -270,7 +263,7 @@ py::array_t<float> cuda_preprocess_batch(const py::handle& images, const py::han
   opt.bgr = channel_order == "bgr";
   opt.mean = mean;
   opt.scale = scale;
-  opt.fit = parse_fit(fit);
+  opt.fit = parse_fit(fit, "cuda_preprocess_batch");
   opt.pad_value = pad_value;
   py::array_t<float> transforms({n, py::ssize_t{4}});
   float* tr = transforms.mutable_data();

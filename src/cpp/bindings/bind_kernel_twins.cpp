@@ -10,6 +10,7 @@
 #include <string>
 
 #include "bindings/bindings.hpp"
+#include "bindings/preprocess_arguments.hpp"
 #include "bindings/warp_arguments.hpp"
 #include "common/errors.hpp"
 #include "decode/cuda/convert_kernels.hpp"
@@ -23,42 +24,8 @@ namespace kuzet::bindings {
 
 namespace {
 
-constexpr int kMaxSide = 1 << 14;
 
-void check_size(int h, int w, const std::string& what) {
-  if (h <= 0 || w <= 0 || h > kMaxSide || w > kMaxSide)
-    throw InvalidArgument(what + ": output size " + std::to_string(h) + "x" + std::to_string(w) +
-                          " is out of range (1.." + std::to_string(kMaxSide) + ")");
-}
 
-vision::Fit parse_fit(const std::string& fit, const std::string& what) {
-  if (fit == "letterbox_center") return vision::Fit::LetterboxCenter;
-  if (fit == "letterbox_topleft") return vision::Fit::LetterboxTopLeft;
-  if (fit == "stretch") return vision::Fit::Stretch;
-  if (fit == "keep_height") return vision::Fit::KeepHeight;
-  throw InvalidArgument(what + ": fit " + fit + " is not one of letterbox_center, letterbox_topleft, stretch, "
-                        "keep_height");
-}
-
-// A number or 3 finite numbers (as preprocess_batch takes mean and scale).
-std::array<float, 3> three_floats(const py::handle& v, const std::string& what) {
-  std::array<float, 3> out{};
-  if (py::isinstance<py::float_>(v) || py::isinstance<py::int_>(v)) {
-    out.fill(v.cast<float>());
-  } else {
-    if (!py::isinstance<py::sequence>(v)) throw InvalidArgument(what + " must be a number or 3 numbers");
-    const auto seq = py::reinterpret_borrow<py::sequence>(v);
-    if (seq.size() != 3) throw InvalidArgument(what + " must be a number or 3 numbers");
-    try {
-      for (size_t i = 0; i < 3; ++i) out[i] = seq[i].cast<float>();
-    } catch (const py::cast_error&) {
-      throw InvalidArgument(what + " must be a number or 3 numbers");
-    }
-  }
-  for (float f : out)
-    if (!std::isfinite(f)) throw InvalidArgument(what + " must be finite");
-  return out;
-}
 
 vision::NumpyImages sources(const py::handle& images, const std::string& pixel_format,
                             const std::string& color_space, bool full_range, const std::string& fn) {
@@ -78,15 +45,15 @@ py::tuple preprocess_kernel_on_host(const py::handle& images, int out_h, int out
                                     float pad_value, const std::string& pixel_format, const std::string& color_space,
                                     bool full_range, bool in_place) {
   const std::string fn = "_preprocess_kernel_on_host";
-  check_size(out_h, out_w, fn);
+  check_output_size(out_h, out_w, fn);
   if (channel_order != "rgb" && channel_order != "bgr")
     throw InvalidArgument(fn + ": channel_order must be 'rgb' or 'bgr', got '" + channel_order + "'");
   vision::PreprocessOptions opt;
   opt.out_h = out_h;
   opt.out_w = out_w;
   opt.bgr = channel_order == "bgr";
-  opt.mean = three_floats(mean, fn + ": mean");
-  opt.scale = three_floats(scale, fn + ": scale");
+  opt.mean = three_floats(mean, fn, "mean");
+  opt.scale = three_floats(scale, fn, "scale");
   opt.fit = parse_fit(fit, fn);
   opt.pad_value = pad_value;
   const auto imgs = sources(images, pixel_format, color_space, full_range, fn);
@@ -107,7 +74,7 @@ py::array_t<std::uint8_t> warp_kernel_on_host(const py::handle& images, const py
                                               const std::string& pixel_format, const std::string& color_space,
                                               bool full_range, bool in_place) {
   const std::string fn = "_warp_kernel_on_host";
-  check_size(out_h, out_w, fn);
+  check_output_size(out_h, out_w, fn);
   const std::uint8_t border = warp_border(border_value, fn);
   const auto imgs = sources(images, pixel_format, color_space, full_range, fn);
   const WarpJobs jobs = warp_jobs(image_index, matrices, imgs.views.size(), fn);
@@ -126,6 +93,7 @@ py::array_t<std::uint8_t> warp_kernel_on_host(const py::handle& images, const py
 // P010/P016 samples) repacked by the to_yuv420 kernel's code into yuv420p (interleaved_uv=False) or nv12.
 py::array_t<std::uint8_t> yuv420_kernel_on_host(const py::array& frame, int width, int height, bool interleaved_uv) {
   const std::string fn = "_yuv420_kernel_on_host";
+  constexpr int kMaxSide = 1 << 14;
   if (width <= 0 || height <= 0 || width > kMaxSide || height > kMaxSide)
     throw InvalidArgument(fn + ": width and height must be in 1.." + std::to_string(kMaxSide));
   const bool sixteen_bit = frame.dtype().kind() == 'u' && frame.itemsize() == 2;

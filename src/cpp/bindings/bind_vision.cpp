@@ -8,6 +8,7 @@
 #include <string>
 
 #include "bindings/bindings.hpp"
+#include "bindings/preprocess_arguments.hpp"
 #include "bindings/warp_arguments.hpp"
 #include "common/errors.hpp"
 #include "detect/face_decode.hpp"
@@ -26,13 +27,6 @@ namespace {
 
 using vision::Fit;
 
-constexpr int kMaxSide = 1 << 14;
-
-void check_size(int h, int w, const char* what) {
-  if (h <= 0 || w <= 0 || h > kMaxSide || w > kMaxSide)
-    throw InvalidArgument(std::string(what) + ": output size " + std::to_string(h) + "x" + std::to_string(w) +
-                          " is out of range (1.." + std::to_string(kMaxSide) + ")");
-}
 
 // device="cpu" (-1) or "cuda" / "cuda:N" (N): the CUDA twins run the same pixel work on a GPU.
 int parse_device(const std::string& device, const char* what) {
@@ -65,37 +59,7 @@ unsigned thread_count(int threads, const char* what) {
   return static_cast<unsigned>(threads);
 }
 
-Fit parse_fit(const std::string& fit) {
-  if (fit == "letterbox_center") return Fit::LetterboxCenter;
-  if (fit == "letterbox_topleft") return Fit::LetterboxTopLeft;
-  if (fit == "stretch") return Fit::Stretch;
-  if (fit == "keep_height") return Fit::KeepHeight;
-  throw InvalidArgument("preprocess_batch: fit " + fit +
-                        " is not one of letterbox_center, letterbox_topleft, stretch, keep_height");
-}
 
-std::array<float, 3> three_floats(const py::handle& v, const char* what) {
-  std::array<float, 3> out{};
-  if (py::isinstance<py::float_>(v) || py::isinstance<py::int_>(v)) {
-    out.fill(v.cast<float>());
-    return out;
-  }
-  py::sequence seq;
-  try {
-    seq = py::reinterpret_borrow<py::sequence>(v);
-    if (seq.size() != 3) throw py::value_error();
-    for (size_t i = 0; i < 3; ++i) out[i] = seq[i].cast<float>();
-  } catch (const py::error_already_set&) {
-    throw InvalidArgument(std::string("preprocess_batch: ") + what + " must be a number or 3 numbers");
-  } catch (const py::cast_error&) {
-    throw InvalidArgument(std::string("preprocess_batch: ") + what + " must be a number or 3 numbers");
-  } catch (const py::value_error&) {
-    throw InvalidArgument(std::string("preprocess_batch: ") + what + " must be a number or 3 numbers");
-  }
-  for (float f : out)
-    if (!std::isfinite(f)) throw InvalidArgument(std::string("preprocess_batch: ") + what + " must be finite");
-  return out;
-}
 
 // The `images` argument as views: RGB arrays, or NV12 frames converted with the named colour space and range.
 vision::NumpyImages source_images(const py::handle& images, const std::string& pixel_format,
@@ -113,16 +77,16 @@ py::tuple preprocess_batch(const py::handle& images, int out_h, int out_w, const
                            const std::string& pixel_format, const std::string& color_space, bool full_range) {
   const unsigned nthreads = thread_count(threads, "preprocess_batch");
   const int gpu = parse_device(device, "preprocess_batch");
-  check_size(out_h, out_w, "preprocess_batch");
+  check_output_size(out_h, out_w, "preprocess_batch");
   vision::PreprocessOptions opt;
   opt.out_h = out_h;
   opt.out_w = out_w;
   if (channel_order != "rgb" && channel_order != "bgr")
     throw InvalidArgument("preprocess_batch: channel_order must be 'rgb' or 'bgr', got '" + channel_order + "'");
   opt.bgr = channel_order == "bgr";
-  opt.mean = three_floats(mean, "mean");
-  opt.scale = three_floats(scale, "scale");
-  opt.fit = parse_fit(fit);
+  opt.mean = three_floats(mean, "preprocess_batch", "mean");
+  opt.scale = three_floats(scale, "preprocess_batch", "scale");
+  opt.fit = parse_fit(fit, "preprocess_batch");
   opt.pad_value = pad_value;
   auto imgs = source_images(images, pixel_format, color_space, full_range, "preprocess_batch: images");
   const auto n = static_cast<py::ssize_t>(imgs.views.size());
@@ -172,7 +136,7 @@ py::array_t<std::uint8_t> warp_batch(const py::handle& images, const py::array& 
                                      const std::string& color_space, bool full_range) {
   const unsigned nthreads = thread_count(threads, "warp_batch");
   const int gpu = parse_device(device, "warp_batch");
-  check_size(out_h, out_w, "warp_batch");
+  check_output_size(out_h, out_w, "warp_batch");
   const std::uint8_t border = warp_border(border_value, "warp_batch");
   auto imgs = source_images(images, pixel_format, color_space, full_range, "warp_batch: images");
   const WarpJobs jobs = warp_jobs(image_index, matrices, imgs.views.size(), "warp_batch");
@@ -249,7 +213,7 @@ py::tuple decode_faces(const std::string& family, const py::dict& outputs, int i
   const unsigned nthreads = thread_count(threads, "decode_faces");
   std::vector<std::string> names;
   const auto fam = parse_family(family, names);
-  check_size(input_h, input_w, "decode_faces");
+  check_output_size(input_h, input_w, "decode_faces");
   if (transforms.ndim() != 2 || transforms.shape(1) != 4 || transforms.dtype().kind() != 'f')
     throw InvalidArgument("decode_faces: transforms must be a float (N,4) array from preprocess_batch");
   if (!(nms_iou >= 0.f && nms_iou <= 1.f)) throw InvalidArgument("decode_faces: nms_iou must be in [0, 1]");

@@ -2,12 +2,13 @@
 // pixel and calls the per-pixel function in vision_pixels.hpp (the NV12 maths shared with the CPU in
 // preprocess/yuv_pixel.hpp); vision_on_host.cpp runs the same functions on the host. Host sources are
 // uploaded (packed rows); device sources (decoded NVDEC frames, CuPy arrays, aligned crops) are read in place. One thread per output pixel; every
-// call synchronises before returning; scratch device buffers are allocated per call.
+// call synchronises before returning; scratch device buffers come from the stream-ordered pool per call.
 #include <cuda_runtime.h>
 
 #include <cstddef>
 #include <string>
 
+#include "common/cuda_device_guard.hpp"
 #include "common/errors.hpp"
 #include "preprocess/cuda/vision_cuda.hpp"
 #include "preprocess/cuda/vision_pixels.hpp"
@@ -24,15 +25,17 @@ void check(cudaError_t err, const char* what) {
   }
 }
 
-// Device memory freed when the call ends, whatever happens.
+// Device memory freed when the call ends, whatever happens. Stream-ordered (the device's memory pool):
+// cudaMalloc/cudaFree would synchronise the whole device on every call, stalling every NVDEC reader's stream.
 template <class T>
 struct DeviceBuffer {
   T* ptr = nullptr;
-  explicit DeviceBuffer(std::size_t count) {
-    if (count) check(cudaMalloc(reinterpret_cast<void**>(&ptr), count * sizeof(T)), "cudaMalloc");
+  cudaStream_t stream;
+  DeviceBuffer(std::size_t count, cudaStream_t s) : stream(s) {
+    if (count) check(cudaMallocAsync(reinterpret_cast<void**>(&ptr), count * sizeof(T), stream), "cudaMallocAsync");
   }
   ~DeviceBuffer() {
-    if (ptr) cudaFree(ptr);
+    if (ptr && cudaFreeAsync(ptr, stream) != cudaSuccess) cudaGetLastError();  // never a stale error for later
   }
   DeviceBuffer(const DeviceBuffer&) = delete;
   DeviceBuffer& operator=(const DeviceBuffer&) = delete;
@@ -111,9 +114,9 @@ namespace {
 void launch_preprocess(const std::vector<DeviceImage>& layout, const Plans& plans, const PreprocessOptions& opt,
                        float* target, cudaStream_t stream) {
   const std::size_t n = layout.size();
-  DeviceBuffer<DeviceImage> d_layout(n);
-  DeviceBuffer<PlanParams> d_plans(n);
-  DeviceBuffer<Tap> d_taps(plans.taps.size());
+  DeviceBuffer<DeviceImage> d_layout(n, stream);
+  DeviceBuffer<PlanParams> d_plans(n, stream);
+  DeviceBuffer<Tap> d_taps(plans.taps.size(), stream);
   copy_to_device(d_layout, layout, stream);
   copy_to_device(d_plans, plans.params, stream);
   copy_to_device(d_taps, plans.taps, stream);
@@ -131,9 +134,9 @@ void launch_warp(const std::vector<DeviceImage>& layout, const std::vector<int>&
                  std::uint8_t* target, cudaStream_t stream) {
   const std::size_t m = matrices.size();
   const std::vector<double> flat = flatten(matrices);
-  DeviceBuffer<DeviceImage> d_layout(layout.size());
-  DeviceBuffer<int> d_index(m);
-  DeviceBuffer<double> d_mats(flat.size());
+  DeviceBuffer<DeviceImage> d_layout(layout.size(), stream);
+  DeviceBuffer<int> d_index(m, stream);
+  DeviceBuffer<double> d_mats(flat.size(), stream);
   copy_to_device(d_layout, layout, stream);
   copy_to_device(d_index, image_index, stream);
   copy_to_device(d_mats, flat, stream);
@@ -151,13 +154,14 @@ void preprocess_batch(const std::vector<ImageView>& images, const PreprocessOpti
   const std::size_t n = images.size();
   if (n == 0) return;
   check_grid_depth(n);
-  check(cudaSetDevice(device), "cudaSetDevice");
+  const CudaDeviceGuard on_device(device);  // the caller's current device is restored on return
+  check(on_device.result(), "cudaSetDevice");
   const Plans plans = plan_all(images, opt, transforms);
   Stream stream;
-  DeviceBuffer<std::uint8_t> pixels(packed_bytes(images));
+  DeviceBuffer<std::uint8_t> pixels(packed_bytes(images), stream.s);
   const std::vector<DeviceImage> layout = upload(images, pixels.ptr, stream.s);
   const std::size_t out_count = n * 3 * static_cast<std::size_t>(opt.out_h) * static_cast<std::size_t>(opt.out_w);
-  DeviceBuffer<float> d_out(out_on_device ? 0 : out_count);
+  DeviceBuffer<float> d_out(out_on_device ? 0 : out_count, stream.s);
   launch_preprocess(layout, plans, opt, out_on_device ? out : d_out.ptr, stream.s);
   if (!out_on_device) {
     check(cudaMemcpyAsync(out, d_out.ptr, out_count * sizeof(float), cudaMemcpyDeviceToHost, stream.s),
@@ -172,7 +176,8 @@ void preprocess_batch_from_device(const std::vector<ImageView>& device_images,
   const std::size_t n = device_images.size();
   if (n == 0) return;
   check_grid_depth(n);
-  check(cudaSetDevice(device), "cudaSetDevice");
+  const CudaDeviceGuard on_device(device);  // the caller's current device is restored on return
+  check(on_device.result(), "cudaSetDevice");
   const Plans plans = plan_all(device_images, opt, transforms);
   wait_for(producer_streams);
   Stream stream;
@@ -185,12 +190,13 @@ void warp_batch(const std::vector<ImageView>& images, const std::vector<int>& im
   const std::size_t m = matrices.size();
   if (m == 0) return;
   check_grid_depth(m);
-  check(cudaSetDevice(device), "cudaSetDevice");
+  const CudaDeviceGuard on_device(device);  // the caller's current device is restored on return
+  check(on_device.result(), "cudaSetDevice");
   Stream stream;
-  DeviceBuffer<std::uint8_t> pixels(packed_bytes(images));
+  DeviceBuffer<std::uint8_t> pixels(packed_bytes(images), stream.s);
   const std::vector<DeviceImage> layout = upload(images, pixels.ptr, stream.s);
   const std::size_t out_count = m * static_cast<std::size_t>(out_h) * static_cast<std::size_t>(out_w) * 3;
-  DeviceBuffer<std::uint8_t> d_out(out_count);
+  DeviceBuffer<std::uint8_t> d_out(out_count, stream.s);
   launch_warp(layout, image_index, matrices, out_h, out_w, border, d_out.ptr, stream.s);
   check(cudaMemcpyAsync(out, d_out.ptr, out_count, cudaMemcpyDeviceToHost, stream.s), "download of the crops");
   check(cudaStreamSynchronize(stream.s), "download of the crops");
@@ -203,11 +209,12 @@ void warp_batch_from_device(const std::vector<ImageView>& device_images,
   const std::size_t m = matrices.size();
   if (m == 0) return;
   check_grid_depth(m);
-  check(cudaSetDevice(device), "cudaSetDevice");
+  const CudaDeviceGuard on_device(device);  // the caller's current device is restored on return
+  check(on_device.result(), "cudaSetDevice");
   wait_for(producer_streams);
   Stream stream;
   const std::size_t out_count = m * static_cast<std::size_t>(out_h) * static_cast<std::size_t>(out_w) * 3;
-  DeviceBuffer<std::uint8_t> d_out(out_on_device ? 0 : out_count);
+  DeviceBuffer<std::uint8_t> d_out(out_on_device ? 0 : out_count, stream.s);
   launch_warp(in_place_layout(device_images), image_index, matrices, out_h, out_w, border, out_on_device ? out : d_out.ptr,
               stream.s);
   if (!out_on_device) {
