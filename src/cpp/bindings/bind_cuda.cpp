@@ -162,16 +162,20 @@ std::shared_ptr<DeviceArray> host_device_array(const py::array_t<uint8_t, py::ar
   return std::make_shared<DeviceArray>(std::move(buffer), std::move(shape));
 }
 
-// Test hook: the GPU kernel's arithmetic run on the host over a packed NV12 frame (Y plane, then UV).
+// Test hook: the GPU kernel's arithmetic run on the host over a packed NV12 frame (Y plane, then UV), or with
+// sixteen_bit a packed P010/P016 frame (the same layout in little-endian 16-bit samples, value in the high bits).
 py::array semi_planar_to_rgb_reference(const py::array_t<uint8_t, py::array::c_style>& nv12, int width, int height,
-                                       const std::string& color_space, bool full_range, const std::string& layout) {
+                                       const std::string& color_space, bool full_range, const std::string& layout,
+                                       bool sixteen_bit) {
   using namespace kuzet::decode;
   if (width <= 0 || height <= 0) throw InvalidArgument("width and height must be positive");
-  const size_t luma = static_cast<size_t>(width) * static_cast<size_t>(height);
-  const size_t chroma = static_cast<size_t>((width + 1) / 2) * 2 * static_cast<size_t>((height + 1) / 2);
+  const size_t sample = sixteen_bit ? 2 : 1;
+  const size_t luma = static_cast<size_t>(width) * static_cast<size_t>(height) * sample;
+  const size_t chroma = static_cast<size_t>((width + 1) / 2) * 2 * static_cast<size_t>((height + 1) / 2) * sample;
   if (static_cast<size_t>(nv12.size()) != luma + chroma) {
-    throw InvalidArgument("an NV12 frame of " + std::to_string(width) + "x" + std::to_string(height) + " has " +
-                          std::to_string(luma + chroma) + " bytes, got " + std::to_string(nv12.size()));
+    throw InvalidArgument(std::string("a ") + (sixteen_bit ? "P016" : "NV12") + " frame of " + std::to_string(width) +
+                          "x" + std::to_string(height) + " has " + std::to_string(luma + chroma) + " bytes, got " +
+                          std::to_string(nv12.size()));
   }
   const int space = av_color_space_from_name(color_space.c_str());
   if (space < 0) throw InvalidArgument("unknown colour space '" + color_space + "'");
@@ -182,10 +186,11 @@ py::array semi_planar_to_rgb_reference(const py::array_t<uint8_t, py::array::c_s
   cuda::SemiPlanarFrame src;
   src.y = nv12.data();
   src.uv = nv12.data() + luma;
-  src.y_pitch = width;
-  src.uv_pitch = ((width + 1) / 2) * 2;
+  src.y_pitch = width * static_cast<int>(sample);
+  src.uv_pitch = ((width + 1) / 2) * 2 * static_cast<int>(sample);
   src.width = width;
   src.height = height;
+  src.sixteen_bit = sixteen_bit;
   const auto out = lay == Layout::Rgb ? cuda::RgbOutput::Rgb : lay == Layout::Bgr ? cuda::RgbOutput::Bgr
                                                                                    : cuda::RgbOutput::RgbPlanar;
   const FrameGeometry geo = frame_geometry(lay, width, height, AV_PIX_FMT_NV12);
@@ -245,6 +250,7 @@ void bind_cuda(py::module_& m) {
         "Test hook: the __cuda_array_interface__ dict a DeviceArray gives (also for a host test array).");
   m.def("_semi_planar_to_rgb_reference", &semi_planar_to_rgb_reference, py::arg("nv12"), py::arg("width"),
         py::arg("height"), py::arg("color_space"), py::arg("full_range"), py::arg("layout"),
+        py::arg("sixteen_bit") = false,
         "Test hook: the CUDA colour-conversion arithmetic, run on the host.");
   bind_cuda_vision(m);
 }

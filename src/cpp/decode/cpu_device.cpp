@@ -2,6 +2,7 @@
 #include "decode/yuv_coeffs.hpp"
 
 #include "decode/decode_errors.hpp"
+#include "decode/deep_420.hpp"
 #include "decode/plane_copy.hpp"
 
 extern "C" {
@@ -135,7 +136,38 @@ void CpuDevice::convert_to_rgb_own(const AVFrame* frame, RgbPacking packing, uin
   yuv420_to_rgb(src, coeffs, packing, dst, 0, frame->height, simd_level_);
 }
 
+bool CpuDevice::convert_deep_420(const AVFrame* frame, Layout layout, uint8_t* dst) {
+  const int bits = deep_420_bits(static_cast<AVPixelFormat>(frame->format));
+  if (bits == 0 || layout == Layout::Native) return false;
+  if (layout == Layout::Yuv420p || layout == Layout::Nv12) {
+    reduce_deep_420(frame, bits, layout == Layout::Nv12, dst);
+    return true;
+  }
+  // RGB: our 8-bit converter on the reduced planes, as the GPU does (where swscale would take its unscaled
+  // 8-bit path: even heights; the rest keeps swscale on the deep frame).
+  if (swscale_for_rgb_ || frame->height % 2 != 0) return false;
+  const int w = frame->width, h = frame->height, cw = (w + 1) / 2, ch = (h + 1) / 2;
+  reduced_.resize(static_cast<size_t>(w) * h + 2 * static_cast<size_t>(cw) * ch);
+  reduce_deep_420(frame, bits, false, reduced_.data());
+  Yuv420Frame src;
+  src.y = reduced_.data();
+  src.u = src.y + static_cast<size_t>(w) * h;
+  src.v = src.u + static_cast<size_t>(cw) * ch;
+  src.y_stride = w;
+  src.u_stride = src.v_stride = cw;
+  src.width = w;
+  src.height = h;
+  const RgbPacking packing = layout == Layout::Rgb ? RgbPacking::Rgb
+                             : layout == Layout::Bgr ? RgbPacking::Bgr
+                                                     : RgbPacking::Planar;
+  const YuvCoeffs coeffs =
+      yuv_coeffs(frame->colorspace, is_full_range(frame->color_range, static_cast<AVPixelFormat>(frame->format)));
+  yuv420_to_rgb(src, coeffs, packing, dst, 0, h, simd_level_);
+  return true;
+}
+
 void CpuDevice::convert(const AVFrame* frame, Layout layout, uint8_t* dst) {
+  if (convert_deep_420(frame, layout, dst)) return;
   const int w = frame->width;
   const int h = frame->height;
   const auto src_format = static_cast<AVPixelFormat>(frame->format);

@@ -1,4 +1,5 @@
-// CPU device: software decoding with FFmpeg's frame threads. Colour conversion of 8-bit 4:2:0 frames of
+// CPU device: software decoding with FFmpeg's frame threads. 4:2:0 frames deeper than 8 bits are first
+// reduced to 8 bits as the GPU path does (deep_420.hpp). Colour conversion of 8-bit 4:2:0 frames of
 // even height to RGB uses kuzet's own SIMD converter (cpu_yuv_to_rgb.hpp: swscale's arithmetic, bit for bit,
 // measured faster - see bench/README.md, Decode); everything else uses a cached swscale context that
 // writes straight into the caller's buffer. Both honour the frame's colour matrix and range.
@@ -34,6 +35,8 @@ class CpuDevice final : public DeviceInterface {
   // Whether our converter serves this frame: where swscale would take its unscaled 4:2:0 -> RGB path.
   bool own_rgb_converter_applies(const AVFrame* frame) const;
   void convert_to_rgb_own(const AVFrame* frame, RgbPacking packing, uint8_t* dst) const;
+  // 4:2:0 frames deeper than 8 bits, as the GPU path converts them (deep_420.hpp); false: not served here.
+  bool convert_deep_420(const AVFrame* frame, Layout layout, uint8_t* dst);
 
   // Converts with swscale into planes `dst`/`dst_stride` of pixel format `dst_format`.
   void scale(const AVFrame* frame, AVPixelFormat dst_format, uint8_t* const dst[4], const int dst_stride[4]);
@@ -47,6 +50,7 @@ class CpuDevice final : public DeviceInterface {
   SimdLevel simd_level_ = SimdLevel::Auto;
   SwsContext* sws_ = nullptr;
   std::vector<uint8_t> packed_;  // packed RGB on the way to planar RGB
+  std::vector<uint8_t> reduced_;  // a deep 4:2:0 frame reduced to 8-bit yuv420p on the way to RGB
   uint8_t* scratch_[4] = {nullptr, nullptr, nullptr, nullptr};
   int scratch_stride_[4] = {0, 0, 0, 0};
   AVPixelFormat scratch_format_ = AV_PIX_FMT_NONE;
