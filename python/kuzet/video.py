@@ -165,6 +165,10 @@ class VideoReader:
     exponential backoff from ``reconnect_backoff`` seconds (counted in ``stats.reconnects``). Live readers
     read sequentially only.
 
+    Layouts: ``rgb``/``bgr`` (H, W, 3), ``rgb_planar`` (3, H, W), ``yuv420p``/``nv12`` 8-bit planes, ``native``
+    (the decoder's own planes, e.g. 16-bit samples for 10-bit video). Streams deeper than 8 bits are rounded to
+    8 bits before any other layout, the same way on the CPU and on NVDEC, so both give the same pixels.
+
     Sampling: sequential reading hands out every ``every_n``-th frame and/or about ``sample_fps`` frames per
     second of stream time (by pts). The frames left out are decoded (later frames need them) but never
     converted, copied or queued, and are counted in ``stats.sampled_out``; handed-out frames keep their index
