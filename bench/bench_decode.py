@@ -26,6 +26,7 @@ from pathlib import Path
 import pytest
 
 import kuzet
+from memory import PeakRss, child_peak_rss_mb
 
 ROUNDS = 3
 THREADS = os.cpu_count() or 1
@@ -81,6 +82,16 @@ class _Measure:
     def __init__(self) -> None:
         self.best: dict[str, float] = {}
         self.cpu_ms: dict[str, float] = {}
+        self.peak_mb: dict[str, float] = {}  # in-process: growth above the process; child: its whole peak
+
+    def memory(self, runs: dict[str, Callable[[], object]], children: dict[str, list[str]]) -> None:
+        """One more, unmeasured-for-time run of each: its peak memory (bench/memory.py)."""
+        for name, fn in runs.items():
+            with PeakRss() as mem:
+                fn()
+            self.peak_mb[name] = mem.growth_mb
+        for name, command in children.items():
+            self.peak_mb[name] = child_peak_rss_mb(command)
 
     def run(self, runs: dict[str, tuple[Callable[[], int], bool]], frames: int) -> None:
         for _ in range(ROUNDS):
@@ -107,12 +118,12 @@ def _frame_count(path: Path) -> int:
     return _kuzet(path, "native")
 
 
+def _ffmpeg_null_command(path: Path) -> list[str]:
+    return ["ffmpeg", "-v", "error", "-threads", str(THREADS), "-i", str(path), "-f", "null", "-"]
+
+
 def _ffmpeg_null(path: Path) -> int:
-    subprocess.run(
-        ["ffmpeg", "-v", "error", "-threads", str(THREADS), "-i", str(path), "-f", "null", "-"],
-        check=True,
-        timeout=300,
-    )
+    subprocess.run(_ffmpeg_null_command(path), check=True, timeout=300)
     return -1  # counted separately
 
 
@@ -148,6 +159,10 @@ def _report(benchmark, name: str, m: _Measure) -> None:  # type: ignore[no-untyp
         if impl != "kuzet":
             benchmark.extra_info[f"ratio_vs_{impl}"] = round(kuzet_fps / fps, 3)
             line.append(f"{impl} {fps:.1f} fps ({m.cpu_ms[impl]:.2f} ms CPU/frame) x{kuzet_fps / fps:.2f}")
+    for impl, mb in m.peak_mb.items():
+        benchmark.extra_info[f"{impl}_peak_mb"] = round(mb, 1)
+    if m.peak_mb:
+        line.append("peak memory " + ", ".join(f"{impl} {mb:.0f} MB" for impl, mb in m.peak_mb.items()))
     print("\n" + ", ".join(line))
 
 
@@ -163,6 +178,8 @@ def test_raw_yuv_vs_ffmpeg(benchmark, clips: dict[str, Path], clip: str) -> None
         _frame_count(path),
     )
     benchmark.pedantic(_kuzet, args=(path, "native", THREADS), rounds=1, iterations=1)
+    # kuzet: growth above this process (frames handed out one at a time); ffmpeg: its whole process
+    m.memory({"kuzet": lambda: _kuzet(path, "native", THREADS)}, {"ffmpeg_null": _ffmpeg_null_command(path)})
     _report(benchmark, f"{clip} raw yuv", m)
 
 
@@ -179,6 +196,8 @@ def test_rgb_vs_pyav_and_opencv(benchmark, clips: dict[str, Path], clip: str) ->
         _frame_count(path),
     )
     benchmark.pedantic(_kuzet, args=(path, "rgb"), rounds=1, iterations=1)
+    m.memory({"pyav": lambda: _pyav_rgb(path), "opencv": lambda: _opencv_bgr(path),
+              "kuzet": lambda: _kuzet(path, "rgb")}, {})
     _report(benchmark, f"{clip} rgb", m)
 
 

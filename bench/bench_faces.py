@@ -22,6 +22,7 @@ from PIL import Image
 
 import kuzet
 from kuzet.faces import ARCFACE_TEMPLATE
+from memory import fresh_process_peak_mb
 
 REPO = Path(__file__).resolve().parent.parent
 DATA = Path(os.environ.get("KUZET_DATA_DIR", REPO.parent / "shared" / "data"))
@@ -130,12 +131,30 @@ CONFIGS = {  # kuzet detector model -> the reference's detector file, input fitt
 }
 
 
+def new_pipeline(detector: str) -> kuzet.FacePipeline:
+    return kuzet.FacePipeline(detector=kuzet.FaceDetector(detector, model_dir=MODELS, device="cpu"),
+                              embedder=kuzet.FaceEmbedder(model_dir=MODELS, device="cpu"), watchlist=kuzet.Watchlist())
+
+
+def process_all(side: str, detector: str) -> None:
+    """One side's whole job (enrol, then the 40 frames), run in a fresh process for its peak memory."""
+    frames = real_frames()
+    runner: kuzet.FacePipeline | ReferencePipeline
+    if side == "kuzet":
+        runner = new_pipeline(detector)
+        for name, img in enrolment_photos().items():
+            runner.enrol(name, [img])
+    else:
+        runner = ReferencePipeline(*CONFIGS[detector], 1)
+        for name, img in enrolment_photos().items():
+            runner.enrol(name, img)
+    runner.process(frames)
+
+
 @pytest.fixture(scope="module", params=list(CONFIGS))
 def setup(request) -> tuple[list[np.ndarray], kuzet.FacePipeline, list[ReferencePipeline]]:  # type: ignore[no-untyped-def]
     frames = real_frames()
-    pipeline = kuzet.FacePipeline(detector=kuzet.FaceDetector(request.param, model_dir=MODELS, device="cpu"),
-                                  embedder=kuzet.FaceEmbedder(model_dir=MODELS, device="cpu"),
-                                  watchlist=kuzet.Watchlist())
+    pipeline = new_pipeline(request.param)
     # The strongest plain baseline: onnxruntime with 1 intra-op thread or with all cores, whichever is faster
     # on this machine (small networks often run faster single-threaded).
     references = [ReferencePipeline(*CONFIGS[request.param], threads) for threads in sorted({1, THREADS})]
@@ -178,6 +197,11 @@ def test_faces_pipeline_vs_per_frame_reference(benchmark, setup) -> None:  # typ
         cpu_ours.append(cpu)
     paired = float(np.median(np.array(t_ref) / np.array(t_ours)))
     benchmark.pedantic(pipeline.process, args=(frames,), rounds=1, iterations=1)
+    # Peak memory of each side: its whole job (models, frames, working memory) alone in a new process; the
+    # reference with 1 intra-op thread (its faster setting here).
+    detector = pipeline.detector.model.spec.name
+    peak = {side: fresh_process_peak_mb("bench_faces", "process_all", side, detector)
+            for side in ("reference", "kuzet")}
 
     # kuzet's work outside the models, in CPU time (robust on a shared machine): the sessions run single-threaded
     # on the calling worker thread, so thread_time() inside run() is the model's CPU time; process_time() over
@@ -209,7 +233,8 @@ def test_faces_pipeline_vs_per_frame_reference(benchmark, setup) -> None:  # typ
     benchmark.extra_info.update(frames=len(frames), faces=n_faces, reference_s=min(t_ref), kuzet_s=min(t_ours),
                                 ratio=ratio, paired_median_ratio=paired, prepost_over_model=prepost / model_s,
                                 reference_cpu_s=min(cpu_ref), kuzet_cpu_s=min(cpu_ours),
-                                load_average=os.getloadavg()[0])
+                                load_average=os.getloadavg()[0], peak_rss_mb_reference=peak["reference"],
+                                peak_rss_mb_kuzet=peak["kuzet"])
     print(f"\nfaces [{pipeline.detector.model.spec.name}]: {len(frames)} frames, {n_faces} faces, {THREADS} threads")
     print(f"  per-frame reference {min(t_ref) * 1000:.0f} ms, kuzet batched {min(t_ours) * 1000:.0f} ms: {ratio:.2f}x "
           f"(median of 6 paired runs {paired:.2f}x)")
@@ -218,3 +243,5 @@ def test_faces_pipeline_vs_per_frame_reference(benchmark, setup) -> None:  # typ
     print(f"  CPU time (best of 6): reference {min(cpu_ref) * 1000:.0f} ms, kuzet {min(cpu_ours) * 1000:.0f} ms: "
           f"on {THREADS} cores kuzet can be at most {THREADS * min(cpu_ref) / min(cpu_ours):.2f}x faster; "
           f"load average {os.getloadavg()[0]:.1f}")
+    print(f"  peak memory, each side alone in a new process: reference {peak['reference']:.0f} MB, "
+          f"kuzet {peak['kuzet']:.0f} MB")

@@ -17,6 +17,7 @@ import pytest
 
 from kuzet._native import core
 from kuzet.faces import alignment_matrices
+from memory import array_peak_mb
 from timing import best_of as best_of_n
 
 best_of = partial(best_of_n, repeats=7)  # these primitives take milliseconds: more runs
@@ -58,9 +59,14 @@ def test_preprocess_batch_vs_opencv(benchmark, frames) -> None:  # type: ignore[
     t_k = best_of(lambda: core.preprocess_batch(frames, 640, 640, channel_order="bgr", fit="letterbox_topleft",
                                                 out=buf))
     benchmark.pedantic(core.preprocess_batch, args=(frames, 640, 640), kwargs={"out": buf}, rounds=3)
-    benchmark.extra_info.update(opencv_s=t_cv, kuzet_s=t_k, ratio=t_cv / t_k)
+    mem_cv = array_peak_mb(lambda: opencv_letterbox(frames, ref))
+    mem_k = array_peak_mb(lambda: core.preprocess_batch(frames, 640, 640, channel_order="bgr",
+                                                        fit="letterbox_topleft", out=buf))
+    benchmark.extra_info.update(opencv_s=t_cv, kuzet_s=t_k, ratio=t_cv / t_k, opencv_peak_mb=mem_cv,
+                                kuzet_peak_mb=mem_k)
     print(f"\npreprocess {len(frames)} frames 640x360 -> 640x640 NCHW: OpenCV+numpy {t_cv * 1000:.1f} ms, "
-          f"kuzet {t_k * 1000:.1f} ms: {t_cv / t_k:.2f}x")
+          f"kuzet {t_k * 1000:.1f} ms: {t_cv / t_k:.2f}x; peak memory allocated beyond the output: OpenCV+numpy "
+          f"{mem_cv:.1f} MB, kuzet {mem_k:.1f} MB")
 
 
 def test_warp_batch_vs_opencv(benchmark, frames) -> None:  # type: ignore[no-untyped-def]
@@ -81,6 +87,9 @@ def test_warp_batch_vs_opencv(benchmark, frames) -> None:  # type: ignore[no-unt
     t_cv = best_of(opencv)
     t_k = best_of(lambda: core.warp_batch(frames, index, mats, 112, 112))
     benchmark.pedantic(core.warp_batch, args=(frames, index, mats, 112, 112), rounds=3)
-    benchmark.extra_info.update(opencv_s=t_cv, kuzet_s=t_k, ratio=t_cv / t_k)
+    mem_cv = array_peak_mb(opencv)
+    mem_k = array_peak_mb(lambda: core.warp_batch(frames, index, mats, 112, 112))
+    benchmark.extra_info.update(opencv_s=t_cv, kuzet_s=t_k, ratio=t_cv / t_k, opencv_peak_mb=mem_cv,
+                                kuzet_peak_mb=mem_k)
     print(f"\nwarp {m} aligned 112x112 crops: OpenCV loop {t_cv * 1000:.2f} ms, kuzet {t_k * 1000:.2f} ms: "
-          f"{t_cv / t_k:.2f}x")
+          f"{t_cv / t_k:.2f}x; peak memory allocated (crops included): OpenCV {mem_cv:.2f} MB, kuzet {mem_k:.2f} MB")

@@ -19,6 +19,7 @@ import pytest
 
 import kuzet.evidence as ev
 from kuzet._native import core
+from memory import PeakRss, child_peak_rss_mb
 
 MIB = 1 << 20
 
@@ -58,7 +59,12 @@ def test_sha256_throughput_vs_openssl_speed(benchmark) -> None:
     openssl_wall = _openssl_speed("-elapsed")
     benchmark.pedantic(_hash_blocks, args=(block, count), rounds=5, iterations=1, warmup_rounds=1)
     kuzet_wall = count * MIB / benchmark.stats.stats.min
+    with PeakRss() as mem_kuzet:
+        _hash_blocks(block, 16)
+    openssl_peak = child_peak_rss_mb(["openssl", "speed", "-evp", "sha256", "-bytes", str(MIB), "-seconds", "1"])
     benchmark.extra_info.update(
+        peak_rss_growth_mb_kuzet=mem_kuzet.growth_mb,
+        peak_rss_mb_openssl_process=openssl_peak,
         kuzet_cpu_MBps=kuzet_cpu / 1e6,
         openssl_cpu_MBps=openssl_cpu / 1e6,
         cpu_ratio=kuzet_cpu / openssl_cpu,
@@ -70,7 +76,8 @@ def test_sha256_throughput_vs_openssl_speed(benchmark) -> None:
         f"\nSHA-256 1 MiB blocks, CPU time: kuzet {kuzet_cpu / 1e6:.0f} MB/s, openssl speed "
         f"{openssl_cpu / 1e6:.0f} MB/s, ratio {kuzet_cpu / openssl_cpu:.2f}x; wall time: kuzet "
         f"{kuzet_wall / 1e6:.0f} MB/s, openssl speed -elapsed {openssl_wall / 1e6:.0f} MB/s, "
-        f"ratio {kuzet_wall / openssl_wall:.2f}x"
+        f"ratio {kuzet_wall / openssl_wall:.2f}x; peak memory: kuzet +{mem_kuzet.growth_mb:.1f} MB above the "
+        f"process (streaming, no copy of the block), openssl speed process {openssl_peak:.0f} MB"
     )
 
 
@@ -165,6 +172,11 @@ def test_segment_and_hash_vs_decode(benchmark, clip_1080p: Path) -> None:
     streams_per_core = duration_s / min(
         cpu
     )  # the segmenter runs on one core: CPU seconds per recorded second
+    with PeakRss() as mem_segment:
+        ev.segment_file(clip_1080p, target_duration_s=2.0)
+    ffmpeg_peak = child_peak_rss_mb(
+        ["ffmpeg", "-v", "error", "-threads", "0", "-i", str(clip_1080p), "-map", "0:v", "-f", "null", "-"]
+    )
     benchmark.extra_info.update(
         file_MB=size / 1e6,
         segment_MBps=size / t / 1e6,
@@ -173,10 +185,13 @@ def test_segment_and_hash_vs_decode(benchmark, clip_1080p: Path) -> None:
         segment_s=t,
         speedup=ratio,
         realtime_streams_per_core=streams_per_core,
+        peak_rss_growth_mb_segment=mem_segment.growth_mb,
+        peak_rss_mb_ffmpeg_decode_process=ffmpeg_peak,
     )
     print(
         f"\nsegment+hash {size / 1e6:.1f} MB ({duration_s:.0f} s 1080p30, ~8 Mbit/s): {t * 1e3:.1f} ms "
         f"= {size / t / 1e6:.0f} MB/s; decode baselines (s) {_rounded(baselines)}; "
         f"{ratio:.0f}x faster than {strongest}; {min(cpu) * 1e3:.1f} ms CPU = "
-        f"{streams_per_core:.0f} real-time streams per core"
+        f"{streams_per_core:.0f} real-time streams per core; peak memory: segmenter +{mem_segment.growth_mb:.1f} MB "
+        f"above the process, ffmpeg decode process {ffmpeg_peak:.0f} MB"
     )

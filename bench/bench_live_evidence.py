@@ -26,6 +26,7 @@ import pytest
 from kuzet.evidence import generate_keypair
 from kuzet.pipeline.live_evidence import LiveRecording, RecordingReader
 from kuzet.video import VideoReader
+from memory import PeakRss
 
 SECONDS, FPS = 20, 25
 
@@ -92,5 +93,13 @@ def test_live_recording_overhead_vs_decoding_alone(benchmark, clip: bytes) -> No
     ffmpeg = _best(_ffmpeg_copy, clip)
     benchmark.pedantic(_decode_and_record, args=(clip,), rounds=3, iterations=1)
     record = benchmark.stats.stats.min
+    with PeakRss() as mem_decode:
+        _decode_only(clip)
+    with PeakRss() as mem_record:
+        _decode_and_record(clip)
+    benchmark.extra_info.update(peak_rss_growth_mb_decode_only=mem_decode.growth_mb,
+                                peak_rss_growth_mb_decode_record_seal=mem_record.growth_mb)
     print(f"\nlive decode only: {frames / decode:.0f} fps; decode + record + seal: {frames / record:.0f} fps "
-          f"(overhead x{record / decode:.3f}); ffmpeg -c copy (record only): {frames / ffmpeg:.0f} fps")
+          f"(overhead x{record / decode:.3f}); ffmpeg -c copy (record only): {frames / ffmpeg:.0f} fps; "
+          f"peak memory above the process: decode only +{mem_decode.growth_mb:.1f} MB, decode + record + seal "
+          f"+{mem_record.growth_mb:.1f} MB")

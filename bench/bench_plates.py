@@ -22,6 +22,7 @@ import pytest
 from kuzet.plates import FormatSet, PlateDetector, PlatePipeline, PlateReader
 
 sys.path.insert(0, str(Path(__file__).parent))
+from memory import fresh_process_peak_mb  # noqa: E402
 from plates_reference import ReferencePlateReader  # noqa: E402
 
 REPO = Path(__file__).resolve().parent.parent
@@ -36,8 +37,7 @@ def model_dir():
     return MODEL_DIR
 
 
-@pytest.fixture(scope="module")
-def frames():
+def load_frames() -> list[np.ndarray]:
     cap = cv2.VideoCapture(str(DATA_DIR / "plates" / "video" / "license_plate_uk.mp4"))
     out = []
     while len(out) < FRAMES:
@@ -45,6 +45,29 @@ def frames():
         assert ok
         out.append(np.ascontiguousarray(cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB)))
     return out
+
+
+@pytest.fixture(scope="module")
+def frames():
+    return load_frames()
+
+
+def new_pipeline() -> PlatePipeline:
+    return PlatePipeline(PlateDetector(model_dir=MODEL_DIR, device="cpu"),
+                         PlateReader(model_dir=MODEL_DIR, device="cpu"), formats=("uk",))
+
+
+def read_all(side: str) -> None:
+    """One side's whole job on the 64 frames (run in a fresh process for its peak memory)."""
+    frames = load_frames()
+    if side == "kuzet":
+        pipeline = new_pipeline()
+        for start in range(0, len(frames), BATCH):
+            pipeline.process(frames[start : start + BATCH])
+    else:
+        reference = ReferencePlateReader(MODEL_DIR, threads=1)
+        for f in frames:
+            reference.process(f)
 
 
 def resolved(texts: list[list[str]]) -> list[list[str]]:
@@ -65,8 +88,7 @@ def test_plates_end_to_end_vs_per_frame_reference(benchmark, frames, expected, m
     """Interleaved rounds (the box is shared, so load drifts): best of ROUNDS per contender and the median
     of the per-round ratios against the faster reference."""
     references = {threads: ReferencePlateReader(model_dir, threads=threads) for threads in (1, 2)}
-    pipeline = PlatePipeline(PlateDetector(model_dir=model_dir, device="cpu"),
-                             PlateReader(model_dir=model_dir, device="cpu"), formats=("uk",))
+    pipeline = new_pipeline()
 
     def kuzet_run():
         reads = []
@@ -113,6 +135,9 @@ def test_plates_end_to_end_vs_per_frame_reference(benchmark, frames, expected, m
                                  "load_average": os.getloadavg()[0]})
     benchmark.extra_info.update({f"{k}_cpu_s": round(v, 4) for k, v in best_cpu.items()})
     assert texts(benchmark.pedantic(kuzet_run, rounds=1, iterations=1)) == resolved(expected)
+    # Peak memory of each side: its whole job (models, the 64 decoded frames, working memory) in a new process.
+    peak = {side: fresh_process_peak_mb("bench_plates", "read_all", side) for side in ("reference", "kuzet")}
+    benchmark.extra_info.update({f"peak_rss_mb_{side}": round(mb, 1) for side, mb in peak.items()})
     print(f"\nplates, {FRAMES} frames, best of {ROUNDS}: " + ", ".join(
         f"{k} {v:.3f} s ({v / FRAMES * 1000:.1f} ms/frame)" for k, v in best.items())
         + f"; baseline {baseline_key}: {ratio:.2f}x (median of paired rounds {paired:.2f}x); "
@@ -122,3 +147,5 @@ def test_plates_end_to_end_vs_per_frame_reference(benchmark, frames, expected, m
                                                        best_cpu.items())
           + f"; on {cores} cores kuzet can be at most {ceiling:.2f}x faster than {baseline_key}; "
           f"load average {os.getloadavg()[0]:.1f}")
+    print(f"  peak memory, each side alone in a new process (64 decoded frames = 169 MB included): reference "
+          f"(1 thread) {peak['reference']:.0f} MB, kuzet {peak['kuzet']:.0f} MB")

@@ -20,6 +20,7 @@ import pytest
 
 import kuzet
 from kuzet._native import core
+from memory import array_peak_mb
 from timing import best_of as best_of_n
 
 best_of = partial(best_of_n, repeats=7)  # these primitives take milliseconds: more runs
@@ -68,8 +69,13 @@ def test_nv12_preprocess_vs_two_pass(benchmark, frames) -> None:  # type: ignore
     opencv_s = best_of(lambda: all_opencv(frames, ref), repeats=3)
     h, w = frames[0].shape[0] * 2 // 3, frames[0].shape[1]
     extra_mib = len(frames) * h * w * 3 / 2**20
+    mem = {name: array_peak_mb(fn) for name, fn in (
+        ("kuzet", lambda: core.preprocess_batch(frames, OUT, OUT, out=buf, **one_pass)),
+        ("two_pass", lambda: two_pass_kuzet(frames, ref)), ("opencv", lambda: all_opencv(frames, ref)))}
+    benchmark.extra_info.update({f"{k}_peak_mb": round(v, 2) for k, v in mem.items()})
     print(f"\nNV12 {w}x{h} x{len(frames)} -> {OUT}x{OUT}: kuzet one pass {kuzet_s * 1e3:.1f} ms, "
           f"cvtColor + kuzet RGB {two_pass_s * 1e3:.1f} ms ({two_pass_s / kuzet_s:.2f}x), "
           f"all OpenCV {opencv_s * 1e3:.1f} ms ({opencv_s / kuzet_s:.2f}x); "
-          f"two-pass extra RGB frames {extra_mib:.1f} MiB")
+          f"two-pass extra RGB frames {extra_mib:.1f} MiB; peak memory allocated beyond the output: kuzet "
+          f"{mem['kuzet']:.1f} MB, two-pass {mem['two_pass']:.1f} MB, all OpenCV {mem['opencv']:.1f} MB")
     benchmark.pedantic(lambda: core.preprocess_batch(frames, OUT, OUT, out=buf, **one_pass), rounds=5)
