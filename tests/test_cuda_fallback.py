@@ -40,6 +40,23 @@ def test_nvdec_info_says_whether_and_why(data_dir):
     assert kuzet.cuda.is_available() is info["available"]
 
 
+@pytest.mark.parametrize("codec", ["h264", "hevc", "vp9", "av1", "mpeg4"])
+def test_nvdec_uses_a_decoder_with_a_cuda_config_even_where_the_default_has_none(codec):
+    cpu, nvdec = core._decoders_for(codec)
+    assert cpu  # the CPU's decoder: FFmpeg's default for the codec
+    assert nvdec in core.nvdec_info()["codecs"]  # one with a CUDA hw config, never a *_cuvid wrapper
+    if cpu in core.nvdec_info()["codecs"]:
+        assert nvdec == cpu  # the default serves both where it can
+    else:  # AV1 in Debian's FFmpeg: libdav1d by default, FFmpeg's own av1 decoder for NVDEC
+        assert (codec, nvdec) == ("av1", "av1")
+
+
+def test_codec_without_any_nvdec_decoder_is_named():
+    assert core._decoders_for("prores") == ("prores", "")
+    with pytest.raises(kuzet.InvalidArgument, match="unknown codec"):
+        core._decoders_for("no-such-codec")
+
+
 @needs_no_nvdec
 def test_build_without_gpu_reports_the_reason():
     info = core.nvdec_info()

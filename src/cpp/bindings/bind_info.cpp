@@ -10,6 +10,8 @@ extern "C" {
 
 #include "bindings/bindings.hpp"
 #include "common/cuda_runtime_info.hpp"
+#include "common/errors.hpp"
+#include "decode/nvdec_support.hpp"
 
 namespace py = pybind11;
 
@@ -63,6 +65,16 @@ py::dict native_build_info() {
 void bind_info(py::module_& m) {
   m.def("native_build_info", &native_build_info,
         "Versions of the native libraries kuzet was built against and the CUDA devices it sees.");
+  m.def(
+      "_decoders_for",
+      [](const std::string& codec_name) {
+        const AVCodecDescriptor* desc = avcodec_descriptor_get_by_name(codec_name.c_str());
+        if (!desc) throw InvalidArgument("unknown codec '" + codec_name + "'");
+        const AVCodec* software = avcodec_find_decoder(desc->id);
+        const AVCodec* nvdec = decode::nvdec_decoder_for(desc->id);
+        return py::make_tuple(software ? software->name : "", nvdec ? nvdec->name : "");
+      },
+      py::arg("codec"), "Test hook: (the decoder the CPU uses, the decoder NVDEC decoding uses) for a codec.");
 }
 
 }  // namespace kuzet::bindings

@@ -99,31 +99,46 @@ void Decoder::open_codec() {
     throw EncryptedStream(name + ": the video stream is encrypted (CENC); it cannot be decoded without keys");
   }
   const AVCodecParameters* par = stream_->codecpar;
-  const AVCodec* codec = avcodec_find_decoder(par->codec_id);
+  const AVCodec* software = avcodec_find_decoder(par->codec_id);
+  // On NVDEC, a decoder with a CUDA hw config (AV1: FFmpeg's native one, not the default libdav1d).
+  const AVCodec* hardware = device_->name() == "cpu" ? nullptr : nvdec_decoder_for(par->codec_id);
+  const AVCodec* codec = hardware ? hardware : software;
   if (!codec) {
     char tag[AV_FOURCC_MAX_STRING_SIZE] = {0};
     av_fourcc_make_string(tag, par->codec_tag);
     throw UnsupportedCodec(name + ": no decoder for video codec '" + avcodec_get_name(par->codec_id) +
                            "' (codec tag " + tag + ") in this FFmpeg build");
   }
-  codec_ = avcodec_alloc_context3(codec);
   packet_ = av_packet_alloc();
   frame_ = av_frame_alloc();
-  if (!codec_ || !packet_ || !frame_) throw DecodeError(name + ": out of memory");
-  int ret = avcodec_parameters_to_context(codec_, par);
-  if (ret < 0) throw DecodeError(name + ": bad codec parameters (" + av_error_text(ret) + ")");
-  codec_->pkt_timebase = stream_->time_base;
+  if (!packet_ || !frame_) throw DecodeError(name + ": out of memory");
+  open_codec_context(codec);
   if (const std::string why = device_->cannot_decode(codec_); !why.empty()) {
     if (options_.device != "auto") throw DeviceUnavailable(name + ": device '" + options_.device + "': " + why);
     fallback_reason_ = why;  // "auto": decode this stream on the CPU instead
     device_ = make_device("cpu");
+    if (codec != software) {  // the NVDEC decoder may decode nothing without hardware (FFmpeg's av1)
+      if (!software) throw UnsupportedCodec(name + ": no software decoder for video codec '" +
+                                            avcodec_get_name(par->codec_id) + "' in this FFmpeg build (" + why + ")");
+      codec = software;
+      avcodec_free_context(&codec_);
+      open_codec_context(codec);
+    }
   }
   device_->configure_codec(codec_, options_.threads);
-  ret = avcodec_open2(codec_, codec, nullptr);
+  const int ret = avcodec_open2(codec_, codec, nullptr);
   if (ret < 0) {
     throw UnsupportedCodec(name + ": cannot open the " + codec->name + " decoder (" + av_error_text(ret) + ")");
   }
   metadata_ = read_metadata(fmt, stream_, codec_);
+}
+
+void Decoder::open_codec_context(const AVCodec* codec) {
+  codec_ = avcodec_alloc_context3(codec);
+  if (!codec_) throw DecodeError(spec_name_ + ": out of memory");
+  const int ret = avcodec_parameters_to_context(codec_, stream_->codecpar);
+  if (ret < 0) throw DecodeError(spec_name_ + ": bad codec parameters (" + av_error_text(ret) + ")");
+  codec_->pkt_timebase = stream_->time_base;
 }
 
 void Decoder::set_packet_tap(std::function<void(const AVPacket&)> tap, const std::vector<int>& extra_streams) {

@@ -75,6 +75,7 @@ class Decoder {
 
  private:
   void open_codec();
+  void open_codec_context(const AVCodec* codec);  // codec_ for `codec`, with the stream's parameters
   bool is_tapped(int stream_index) const;  // a stream other than the video that packet_tap_ takes
   void check_not_encrypted(const AVPacket* pkt) const;
   // Reads and sends one packet of the video stream; at the end of input, starts draining.

@@ -105,6 +105,19 @@ std::vector<std::string> codecs_with_cuda_hw_config() {
   return names;
 }
 
+const AVCodec* nvdec_decoder_for(AVCodecID id) {
+  const AVCodec* preferred = avcodec_find_decoder(id);
+  if (preferred && has_cuda_hw_config(preferred)) return preferred;
+  void* it = nullptr;
+  while (const AVCodec* codec = av_codec_iterate(&it)) {
+    if (codec->id == id && av_codec_is_decoder(codec) && !(codec->capabilities & AV_CODEC_CAP_HARDWARE) &&
+        has_cuda_hw_config(codec)) {
+      return codec;
+    }
+  }
+  return nullptr;
+}
+
 const NvdecStatus& nvdec_status() {
   static std::once_flag once;
   static NvdecStatus status;

@@ -23,6 +23,11 @@ const NvdecStatus& nvdec_status();
 // FFmpeg decoders that can output CUDA frames through a CUDA hw device context.
 std::vector<std::string> codecs_with_cuda_hw_config();
 
+// The decoder to use for `codec` on NVDEC: FFmpeg's default one when it has a CUDA hw config, else another
+// decoder of that codec that has one (AV1: the default, libdav1d, has none; FFmpeg's native av1 decoder
+// does), else nullptr. *_cuvid wrappers are never chosen.
+const AVCodec* nvdec_decoder_for(AVCodecID codec);
+
 // Why NVDEC cannot decode the stream described by `ctx` (codec parameters already copied), or "".
 std::string nvdec_cannot_decode(const AVCodecContext* ctx);
 
