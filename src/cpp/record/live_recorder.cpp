@@ -25,6 +25,14 @@ constexpr int kIoBufferSize = 64 * 1024;
 constexpr std::size_t kRecentFrames = 4096;  // pts -> segment kept for frames still inside the decoder
 constexpr std::size_t kMaxHeldPackets = 256;  // packets held at the start (untimed video) before dating them anyway
 constexpr double kAudioLeadS = 10.0;  // with audio: how much earlier than the first video packet audio may start
+// RTSP: how long (audio time) the audio waits for every recorded stream's first RTCP sender report. RFC 3550
+// senders report at least every 5 s or so; FFmpeg's first one goes with its first packet.
+constexpr double kSyncWaitS = 10.0;
+constexpr std::size_t kMaxSyncHeld = 4096;  // audio packets held meanwhile, at most
+
+double seconds(std::int64_t ts, int num, int den) { return static_cast<double>(ts) * num / den; }
+
+std::string milliseconds(double s) { return std::to_string(std::llround(s * 1000)) + " ms"; }
 
 std::string av_error(int code) {
   char buf[AV_ERROR_MAX_STRING_SIZE] = {};
@@ -296,6 +304,18 @@ void LiveRecorder::packet(const AVPacket& in) {
     fail("recording '" + path_ + "': out of memory");
     return;
   }
+  if (rtcp_) {
+    synchronise(tracks_[static_cast<std::size_t>(track)], copy);
+  } else {
+    accept(copy);
+  }
+}
+
+void LiveRecorder::accept(AVPacket* copy) {
+  if (failed_) {
+    av_packet_free(&copy);
+    return;
+  }
   if (have_origin_) {
     write_packet(copy);
     return;
@@ -304,9 +324,109 @@ void LiveRecorder::packet(const AVPacket& in) {
   // stream's clock is known: hold them (audio too) until a video packet carries a dts, then date the video
   // back from it.
   held_.push_back(copy);
-  const bool timed_video = tracks_[static_cast<std::size_t>(track)].video && in.dts != AV_NOPTS_VALUE;
+  const int track = track_of_[static_cast<std::size_t>(copy->stream_index)];
+  const bool timed_video = tracks_[static_cast<std::size_t>(track)].video && copy->dts != AV_NOPTS_VALUE;
   if (!timed_video && held_.size() < kMaxHeldPackets) return;
   release_held();
+}
+
+bool LiveRecorder::observe_report(Track& track, const AVPacket& p) {
+  if (track.reported) return false;
+  const std::int64_t ts = p.dts != AV_NOPTS_VALUE ? p.dts : p.pts;
+  // rtpdec attaches the sender's clock (PRFT) to the packets it dates by a sender report, and to no other.
+  if (av_packet_get_side_data(&p, AV_PKT_DATA_PRFT, nullptr)) {
+    track.reported = true;
+    track.reported_late = !audio_waits_;
+    if (track.next_ts != hash::kNoTimestamp && ts != AV_NOPTS_VALUE) track.jump = ts - track.next_ts;
+    if (track.reported_late && track.jump != 0 && events_.error) {
+      events_.error("recording '" + path_ + "': the first RTCP sender report of its " + track.name +
+                    " came after the audio stopped waiting for it; that stream is kept continuous, so its timing "
+                    "against the other streams stays " + milliseconds(seconds(-track.jump, track.in_tb_num,
+                    track.in_tb_den)) + " off, as it was before the report");
+    }
+    return false;
+  }
+  if (ts != AV_NOPTS_VALUE) {
+    // Without the report its next packet follows this one: by this one's duration, else by the last step.
+    const std::int64_t step = p.duration > 0 ? p.duration : track.last_ts != hash::kNoTimestamp ? ts - track.last_ts : 0;
+    track.last_ts = ts;
+    track.next_ts = ts + step;
+  }
+  return true;
+}
+
+void LiveRecorder::synchronise(Track& track, AVPacket* p) {
+  const bool before_report = observe_report(track, *p);
+  if (track.video) {  // never waits: its frames name their segments as they are decoded
+    redate(p, before_report);
+    accept(p);
+    return;
+  }
+  sync_held_.emplace_back(p, before_report);
+  if (!audio_waits_) {
+    release_synchronised("");
+    return;
+  }
+  const bool all_reported = std::all_of(tracks_.begin(), tracks_.end(), [](const Track& t) { return t.reported; });
+  if (!all_reported) {
+    const std::int64_t ts = p->dts != AV_NOPTS_VALUE ? p->dts : p->pts;
+    if (ts == AV_NOPTS_VALUE) {
+      if (sync_held_.size() < kMaxSyncHeld) return;
+    } else {
+      const double at = seconds(ts, track.in_tb_num, track.in_tb_den);
+      if (!sync_waiting_timed_) {
+        sync_waiting_timed_ = true;
+        sync_wait_from_s_ = at;
+      }
+      if (at - sync_wait_from_s_ < kSyncWaitS && sync_held_.size() < kMaxSyncHeld) return;
+    }
+  }
+  release_synchronised(all_reported ? "" : "within " + milliseconds(kSyncWaitS) + " of audio");
+}
+
+void LiveRecorder::release_synchronised(const std::string& gave_up) {
+  if (audio_waits_) {
+    audio_waits_ = false;
+    settled_video_jump_ = tracks_.front().jump;
+    std::string unreported;
+    for (const Track& t : tracks_) {
+      if (!t.reported) unreported += (unreported.empty() ? "" : ", ") + t.name;
+    }
+    if (!gave_up.empty() && events_.error) {
+      events_.error("recording '" + path_ + "': no RTCP sender report timed its " + unreported + " " + gave_up +
+                    "; its audio is placed against the video by the streams' RTP clocks and the camera's RTP-Info "
+                    "alone");
+    }
+  }
+  while (!sync_held_.empty()) {
+    auto [p, before_report] = sync_held_.front();
+    sync_held_.pop_front();
+    redate(p, before_report);
+    accept(p);
+  }
+}
+
+void LiveRecorder::redate(AVPacket* p, bool before_report) {
+  const Track& track = tracks_[static_cast<std::size_t>(track_of_[static_cast<std::size_t>(p->stream_index)])];
+  std::int64_t shift = 0;
+  if (track.video) {
+    shift = before_report ? 0 : -track.jump;  // continuous: the recording keeps the video's own timeline
+  } else {
+    // Onto the video's timeline: reported timestamps (T) are what the video's would be minus its jump; ones
+    // dated before the stream's report are T minus the stream's own jump. A stream reported only after the
+    // audio stopped waiting is kept continuous instead (reported above).
+    const Track& video = tracks_.front();
+    const std::int64_t video_jump = av_rescale_q(settled_video_jump_, AVRational{video.in_tb_num, video.in_tb_den},
+                                                 AVRational{track.in_tb_num, track.in_tb_den});
+    if (before_report) {
+      shift = (track.reported && !track.reported_late ? track.jump : 0) - video_jump;
+    } else {
+      shift = -video_jump - (track.reported_late ? track.jump : 0);
+    }
+  }
+  if (shift == 0) return;
+  if (p->pts != AV_NOPTS_VALUE) p->pts += shift;
+  if (p->dts != AV_NOPTS_VALUE) p->dts += shift;
 }
 
 void LiveRecorder::release_held() {
@@ -476,6 +596,9 @@ void LiveRecorder::segment_thread(double target_duration_s) {
 void LiveRecorder::finish() {
   if (finished_) return;
   finished_ = true;
+  if (muxer_ && !failed_ && audio_waits_ && !sync_held_.empty()) {
+    release_synchronised("before the connection ended");
+  }
   if (muxer_ && !failed_ && !held_.empty()) release_held();  // a stream that never gave a timestamp
   if (muxer_ && !failed_) {
     const int rc = av_write_trailer(muxer_);
@@ -513,6 +636,8 @@ void LiveRecorder::close_output() {
   close_muxer();
   for (AVPacket*& p : held_) av_packet_free(&p);
   held_.clear();
+  for (auto& [p, before_report] : sync_held_) av_packet_free(&p);
+  sync_held_.clear();
   if (fd_ >= 0) {
     ::fsync(fd_);
     ::close(fd_);
