@@ -29,6 +29,7 @@ constexpr double kAudioLeadS = 10.0;  // with audio: how much earlier than the f
 // senders report at least every 5 s or so; FFmpeg's first one goes with its first packet.
 constexpr double kSyncWaitS = 10.0;
 constexpr std::size_t kMaxSyncHeld = 4096;  // audio packets held meanwhile, at most
+constexpr int kVideoJumpWindow = 8;  // video packets, from its first reported one, in which its jump shows
 
 double seconds(std::int64_t ts, int num, int den) { return static_cast<double>(ts) * num / den; }
 
@@ -330,29 +331,77 @@ void LiveRecorder::accept(AVPacket* copy) {
   release_held();
 }
 
-bool LiveRecorder::observe_report(Track& track, const AVPacket& p) {
-  if (track.reported) return false;
+void LiveRecorder::note_timing(Track& track, const AVPacket& p) {
   const std::int64_t ts = p.dts != AV_NOPTS_VALUE ? p.dts : p.pts;
-  // rtpdec attaches the sender's clock (PRFT) to the packets it dates by a sender report, and to no other.
-  if (av_packet_get_side_data(&p, AV_PKT_DATA_PRFT, nullptr)) {
+  if (ts == AV_NOPTS_VALUE) return;
+  // On its own clock, the stream's next packet follows this one: by this one's duration, else by the last step.
+  const std::int64_t step = p.duration > 0 ? p.duration : track.last_ts != hash::kNoTimestamp ? ts - track.last_ts : 0;
+  track.last_ts = ts;
+  track.next_ts = ts + step;
+}
+
+bool LiveRecorder::observe_report(Track& track, const AVPacket& p) {
+  if (track.reported && track.jump_window == 0) return false;
+  const std::int64_t ts = p.dts != AV_NOPTS_VALUE ? p.dts : p.pts;
+  if (!track.reported) {
+    // rtpdec attaches the sender's clock (PRFT) to the packets it dates by a sender report, and to no other.
+    if (!av_packet_get_side_data(&p, AV_PKT_DATA_PRFT, nullptr)) {
+      note_timing(track, p);
+      return true;
+    }
     track.reported = true;
     track.reported_late = !audio_waits_;
-    if (track.next_ts != hash::kNoTimestamp && ts != AV_NOPTS_VALUE) track.jump = ts - track.next_ts;
-    if (track.reported_late && track.jump != 0 && events_.error) {
-      events_.error("recording '" + path_ + "': the first RTCP sender report of its " + track.name +
-                    " came after the audio stopped waiting for it; that stream is kept continuous, so its timing "
-                    "against the other streams stays " + milliseconds(seconds(-track.jump, track.in_tb_num,
-                    track.in_tb_den)) + " off, as it was before the report");
+    if (track.next_ts == hash::kNoTimestamp || ts == AV_NOPTS_VALUE) return false;  // reported from the start
+    if (!track.video) {
+      // Audio: each packet is dated by its own RTP timestamp, and its frames follow each other without gaps.
+      track.jump = ts - track.next_ts;
+      report_late_jump(track);
+      return false;
     }
-    return false;
+    track.jump_window = kVideoJumpWindow;  // looked for below, from this packet on
   }
-  if (ts != AV_NOPTS_VALUE) {
-    // Without the report its next packet follows this one: by this one's duration, else by the last step.
-    const std::int64_t step = p.duration > 0 ? p.duration : track.last_ts != hash::kNoTimestamp ? ts - track.last_ts : 0;
-    track.last_ts = ts;
-    track.next_ts = ts + step;
+  // Video: the parser hands out the packet carrying the report's clock (and a frame or two after it) still
+  // dated by the RTP clock, and the dts follow a reordering delay after the pts. A jump shows as the first
+  // decode step off the frame grid in the window: none when the video was the first stream reported.
+  if (ts != AV_NOPTS_VALUE && track.next_ts != hash::kNoTimestamp) {
+    const std::int64_t deviation = ts - track.next_ts;
+    const std::int64_t step = std::max<std::int64_t>(1, track.next_ts - track.last_ts);
+    if (2 * (deviation < 0 ? -deviation : deviation) > step) {
+      track.jump_window = 0;
+      report_video_jump(track, deviation);
+      if (deviation < 0) {  // backwards: its packets would overlap the ones before; kept continuous instead
+        track.jump = deviation;
+        return false;
+      }
+      return true;  // forwards: kept as FFmpeg dates it (reported)
+    }
   }
+  note_timing(track, p);
+  --track.jump_window;
   return true;
+}
+
+void LiveRecorder::report_late_jump(const Track& track) {
+  if (!track.reported_late || track.jump == 0 || !events_.error) return;
+  events_.error("recording '" + path_ + "': the first RTCP sender report of its " + track.name +
+                " came after it stopped waiting for it; that stream is kept continuous, so its timing against "
+                "the video stays " + milliseconds(seconds(-track.jump, track.in_tb_num, track.in_tb_den)) +
+                " off, as it was before the report");
+}
+
+void LiveRecorder::report_video_jump(const Track& track, std::int64_t deviation) {
+  if (!events_.error) return;
+  const std::string by = milliseconds(seconds(deviation < 0 ? -deviation : deviation, track.in_tb_num,
+                                              track.in_tb_den));
+  if (deviation > 0) {
+    events_.error("recording '" + path_ + "': its " + track.name + " stepped " + by + " forward at its first "
+                  "RTCP sender report, as FFmpeg re-times a stream reported after another: if so (not a pause of "
+                  "the camera), the video before that is " + by + " early against the audio in the recording");
+  } else {
+    events_.error("recording '" + path_ + "': its " + track.name + " went " + by + " back at its first RTCP "
+                  "sender report (FFmpeg re-times a stream reported after another); it is kept continuous, so "
+                  "no packet is left out and the video from there on is " + by + " late against the audio");
+  }
 }
 
 void LiveRecorder::synchronise(Track& track, AVPacket* p) {
@@ -367,7 +416,8 @@ void LiveRecorder::synchronise(Track& track, AVPacket* p) {
     release_synchronised("");
     return;
   }
-  const bool all_reported = std::all_of(tracks_.begin(), tracks_.end(), [](const Track& t) { return t.reported; });
+  const bool all_reported =
+      std::all_of(tracks_.begin(), tracks_.end(), [](const Track& t) { return t.video || t.reported; });
   if (!all_reported) {
     const std::int64_t ts = p->dts != AV_NOPTS_VALUE ? p->dts : p->pts;
     if (ts == AV_NOPTS_VALUE) {
@@ -387,10 +437,9 @@ void LiveRecorder::synchronise(Track& track, AVPacket* p) {
 void LiveRecorder::release_synchronised(const std::string& gave_up) {
   if (audio_waits_) {
     audio_waits_ = false;
-    settled_video_jump_ = tracks_.front().jump;
     std::string unreported;
     for (const Track& t : tracks_) {
-      if (!t.reported) unreported += (unreported.empty() ? "" : ", ") + t.name;
+      if (!t.video && !t.reported) unreported += (unreported.empty() ? "" : ", ") + t.name;
     }
     if (!gave_up.empty() && events_.error) {
       events_.error("recording '" + path_ + "': no RTCP sender report timed its " + unreported + " " + gave_up +
@@ -408,21 +457,14 @@ void LiveRecorder::release_synchronised(const std::string& gave_up) {
 
 void LiveRecorder::redate(AVPacket* p, bool before_report) {
   const Track& track = tracks_[static_cast<std::size_t>(track_of_[static_cast<std::size_t>(p->stream_index)])];
+  // The recording's timeline is FFmpeg's once each stream is reported (the sender's clock, shared by the
+  // streams). Audio dated before its report is moved onto it by its own jump; a stream whose report came
+  // too late to wait for (or video that went back) is kept continuous instead.
   std::int64_t shift = 0;
-  if (track.video) {
-    shift = before_report ? 0 : -track.jump;  // continuous: the recording keeps the video's own timeline
-  } else {
-    // Onto the video's timeline: reported timestamps (T) are what the video's would be minus its jump; ones
-    // dated before the stream's report are T minus the stream's own jump. A stream reported only after the
-    // audio stopped waiting is kept continuous instead (reported above).
-    const Track& video = tracks_.front();
-    const std::int64_t video_jump = av_rescale_q(settled_video_jump_, AVRational{video.in_tb_num, video.in_tb_den},
-                                                 AVRational{track.in_tb_num, track.in_tb_den});
-    if (before_report) {
-      shift = (track.reported && !track.reported_late ? track.jump : 0) - video_jump;
-    } else {
-      shift = -video_jump - (track.reported_late ? track.jump : 0);
-    }
+  if (before_report) {
+    shift = !track.video && track.reported && !track.reported_late ? track.jump : 0;
+  } else if (track.video || track.reported_late) {
+    shift = -track.jump;
   }
   if (shift == 0) return;
   if (p->pts != AV_NOPTS_VALUE) p->pts += shift;

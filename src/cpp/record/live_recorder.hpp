@@ -100,6 +100,7 @@ class LiveRecorder final : public decode::ConnectionTap {
     std::int64_t jump = 0;
     std::int64_t next_ts = hash::kNoTimestamp;
     std::int64_t last_ts = hash::kNoTimestamp;
+    int jump_window = 0;  // video: packets left in which to look for its jump (see observe_report)
   };
   // Why a packet is left out of the recording (each reported at its first occurrence and counted).
   enum LeftOut { kNotIncreasing, kBeforeStart, kPtsBeforeDts, kRefused, kLeftOutKinds };
@@ -114,6 +115,9 @@ class LiveRecorder final : public decode::ConnectionTap {
   void accept(AVPacket* p);  // into the recording, or held at the start until the video is timed
   // RTCP synchronisation: notes a packet's timing (true: dated by its stream's RTP clock alone), re-dates it.
   bool observe_report(Track& track, const AVPacket& p);
+  void note_timing(Track& track, const AVPacket& p);
+  void report_late_jump(const Track& track);
+  void report_video_jump(const Track& track, std::int64_t deviation);
   void synchronise(Track& track, AVPacket* p);
   void redate(AVPacket* p, bool before_report);
   void release_synchronised(const std::string& gave_up);  // gave_up: why it waits no more ("": all reported)
@@ -148,7 +152,6 @@ class LiveRecorder final : public decode::ConnectionTap {
   std::deque<AVPacket*> held_;  // untimed packets at the start, until a video packet carries a dts
   bool rtcp_ = false;            // the streams are timed by RTCP sender reports (see the top of this file)
   bool audio_waits_ = true;      // until every recorded stream is reported (or kSyncWaitS passed)
-  std::int64_t settled_video_jump_ = 0;  // the video's jump when the audio stopped waiting
   double sync_wait_from_s_ = 0;          // the first held audio packet's time
   bool sync_waiting_timed_ = false;      // sync_wait_from_s_ is set
   std::deque<std::pair<AVPacket*, bool>> sync_held_;  // audio waiting for the reports; true: dated before its own
