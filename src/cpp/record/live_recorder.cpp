@@ -25,8 +25,8 @@ constexpr int kIoBufferSize = 64 * 1024;
 constexpr std::size_t kRecentFrames = 4096;  // pts -> segment kept for frames still inside the decoder
 constexpr std::size_t kMaxHeldPackets = 256;  // packets held at the start (untimed video) before dating them anyway
 constexpr double kAudioLeadS = 10.0;  // with audio: how much earlier than the first video packet audio may start
-// RTSP: how long (audio time) the audio waits for every recorded stream's first RTCP sender report. RFC 3550
-// senders report at least every 5 s or so; FFmpeg's first one goes with its first packet.
+// RTSP: how long (audio time) an audio stream waits for its first RTCP sender report. RFC 3550 senders report
+// every 5 s or so; FFmpeg's first report goes with its first packet.
 constexpr double kSyncWaitS = 10.0;
 constexpr std::size_t kMaxSyncHeld = 4096;  // audio packets held meanwhile, at most
 constexpr int kVideoJumpWindow = 8;  // video packets, from its first reported one, in which its jump shows
@@ -431,7 +431,7 @@ void LiveRecorder::synchronise(Track& track, AVPacket* p) {
       if (at - sync_wait_from_s_ < kSyncWaitS && sync_held_.size() < kMaxSyncHeld) return;
     }
   }
-  release_synchronised(all_reported ? "" : "within " + milliseconds(kSyncWaitS) + " of audio");
+  release_synchronised(all_reported ? "" : "within " + std::to_string(std::lround(kSyncWaitS)) + " s of audio");
 }
 
 void LiveRecorder::release_synchronised(const std::string& gave_up) {

@@ -14,11 +14,14 @@
 //
 // RTSP (RTP streams tied together by RTCP sender reports): FFmpeg dates each stream by its own RTP clock until
 // that stream's first sender report, then by the sender's clock, which the streams share; the timestamps of
-// every stream but the first one reported jump there (backwards too: audio packets would overlap and be left
-// out). The recorder keeps each stream continuous across its jump (its size measured against the packet
-// durations before it) and holds the audio until every recorded stream has been reported, then writes it
-// re-dated onto the video's timeline as the reports place it. Without reports within kSyncWaitS the audio is
-// written as timed by its RTP clock, and this is reported.
+// every stream but the first one reported jump there (audio went back ~80 ms on a test camera: overlapping
+// packets, left out). The recording takes FFmpeg's timeline as it is once reported. Each audio stream waits
+// (held, at most kSyncWaitS of audio) for its own first report; its packets dated before it are then moved
+// onto that timeline by its jump, measured exactly (each packet is dated by its own RTP timestamp, and AAC
+// frames follow each other without gaps). The video is never held (its frames name their segments as they
+// are decoded) nor re-dated, but a step at its first report (FFmpeg re-timing a video reported after the
+// audio: the frames before it are off against the audio) is reported, and a backward one kept continuous so
+// that nothing is left out. An audio stream reported too late, or never, is kept continuous, and reported.
 #pragma once
 #include <cstdint>
 #include <deque>
@@ -93,10 +96,10 @@ class LiveRecorder final : public decode::ConnectionTap {
     std::int64_t last_dts = hash::kNoTimestamp;  // in the muxer's time base, as written
     bool refused = false;  // the muxer refused one of its packets: the stream is left out from then on
     // RTCP synchronisation (input time base). `jump`: how far FFmpeg moved its timestamps at its first
-    // sender report (0 when reported from its first packet); `next_ts`: before that report, where the next
+    // sender report (audio; video only when it went back); `next_ts`: before that report, where its next
     // packet would be dated on the RTP clock alone.
     bool reported = false;
-    bool reported_late = false;  // after the audio stopped waiting: kept continuous, not re-dated
+    bool reported_late = false;  // after it stopped waiting: kept continuous, not re-dated
     std::int64_t jump = 0;
     std::int64_t next_ts = hash::kNoTimestamp;
     std::int64_t last_ts = hash::kNoTimestamp;
@@ -151,7 +154,7 @@ class LiveRecorder final : public decode::ConnectionTap {
   std::uint64_t left_out_[kLeftOutKinds] = {};  // packets left out, by reason
   std::deque<AVPacket*> held_;  // untimed packets at the start, until a video packet carries a dts
   bool rtcp_ = false;            // the streams are timed by RTCP sender reports (see the top of this file)
-  bool audio_waits_ = true;      // until every recorded stream is reported (or kSyncWaitS passed)
+  bool audio_waits_ = true;      // until every recorded audio stream is reported (or kSyncWaitS passed)
   double sync_wait_from_s_ = 0;          // the first held audio packet's time
   bool sync_waiting_timed_ = false;      // sync_wait_from_s_ is set
   std::deque<std::pair<AVPacket*, bool>> sync_held_;  // audio waiting for the reports; true: dated before its own
