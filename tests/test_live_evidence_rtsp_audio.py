@@ -198,3 +198,30 @@ def test_a_reconnection_gives_a_second_recording_with_its_audio_too(late_reports
         _assert_recorded_as_the_camera_sent(late_reports, sent, recording)
     assert len(frames.frames) > late_reports.frames  # both connections' frames
     _assert_every_frame_names_its_segment(frames, recordings)
+
+
+@pytest.mark.timeout(60)
+def test_audio_without_a_sender_report_is_recorded_whole_and_reported(late_reports: RtpCapture, tmp_path: Path):
+    # a camera that sends no sender report for its audio until its closing BYE: FFmpeg keeps dating the audio
+    # by its RTP clock (from the RTP-Info), so the recorder, having waited to the end, writes it so
+    def audio_report(channel: int, packet: bytes) -> bool:
+        return channel == 2 * AUDIO + 1 and len(packet) == 28  # an SR alone; the BYE goes in a compound
+    kept = [i for i, (c, p) in enumerate(late_reports.packets) if not audio_report(c, p)]
+    assert len(kept) == len(late_reports.packets) - 1
+    camera_capture = replace(late_reports, packets=tuple(late_reports.packets[i] for i in kept),
+                             times=tuple(late_reports.times[i] for i in kept))  # fmt: skip
+    key = generate_keypair()
+    with RtspCamera(camera_capture) as camera:
+        _, events, frames = _run(camera.url, tmp_path, key, reconnect=0)
+    (problem,) = [e.data["message"] for e in events if e.kind == "evidence_error"]
+    assert "no RTCP sender report timed its audio stream 1 (aac) before the connection ended" in problem
+    (sealed,) = [e.data for e in events if e.kind == "evidence"]
+    recording = Path(sealed["recording"])
+    _assert_verifies(recording, Path(sealed["manifest"]), key)
+    units = _access_units(camera_capture.rtp(AUDIO, camera.sent[0]))
+    payloads, audio_times, _ = _recorded(recording)
+    assert payloads == [payload for _, payload in units]  # every audio packet, once, in order
+    # dated by its RTP clock alone: one frame after the other
+    steps = {round((b - a) * 48000) for a, b in zip(audio_times, audio_times[1:], strict=False)}
+    assert steps == {AAC_FRAME}
+    _assert_every_frame_names_its_segment(frames, [recording])
