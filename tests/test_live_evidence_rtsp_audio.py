@@ -53,11 +53,14 @@ def capture(request: pytest.FixtureRequest) -> RtpCapture:
     return request.getfixturevalue(request.param.replace(" ", "_"))
 
 
-def _audio_reported_first(capture: RtpCapture) -> RtpCapture:
+def _audio_reported_first(capture: RtpCapture, *, audio_starts_after: int = 0) -> RtpCapture:
     """The same camera with the audio's first sender report delivered before the video's (they go on separate
     RTCP channels, a few milliseconds apart at most here): FFmpeg then times the streams from the audio's, and
-    the video's timestamps jump at its own report instead."""
-    packets, times = list(capture.packets), list(capture.times)
+    the video's timestamps jump at its own report instead. `audio_starts_after`: its first audio RTP packets
+    are never sent (the audio starts later than the video)."""
+    skipped = set([i for i, (channel, _) in enumerate(capture.packets) if channel == 2 * AUDIO][:audio_starts_after])
+    packets = [p for i, p in enumerate(capture.packets) if i not in skipped]
+    times = [t for i, t in enumerate(capture.times) if i not in skipped]
     video_report = next(i for i, (channel, _) in enumerate(packets) if channel == 2 * VIDEO + 1)
     audio_report = next(i for i, (channel, _) in enumerate(packets) if channel == 2 * AUDIO + 1)
     if video_report < audio_report:
@@ -118,8 +121,8 @@ def _frame_stamps(rtp: list[bytes]) -> list[int]:
 def _assert_recorded_as_the_camera_sent(capture: RtpCapture, sent: list[tuple[int, bytes]], recording: Path,
                                         video_early: float = 0.0) -> None:
     """Every AAC frame sent, byte for byte, and every packet timed against the others as the sender reports
-    say (but the first video frame, which FFmpeg hands out untimed; and with `video_early`, the frames before
-    the video's first sender report, which are that early)."""
+    say (but the first video frame, which FFmpeg hands out untimed; with `video_early`, the frames before the
+    video's first sender report, which are that early)."""
     units = _access_units(capture.rtp(AUDIO, sent))
     payloads, audio_times, video_times = _recorded(recording)
     assert len(units) > 30
@@ -225,3 +228,26 @@ def test_audio_without_a_sender_report_is_recorded_whole_and_reported(late_repor
     steps = {round((b - a) * 48000) for a, b in zip(audio_times, audio_times[1:], strict=False)}
     assert steps == {AAC_FRAME}
     _assert_every_frame_names_its_segment(frames, [recording])
+
+
+@pytest.mark.timeout(60)
+def test_a_video_timed_back_at_its_report_is_reported(late_reports: RtpCapture, tmp_path: Path):
+    # the audio reported first, and starting 0.24 s after the video: FFmpeg's video timestamps go back 0.24 s
+    # at the video's own report (onto the audio's timeline), over the frames before it
+    capture = _audio_reported_first(late_reports, audio_starts_after=2)
+    key = generate_keypair()
+    with RtspCamera(capture) as camera:
+        _, events, frames = _run(camera.url, tmp_path, key, reconnect=0)
+    assert _video_step(capture, camera.sent[0]) < -0.2
+    problems = [e.data["message"] for e in events if e.kind == "evidence_error"]
+    assert "video stream 0 (h264) went back at its first RTCP sender report" in problems[0]
+    assert "a packet of its video stream 0 (h264) whose decode timestamp does not increase" in problems[1]
+    assert re.search(r": \d+ packets whose decode timestamp did not increase were left out", problems[2])
+    assert len(problems) == 3
+    (sealed,) = [e.data for e in events if e.kind == "evidence"]
+    recording = Path(sealed["recording"])
+    _assert_verifies(recording, Path(sealed["manifest"]), key)
+    # the audio is whole all the same, byte for byte
+    payloads, _, _ = _recorded(recording)
+    assert payloads == [payload for _, payload in _access_units(capture.rtp(AUDIO, camera.sent[0]))]
+    assert len(frames.frames) == 75

@@ -369,11 +369,7 @@ bool LiveRecorder::observe_report(Track& track, const AVPacket& p) {
     if (2 * (deviation < 0 ? -deviation : deviation) > step) {
       track.jump_window = 0;
       report_video_jump(track, deviation);
-      if (deviation < 0) {  // backwards: its packets would overlap the ones before; kept continuous instead
-        track.jump = deviation;
-        return false;
-      }
-      return true;  // forwards: kept as FFmpeg dates it (reported)
+      return true;  // kept as FFmpeg dates it
     }
   }
   note_timing(track, p);
@@ -391,23 +387,23 @@ void LiveRecorder::report_late_jump(const Track& track) {
 
 void LiveRecorder::report_video_jump(const Track& track, std::int64_t deviation) {
   if (!events_.error) return;
-  const std::string by = milliseconds(seconds(deviation < 0 ? -deviation : deviation, track.in_tb_num,
-                                              track.in_tb_den));
+  const std::string what = "recording '" + path_ + "': its " + track.name;
   if (deviation > 0) {
-    events_.error("recording '" + path_ + "': its " + track.name + " stepped " + by + " forward at its first "
-                  "RTCP sender report, as FFmpeg re-times a stream reported after another: if so (not a pause of "
-                  "the camera), the video before that is " + by + " early against the audio in the recording");
+    const std::string by = milliseconds(seconds(deviation, track.in_tb_num, track.in_tb_den));
+    events_.error(what + " stepped " + by + " forward at its first RTCP sender report, as FFmpeg re-times a "
+                  "stream reported after another: if so (not a pause of the camera), the video before that is " +
+                  by + " early against the audio in the recording");
   } else {
-    events_.error("recording '" + path_ + "': its " + track.name + " went " + by + " back at its first RTCP "
-                  "sender report (FFmpeg re-times a stream reported after another); it is kept continuous, so "
-                  "no packet is left out and the video from there on is " + by + " late against the audio");
+    // FFmpeg's dts come back down over several packets (its reordering guess), so the step is not measured.
+    events_.error(what + " went back at its first RTCP sender report, as FFmpeg re-times a stream reported "
+                  "after another: the video before that is late against the audio by the step, and its packets "
+                  "now dated before ones already recorded are left out (counted below)");
   }
 }
 
 void LiveRecorder::synchronise(Track& track, AVPacket* p) {
   const bool before_report = observe_report(track, *p);
-  if (track.video) {  // never waits: its frames name their segments as they are decoded
-    redate(p, before_report);
+  if (track.video) {  // neither waits (its frames name their segments as they are decoded) nor is re-dated
     accept(p);
     return;
   }
@@ -458,12 +454,12 @@ void LiveRecorder::release_synchronised(const std::string& gave_up) {
 void LiveRecorder::redate(AVPacket* p, bool before_report) {
   const Track& track = tracks_[static_cast<std::size_t>(track_of_[static_cast<std::size_t>(p->stream_index)])];
   // The recording's timeline is FFmpeg's once each stream is reported (the sender's clock, shared by the
-  // streams). Audio dated before its report is moved onto it by its own jump; a stream whose report came
-  // too late to wait for (or video that went back) is kept continuous instead.
+  // streams). Audio dated before its report is moved onto it by its own jump; one whose report came too late
+  // to wait for is kept continuous instead (its later packets moved back by the jump).
   std::int64_t shift = 0;
   if (before_report) {
-    shift = !track.video && track.reported && !track.reported_late ? track.jump : 0;
-  } else if (track.video || track.reported_late) {
+    shift = track.reported && !track.reported_late ? track.jump : 0;
+  } else if (track.reported_late) {
     shift = -track.jump;
   }
   if (shift == 0) return;

@@ -20,8 +20,8 @@
 // onto that timeline by its jump, measured exactly (each packet is dated by its own RTP timestamp, and AAC
 // frames follow each other without gaps). The video is never held (its frames name their segments as they
 // are decoded) nor re-dated, but a step at its first report (FFmpeg re-timing a video reported after the
-// audio: the frames before it are off against the audio) is reported, and a backward one kept continuous so
-// that nothing is left out. An audio stream reported too late, or never, is kept continuous, and reported.
+// audio: the frames before it are off against the audio; backwards, overlapping packets are left out) is
+// reported. An audio stream reported too late, or never, is kept continuous, and reported.
 #pragma once
 #include <cstdint>
 #include <deque>
@@ -96,7 +96,7 @@ class LiveRecorder final : public decode::ConnectionTap {
     std::int64_t last_dts = hash::kNoTimestamp;  // in the muxer's time base, as written
     bool refused = false;  // the muxer refused one of its packets: the stream is left out from then on
     // RTCP synchronisation (input time base). `jump`: how far FFmpeg moved its timestamps at its first
-    // sender report (audio; video only when it went back); `next_ts`: before that report, where its next
+    // sender report (audio only); `next_ts`: before that report, where its next
     // packet would be dated on the RTP clock alone.
     bool reported = false;
     bool reported_late = false;  // after it stopped waiting: kept continuous, not re-dated
@@ -122,7 +122,7 @@ class LiveRecorder final : public decode::ConnectionTap {
   void report_late_jump(const Track& track);
   void report_video_jump(const Track& track, std::int64_t deviation);
   void synchronise(Track& track, AVPacket* p);
-  void redate(AVPacket* p, bool before_report);
+  void redate(AVPacket* p, bool before_report);  // audio
   void release_synchronised(const std::string& gave_up);  // gave_up: why it waits no more ("": all reported)
   void write_packet(AVPacket* p);  // takes ownership
   void leave_out(LeftOut why, const Track& track);
