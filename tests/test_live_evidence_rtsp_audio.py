@@ -49,24 +49,24 @@ def _video_step(capture: RtpCapture, sent: list[tuple[int, bytes]]) -> float:
 @pytest.fixture(params=["late reports", "early reports", "audio reported first"])
 def capture(request: pytest.FixtureRequest) -> RtpCapture:
     if request.param == "audio reported first":
-        return _audio_reported_first(request.getfixturevalue("late_reports"))
-    return request.getfixturevalue(request.param.replace(" ", "_"))
+        return _reported_first(request.getfixturevalue("late_reports"), AUDIO)
+    return _reported_first(request.getfixturevalue(request.param.replace(" ", "_")), VIDEO)
 
 
-def _audio_reported_first(capture: RtpCapture, *, audio_starts_after: int = 0) -> RtpCapture:
-    """The same camera with the audio's first sender report delivered before the video's (they go on separate
-    RTCP channels, a few milliseconds apart at most here): FFmpeg then times the streams from the audio's, and
-    the video's timestamps jump at its own report instead. `audio_starts_after`: its first audio RTP packets
-    are never sent (the audio starts later than the video)."""
+def _reported_first(capture: RtpCapture, stream: int, *, audio_starts_after: int = 0) -> RtpCapture:
+    """The same camera with `stream`'s first sender report delivered before the other's (they go on separate
+    RTCP channels, within a few milliseconds here, in either order): FFmpeg times the streams from the first
+    one's, and the other's timestamps jump at its own report. `audio_starts_after`: the first audio RTP
+    packets are never sent (the audio starts later than the video)."""
     skipped = set([i for i, (channel, _) in enumerate(capture.packets) if channel == 2 * AUDIO][:audio_starts_after])
     packets = [p for i, p in enumerate(capture.packets) if i not in skipped]
     times = [t for i, t in enumerate(capture.times) if i not in skipped]
-    video_report = next(i for i, (channel, _) in enumerate(packets) if channel == 2 * VIDEO + 1)
-    audio_report = next(i for i, (channel, _) in enumerate(packets) if channel == 2 * AUDIO + 1)
-    if video_report < audio_report:
-        report, at = packets.pop(video_report), times.pop(video_report)
-        packets.insert(audio_report, report)
-        times.insert(audio_report, max(at, times[audio_report - 1]))
+    first = next(i for i, (channel, _) in enumerate(packets) if channel == 2 * stream + 1)
+    other = next(i for i, (channel, _) in enumerate(packets) if channel % 2 and channel != 2 * stream + 1)
+    if other < first:
+        report, at = packets.pop(other), times.pop(other)
+        packets.insert(first, report)  # just after `stream`'s (which moved one place up)
+        times.insert(first, max(at, times[first - 1]))
     return replace(capture, packets=tuple(packets), times=tuple(times))
 
 
@@ -188,8 +188,12 @@ def test_an_rtsp_camera_with_aac_is_recorded_with_every_audio_packet_it_sent(cap
 @pytest.mark.timeout(60)
 def test_a_reconnection_gives_a_second_recording_with_its_audio_too(late_reports: RtpCapture, tmp_path: Path):
     key = generate_keypair()
-    # the camera drops 1.6 s in (after the sender reports of the first connection), then serves it all again
-    with RtspCamera(late_reports, (Session(stop_after=1.6, then="close"), Session())) as camera:
+    # the camera drops 0.3 s after its first sender reports (about 1.6 s in), then serves it all again
+    capture = _reported_first(late_reports, VIDEO)
+    reported = max(next(t for (c, _), t in zip(capture.packets, capture.times, strict=True) if c == 2 * stream + 1)
+                   for stream in (VIDEO, AUDIO))  # fmt: skip
+    assert reported + 0.3 < capture.times[-1] - 0.5
+    with RtspCamera(capture, (Session(stop_after=reported + 0.3, then="close"), Session())) as camera:
         pipeline, events, frames = _run(camera.url, tmp_path, key, reconnect=1)
     assert camera.plays == 2 and pipeline.metrics.source("cam").reconnects == 1
     assert not [e.data for e in events if e.kind == "evidence_error"]
@@ -198,8 +202,8 @@ def test_a_reconnection_gives_a_second_recording_with_its_audio_too(late_reports
     recordings = [Path(d["recording"]) for d in sealed]
     for d, recording, sent in zip(sealed, recordings, camera.sent, strict=True):
         _assert_verifies(recording, Path(d["manifest"]), key)
-        _assert_recorded_as_the_camera_sent(late_reports, sent, recording)
-    assert len(frames.frames) > late_reports.frames  # both connections' frames
+        _assert_recorded_as_the_camera_sent(capture, sent, recording)
+    assert len(frames.frames) > capture.frames  # both connections' frames
     _assert_every_frame_names_its_segment(frames, recordings)
 
 
@@ -234,7 +238,7 @@ def test_audio_without_a_sender_report_is_recorded_whole_and_reported(late_repor
 def test_a_video_timed_back_at_its_report_is_reported(late_reports: RtpCapture, tmp_path: Path):
     # the audio reported first, and starting 0.24 s after the video: FFmpeg's video timestamps go back 0.24 s
     # at the video's own report (onto the audio's timeline), over the frames before it
-    capture = _audio_reported_first(late_reports, audio_starts_after=2)
+    capture = _reported_first(late_reports, AUDIO, audio_starts_after=2)
     key = generate_keypair()
     with RtspCamera(capture) as camera:
         _, events, frames = _run(camera.url, tmp_path, key, reconnect=0)
