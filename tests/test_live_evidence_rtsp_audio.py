@@ -3,13 +3,16 @@
 
 FFmpeg's RTSP demuxer dates each stream by its own RTP clock until that stream's first sender report, then by
 the sender's NTP clock, which ties the streams together: a stream's timestamps jump at that moment (here the
-audio goes back about 80 ms). The recorder waits for that synchronisation before it writes the audio, so every
-audio packet the camera sent is in the recording, timed against the video as the sender reports say.
+audio goes back about 80 ms). The recorder waits for the audio's report before it writes the audio, so every
+audio packet the camera sent is in the recording, timed against the video as the sender reports say. When
+the audio is reported first, it is FFmpeg's video timestamps that step: reported, never silent; so is audio
+that no report ever times.
 
 The cameras replay FFmpeg captures (tests/rtsp_server.py): one made in real time (each stream's first sender
 report about 1.3 s into the stream, after x264's look-ahead) and one made at once (the reports precede the
 first packets). The audio is checked against an independent depacketisation of what the camera sent (RFC 3640
-AAC-hbr), and every frame's segment against a mapping made from the recording file alone."""
+AAC-hbr), the timing of every packet against the sender reports, and every frame's segment against a mapping
+made from the recording file alone."""
 
 from __future__ import annotations
 
