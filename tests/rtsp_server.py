@@ -1,77 +1,144 @@
-"""A small RTSP camera for tests: H.264 over RTP, interleaved on the RTSP TCP connection (RFC 2326 s10.12).
+"""A small RTSP camera for tests: H.264 (and AAC) over RTP, interleaved on the RTSP TCP connection (RFC 2326
+s10.12).
 
-The RTP packets come from FFmpeg itself (``capture_h264_rtp``: libx264 + FFmpeg's RTP muxer, sent to a local
-UDP socket once per test module); ``RtspCamera`` replays them to each client in real time, paced by the RTP
-timestamps. It answers OPTIONS, DESCRIBE, SETUP, PLAY, TEARDOWN (and GET_PARAMETER keep-alives), replies
-461 to UDP transports so the client falls back to TCP, and listens on 127.0.0.1 only. Each PLAY follows the
-next ``Session`` plan (stream all, stop after some seconds and close, or stop and hold the connection open);
-after the last plan's PLAY the listening socket closes, so later connections are refused. Everything stops
-by itself within ``lifetime`` seconds.
+The RTP packets come from FFmpeg itself (``capture_h264_rtp``: libx264 + FFmpeg's RTP muxer, sent to local UDP
+sockets once per test module; ``capture_h264_aac_rtp``: the same with an AAC stream through a second RTP
+muxer, RTCP sender reports included); ``RtspCamera`` replays them to each client in real time, each stream
+paced by its own RTP clock and the streams placed against each other by their sender reports. Its SDP has one
+media line per stream, each with its own ``a=control``; each stream is SETUP on its own interleaved channel
+pair (the client's choice, e.g. 0-1 video, 2-3 audio) and only the streams set up are sent. It answers
+OPTIONS, DESCRIBE, SETUP, PLAY, TEARDOWN (and GET_PARAMETER keep-alives), replies 461 to UDP transports so
+the client falls back to TCP, and listens on 127.0.0.1 only. Each PLAY follows the next ``Session`` plan
+(stream all, stop after some seconds and close, or stop and hold the connection open); after the last plan's
+PLAY the listening socket closes, so later connections are refused. ``sent`` keeps what each PLAY sent.
+Everything stops by itself within ``lifetime`` seconds.
 """
 
 from __future__ import annotations
 
+import heapq
 import re
 import select
 import socket
 import subprocess
 import threading
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
-RTP_CHANNEL, RTCP_CHANNEL = 0, 1
+RTP_CHANNEL, RTCP_CHANNEL = 0, 1  # the first stream's; stream i sends RTP on 2i and RTCP on 2i + 1
+RTCP_SR, RTCP_BYE = 200, 203
+
+
+@dataclass(frozen=True)
+class RtpStream:
+    """One media line of FFmpeg's SDP: its m= line (port 0), its b=/a=rtpmap/a=fmtp lines, its RTP clock."""
+
+    media: str  # "video" or "audio"
+    sdp: tuple[str, ...]  # the m= line first
+    clock_rate: int
 
 
 @dataclass(frozen=True)
 class RtpCapture:
-    """RTP (channel 0) and RTCP (channel 1) packets as FFmpeg sent them, and its SDP media attributes."""
+    """FFmpeg's RTP and RTCP packets of every stream in one send order (stream i: RTP on channel 2i, RTCP on
+    2i + 1), the second after PLAY at which each is due, and the streams' SDP."""
 
     packets: tuple[tuple[int, bytes], ...]
-    media_attributes: tuple[str, ...]  # a=rtpmap / a=fmtp lines of FFmpeg's SDP
+    times: tuple[float, ...]
+    streams: tuple[RtpStream, ...]
     frames: int
+    clocks: tuple[tuple[float, int], ...]  # per stream: (sender time, RTP timestamp) of its first sender report
+
+    def sender_time(self, stream: int, stamp: int) -> float:
+        """When (sender's clock, seconds) RTP timestamp `stamp` of `stream` was sampled, by its sender report."""
+        at, ref = self.clocks[stream]
+        return at + ((stamp - ref + 2**31) % 2**32 - 2**31) / self.streams[stream].clock_rate
+
+    @property
+    def media_attributes(self) -> tuple[str, ...]:  # the first stream's a=rtpmap / a=fmtp lines
+        return tuple(line for line in self.streams[0].sdp if line.startswith("a="))
 
     def send_times(self) -> list[float]:
-        """Seconds after PLAY at which each packet is due: its RTP timestamp (90 kHz) from the first one."""
-        times: list[float] = []
-        first: int | None = None
-        last = 0.0
-        for channel, packet in self.packets:
-            if channel == RTP_CHANNEL:
-                stamp = int.from_bytes(packet[4:8], "big")
-                first = stamp if first is None else first
-                last = ((stamp - first) % 2**32) / 90000
-            times.append(max(times[-1], last) if times else last)  # in order: B-frames' stamps go back
-        return times
+        return list(self.times)
+
+    def rtp(self, stream: int, packets: Sequence[tuple[int, bytes]] | None = None) -> list[bytes]:
+        """The RTP packets of `stream`, in order, among `packets` (default: the whole capture)."""
+        return [p for c, p in (self.packets if packets is None else packets) if c == 2 * stream]
 
 
 def capture_h264_rtp(workdir: Path, *, seconds: int = 3, size: str = "320x240", rate: int = 25) -> RtpCapture:
     """Encode testsrc2 with libx264 and catch FFmpeg's RTP/RTCP output on two local UDP sockets."""
-    rtp, rtcp = (socket.socket(socket.AF_INET, socket.SOCK_DGRAM) for _ in range(2))
+    return _capture(workdir, [["-f", "lavfi", "-i", f"testsrc2=size={size}:rate={rate}:duration={seconds}"]],
+                    [_h264_output(rate)], frames=seconds * rate)  # fmt: skip
+
+
+def capture_h264_aac_rtp(
+    workdir: Path, *, seconds: int = 3, size: str = "160x120", rate: int = 25, realtime: bool = False
+) -> RtpCapture:
+    """testsrc2 (libx264) and seeded pink noise (AAC-LC, 48 kHz stereo, RFC 3640 AAC-hbr: several AAC frames
+    per RTP packet) from one FFmpeg run, each stream through its own RTP muxer. `realtime`: FFmpeg reads its
+    inputs at their own pace (-re), so its sender reports carry real send times: the first comes about a
+    second into the stream (after x264's look-ahead), as from a camera whose first report comes late;
+    otherwise the whole clip is sent at once and each stream's first report precedes its first packet."""
+    pace = ["-re"] if realtime else []
+    inputs = [[*pace, "-f", "lavfi", "-i", f"testsrc2=size={size}:rate={rate}:duration={seconds}"],
+              [*pace, "-f", "lavfi", "-i", f"anoisesrc=d={seconds}:c=pink:r=48000:a=0.3:seed=7"]]  # fmt: skip
+    audio = ["-map", "1:a", "-c:a", "aac", "-b:a", "64k", "-ac", "2"]
+    return _capture(workdir, inputs, [["-map", "0:v", *_h264_output(rate)], audio], frames=seconds * rate)
+
+
+def _h264_output(rate: int) -> list[str]:
+    return ["-c:v", "libx264", "-g", str(rate), "-bsf:v", "dump_extra"]  # SPS/PPS before every key frame
+
+
+def _capture(workdir: Path, inputs: list[list[str]], outputs: list[list[str]], frames: int) -> RtpCapture:
+    """Runs FFmpeg with one RTP output per entry of `outputs`, each caught on its own RTP and RTCP sockets."""
+    sockets = [socket.socket(socket.AF_INET, socket.SOCK_DGRAM) for _ in range(2 * len(outputs))]
     try:
-        for s in (rtp, rtcp):
+        for s in sockets:
             s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 8 << 20)  # the whole clip fits: no loss
             s.bind(("127.0.0.1", 0))
         sdp = workdir / "ffmpeg.sdp"
-        subprocess.run(
-            ["ffmpeg", "-v", "error", "-f", "lavfi", "-i", f"testsrc2=size={size}:rate={rate}", "-t", str(seconds),
-             "-c:v", "libx264", "-g", str(rate), "-bsf:v", "dump_extra",  # SPS/PPS before every key frame
-             "-rtpflags", "send_bye",  # RTCP BYE at the end: the client sees a clean end of stream
-             "-sdp_file", str(sdp), "-f", "rtp",
-             f"rtp://127.0.0.1:{rtp.getsockname()[1]}?rtcpport={rtcp.getsockname()[1]}"],
-            check=True, timeout=60, stdin=subprocess.DEVNULL,
-        )  # fmt: skip
-        rtp_packets, rtcp_packets = _drain(rtp), _drain(rtcp)
+        command = ["ffmpeg", "-v", "error"]
+        for source in inputs:
+            command += source
+        for i, output in enumerate(outputs):
+            rtp, rtcp = (s.getsockname()[1] for s in sockets[2 * i : 2 * i + 2])
+            command += [*output, "-rtpflags", "send_bye",  # RTCP BYE at the end: the client sees a clean end
+                        "-f", "rtp", f"rtp://127.0.0.1:{rtp}?rtcpport={rtcp}"]  # fmt: skip
+        subprocess.run([*command, "-sdp_file", str(sdp)], check=True, timeout=60, stdin=subprocess.DEVNULL)
+        caught = [_drain(s) for s in sockets]
     finally:
-        rtp.close()
-        rtcp.close()
-    seqs = [int.from_bytes(p[2:4], "big") for p in rtp_packets]
-    if not seqs or any((b - a) % 65536 != 1 for a, b in zip(seqs, seqs[1:], strict=False)):
-        raise RuntimeError("RTP capture lost packets")
-    packets = _interleave(rtp_packets, rtcp_packets)
-    attributes = tuple(line for line in sdp.read_text().splitlines() if line.startswith(("a=rtpmap", "a=fmtp")))
-    return RtpCapture(packets=tuple(packets), media_attributes=attributes, frames=seconds * rate)
+        for s in sockets:
+            s.close()
+    for rtp in caught[::2]:
+        seqs = [int.from_bytes(p[2:4], "big") for p in rtp]
+        if not seqs or any((b - a) % 65536 != 1 for a, b in zip(seqs, seqs[1:], strict=False)):
+            raise RuntimeError("RTP capture lost packets")
+    streams = _sdp_streams(sdp.read_text())
+    if len(streams) != len(outputs):
+        raise RuntimeError(f"FFmpeg's SDP describes {len(streams)} streams, not {len(outputs)}")
+    packets, times, clocks = _interleave(streams, caught[::2], caught[1::2])
+    return RtpCapture(packets=packets, times=times, streams=streams, frames=frames, clocks=clocks)
+
+
+def _sdp_streams(sdp: str) -> tuple[RtpStream, ...]:
+    streams: list[list[str]] = []
+    for line in sdp.splitlines():
+        if line.startswith("m="):
+            kind, _port, *rest = line[2:].split(" ")
+            streams.append([f"m={kind} 0 {' '.join(rest)}"])
+        elif streams and line.startswith(("b=", "a=rtpmap", "a=fmtp")):
+            streams[-1].append(line)
+    out = []
+    for lines in streams:
+        rtpmap = next(line for line in lines if line.startswith("a=rtpmap"))
+        out.append(RtpStream(media=lines[0][2:].split(" ")[0], sdp=tuple(lines),
+                             clock_rate=int(rtpmap.split("/")[1])))  # fmt: skip
+    return tuple(out)
 
 
 def _drain(sock: socket.socket) -> list[bytes]:
@@ -81,31 +148,49 @@ def _drain(sock: socket.socket) -> list[bytes]:
     return packets
 
 
-def _interleave(rtp: list[bytes], rtcp: list[bytes]) -> tuple[tuple[int, bytes], ...]:
-    """One send order for both sockets' packets: each RTCP sender report before the first RTP packet at or
-    after its RTP timestamp, the report carrying the BYE (packet type 203) last."""
+def _rtcp_types(report: bytes) -> list[int]:
+    """The packet types of a compound RTCP packet."""
+    types, at = [], 0
+    while at + 4 <= len(report):
+        types.append(report[at + 1])
+        at += 4 * (int.from_bytes(report[at + 2 : at + 4], "big") + 1)
+    return types
 
-    def offset(stamp: int) -> int:  # signed distance from the first RTP timestamp, modulo 2**32
-        return (stamp - int.from_bytes(rtp[0][4:8], "big") + 2**31) % 2**32 - 2**31
 
-    def is_bye(report: bytes) -> bool:
-        at = 0
-        while at + 4 <= len(report):
-            if report[at + 1] == 203:
-                return True
-            at += 4 * (int.from_bytes(report[at + 2 : at + 4], "big") + 1)
-        return False
+def _interleave(
+    streams: tuple[RtpStream, ...], rtp: list[list[bytes]], rtcp: list[list[bytes]]
+) -> tuple[tuple[tuple[int, bytes], ...], tuple[float, ...], tuple[tuple[float, int], ...]]:
+    """One send order for every socket's packets, and when each is due. Each stream is paced by its own RTP
+    clock; the streams are placed against each other (and each sender report among its stream's packets) by
+    the (NTP time, RTP timestamp) pair of the stream's first sender report, as a receiver synchronises them.
+    The reports carrying a BYE go last, after every stream's packets."""
+    timelines: list[list[tuple[float, int, bytes]]] = []
+    byes: list[tuple[int, bytes]] = []
+    clocks: list[tuple[float, int]] = []
+    for i, (stream, packets, reports) in enumerate(zip(streams, rtp, rtcp, strict=True)):
+        senders = [r for r in reports if RTCP_BYE not in _rtcp_types(r) and r[1] == RTCP_SR]
+        byes += [(2 * i + 1, r) for r in reports if RTCP_BYE in _rtcp_types(r)]
+        anchor = senders[0] if senders else packets[0]
+        anchor_stamp = int.from_bytes(anchor[16:20] if senders else anchor[4:8], "big")
+        anchor_time = int.from_bytes(anchor[8:16], "big") / 2**32 if senders else 0.0
+        clocks.append((anchor_time, anchor_stamp))
 
-    reports = sorted((r for r in rtcp if not is_bye(r)), key=lambda r: offset(int.from_bytes(r[16:20], "big")))
-    order: list[tuple[int, bytes]] = []
-    for packet in rtp:
-        while reports and offset(int.from_bytes(reports[0][16:20], "big")) <= offset(
-            int.from_bytes(packet[4:8], "big")
-        ):
-            order.append((RTCP_CHANNEL, reports.pop(0)))
-        order.append((RTP_CHANNEL, packet))
-    order += [(RTCP_CHANNEL, r) for r in reports + [r for r in rtcp if is_bye(r)]]
-    return tuple(order)
+        def at(stamp: int, clock: int = stream.clock_rate, ref: int = anchor_stamp, t0: float = anchor_time) -> float:
+            return t0 + ((stamp - ref + 2**31) % 2**32 - 2**31) / clock  # signed, modulo 2**32
+
+        events = [(at(int.from_bytes(r[16:20], "big")), 0, 2 * i + 1, r) for r in senders]
+        latest = float("-inf")
+        for packet in packets:  # in order: B-frames' stamps go back
+            latest = max(latest, at(int.from_bytes(packet[4:8], "big")))
+            events.append((latest, 1, 2 * i, packet))
+        events.sort(key=lambda e: (e[0], e[1]))  # stable: RTP packets keep their order; a report goes first
+        timelines.append([(t, channel, packet) for t, _, channel, packet in events])
+    merged = list(heapq.merge(*timelines, key=lambda e: e[0]))
+    start = min(t for t, channel, _ in merged if channel % 2 == 0)  # PLAY: the first RTP packet goes at once
+    order = [(channel, packet) for _, channel, packet in merged] + byes
+    times = [max(0.0, t - start) for t, _, _ in merged]
+    times += [times[-1]] * len(byes)
+    return tuple(order), tuple(times), tuple(clocks)
 
 
 @dataclass(frozen=True)
@@ -128,6 +213,7 @@ class RtspCamera:
         self.transports: list[str] = []  # every SETUP's Transport header, in order
         self.plays = 0
         self.teardowns = 0
+        self.sent: list[list[tuple[int, bytes]]] = []  # per PLAY: the capture's packets it sent, in order
         self._send_times = capture.send_times()
         self._deadline = time.monotonic() + lifetime
         self._stop = threading.Event()
@@ -173,9 +259,10 @@ class RtspCamera:
         with conn:
             buffered = b""
             plan: Session | None = None  # set by PLAY
+            play = -1
             started = 0.0
             sent = 0
-            channels = (RTP_CHANNEL, RTCP_CHANNEL)
+            channels: dict[int, tuple[int, int]] = {}  # stream -> the client's (RTP, RTCP) channels, by SETUP
             while self._running():
                 wait = 0.1
                 if plan is not None and sent < len(self._send_times):
@@ -199,9 +286,11 @@ class RtspCamera:
                             if action == "teardown":
                                 return
                             if action.startswith("play"):
-                                plan, started, sent = self.sessions[int(action[4:])], time.monotonic(), 0
-                            elif action.startswith("interleaved="):
-                                channels = _channels(action)
+                                play = int(action[4:])
+                                plan, started, sent = self.sessions[play], time.monotonic(), 0
+                            elif action.startswith("setup"):
+                                stream, rtp, rtcp = (int(n) for n in action[5:].split(","))
+                                channels[stream] = (rtp, rtcp)
                 if plan is None:
                     continue
                 elapsed = time.monotonic() - started
@@ -212,11 +301,16 @@ class RtspCamera:
                         sent = len(self._send_times)  # hold: nothing more is ever sent
                         break
                     channel, packet = self.capture.packets[sent]
+                    sent += 1
+                    if channel // 2 not in channels:
+                        continue  # a stream the client did not set up
+                    interleaved = channels[channel // 2][channel % 2]
                     try:
-                        conn.sendall(b"$" + bytes([channels[channel]]) + len(packet).to_bytes(2, "big") + packet)
+                        conn.sendall(b"$" + bytes([interleaved]) + len(packet).to_bytes(2, "big") + packet)
                     except OSError:
                         return
-                    sent += 1
+                    with self._lock:
+                        self.sent[play].append((channel, packet))
 
     def _answer(self, request: bytes) -> tuple[bytes, str]:
         """The reply to one RTSP request, and what the connection does next."""
@@ -224,6 +318,7 @@ class RtspCamera:
         method, url = (head[0].split(" ") + ["", ""])[:2]
         headers = {k.strip().lower(): v.strip() for k, _, v in (line.partition(":") for line in head[1:] if line)}
         cseq = headers.get("cseq", "0")
+        base = f"rtsp://127.0.0.1:{self.port}{self.PATH}/"
 
         def reply(status: str, extra: tuple[str, ...] = (), body: bytes = b"") -> bytes:
             lines = [f"RTSP/1.0 {status}", f"CSeq: {cseq}", *extra]
@@ -237,31 +332,39 @@ class RtspCamera:
         if method == "DESCRIBE":
             if not url.rstrip("/").endswith(self.PATH):
                 return reply("404 Not Found"), ""
-            sdp = "\r\n".join(["v=0", "o=- 0 0 IN IP4 127.0.0.1", "s=kuzet test camera", "c=IN IP4 0.0.0.0",
-                               "t=0 0", "a=control:*", "m=video 0 RTP/AVP 96", *self.capture.media_attributes,
-                               "a=control:streamid=0", ""])  # fmt: skip
-            base = f"Content-Base: rtsp://127.0.0.1:{self.port}{self.PATH}/"
-            return reply("200 OK", (base, "Content-Type: application/sdp"), sdp.encode()), ""
+            sdp = ["v=0", "o=- 0 0 IN IP4 127.0.0.1", "s=kuzet test camera", "c=IN IP4 0.0.0.0", "t=0 0",
+                   "a=control:*"]  # fmt: skip
+            for i, media in enumerate(self.capture.streams):
+                sdp += [*media.sdp, f"a=control:streamid={i}"]
+            body = "\r\n".join([*sdp, ""]).encode()
+            return reply("200 OK", (f"Content-Base: {base}", "Content-Type: application/sdp"), body), ""
         if method == "SETUP":
             transport = headers.get("transport", "")
             with self._lock:
                 self.transports.append(transport)
+            control = re.search(r"/streamid=(\d+)$", url)
+            stream = int(control.group(1)) if control else 0
+            if stream >= len(self.capture.streams):
+                return reply("404 Not Found"), ""
             if "RTP/AVP/TCP" not in transport:
                 return reply("461 Unsupported Transport"), ""
             match = re.search(r"interleaved=(\d+)-(\d+)", transport)
-            pair = f"{match.group(1)}-{match.group(2)}" if match else "0-1"
-            transport_reply = f"Transport: RTP/AVP/TCP;unicast;interleaved={pair}"
-            return reply("200 OK", (transport_reply, session)), f"interleaved={pair}"
+            rtp, rtcp = (int(match.group(1)), int(match.group(2))) if match else (2 * stream, 2 * stream + 1)
+            transport_reply = f"Transport: RTP/AVP/TCP;unicast;interleaved={rtp}-{rtcp}"
+            return reply("200 OK", (transport_reply, session)), f"setup{stream},{rtp},{rtcp}"
         if method == "PLAY":
             with self._lock:
                 if self.plays >= len(self.sessions):
                     return reply("503 Service Unavailable"), ""
                 index = self.plays
                 self.plays += 1
-            first_rtp = next(p for c, p in self.capture.packets if c == RTP_CHANNEL)
-            info = (f"RTP-Info: url=rtsp://127.0.0.1:{self.port}{self.PATH}/streamid=0;"
-                    f"seq={int.from_bytes(first_rtp[2:4], 'big')};rtptime={int.from_bytes(first_rtp[4:8], 'big')}")
-            return reply("200 OK", (session, "Range: npt=0.000-", info)), f"play{index}"
+                self.sent.append([])
+            infos = []
+            for i in range(len(self.capture.streams)):
+                first = self.capture.rtp(i)[0]
+                infos.append(f"url={base}streamid={i};seq={int.from_bytes(first[2:4], 'big')};"
+                             f"rtptime={int.from_bytes(first[4:8], 'big')}")  # fmt: skip
+            return reply("200 OK", (session, "Range: npt=0.000-", "RTP-Info: " + ",".join(infos))), f"play{index}"
         if method == "TEARDOWN":
             with self._lock:
                 self.teardowns += 1
@@ -269,11 +372,6 @@ class RtspCamera:
         if method == "GET_PARAMETER":
             return reply("200 OK", (session,)), ""
         return reply("405 Method Not Allowed"), ""
-
-
-def _channels(action: str) -> tuple[int, int]:
-    rtp, rtcp = action.removeprefix("interleaved=").split("-")
-    return int(rtp), int(rtcp)
 
 
 def _next_request(buffered: bytes) -> tuple[bytes | None, bytes]:

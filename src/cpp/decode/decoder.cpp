@@ -155,6 +155,13 @@ void Decoder::set_packet_tap(std::function<void(const AVPacket&)> tap, const std
   }
 }
 
+bool Decoder::rtcp_synchronised() const {
+  const AVFormatContext* fmt = source_->format();
+  if (!fmt || !fmt->iformat || fmt->nb_streams < 2) return false;  // rtpdec leaves a lone stream on its RTP clock
+  const std::string name = fmt->iformat->name;
+  return name == "rtsp" || name == "sdp" || name == "rtp";
+}
+
 bool Decoder::is_tapped(int stream_index) const {
   return packet_tap_ && stream_index >= 0 && static_cast<std::size_t>(stream_index) < tapped_.size() &&
          tapped_[static_cast<std::size_t>(stream_index)];

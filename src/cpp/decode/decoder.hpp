@@ -63,6 +63,10 @@ class Decoder {
   // live source's new program table) reach the tap too, so it can tell it does not take them.
   void set_packet_tap(std::function<void(const AVPacket&)> tap, const std::vector<int>& extra_streams = {});
   const AVStream& video_stream() const { return *stream_; }
+  // Whether the streams are RTP sessions tied together by RTCP sender reports (RTSP, SDP, RTP with more than
+  // one stream): FFmpeg dates each stream by its own RTP clock until that stream's first sender report, then
+  // by the sender's clock (its packets carry AV_PKT_DATA_PRFT from then on), so its timestamps jump there.
+  bool rtcp_synchronised() const;
   // Every stream of the source, by index (the video stream included).
   std::vector<const AVStream*> streams() const;
 

@@ -41,6 +41,7 @@ void LiveDecoder::attach_tap(Decoder& decoder) {
     tap_ = live_.tap(decoder.video_stream(), decoder.streams(), connection_number_);
     if (!tap_) return;
     ConnectionTap* tap = tap_.get();
+    if (decoder.rtcp_synchronised()) tap->rtcp_synchronised();
     decoder.set_packet_tap([tap](const AVPacket& pkt) { tap->packet(pkt); }, tap->extra_streams());
   } catch (...) {  // a recording that cannot start never stops the decoding (the factory reports why)
     tap_.reset();

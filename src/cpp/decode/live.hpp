@@ -26,6 +26,9 @@ class ConnectionTap {
   virtual ~ConnectionTap() = default;
   // The connection's other streams (indices, e.g. its audio) whose packets it takes besides the video's.
   virtual std::vector<int> extra_streams() const { return {}; }
+  // Called before any packet when the connection's streams are timed by RTCP sender reports as they arrive
+  // (Decoder::rtcp_synchronised): each stream's timestamps jump once, at its first report.
+  virtual void rtcp_synchronised() {}
   // Every packet of the decoded stream and of extra_streams() (and of streams that appeared after the tap
   // was made), in demux order, before the video is decoded (decoding thread).
   virtual void packet(const AVPacket& pkt) = 0;

@@ -25,6 +25,15 @@ constexpr int kIoBufferSize = 64 * 1024;
 constexpr std::size_t kRecentFrames = 4096;  // pts -> segment kept for frames still inside the decoder
 constexpr std::size_t kMaxHeldPackets = 256;  // packets held at the start (untimed video) before dating them anyway
 constexpr double kAudioLeadS = 10.0;  // with audio: how much earlier than the first video packet audio may start
+// RTSP: how long (audio time) an audio stream waits for its first RTCP sender report. RFC 3550 senders report
+// every 5 s or so; FFmpeg's first report goes with its first packet.
+constexpr double kSyncWaitS = 10.0;
+constexpr std::size_t kMaxSyncHeld = 4096;  // audio packets held meanwhile, at most
+constexpr int kVideoJumpWindow = 8;  // video packets, from its first reported one, in which its jump shows
+
+double seconds(std::int64_t ts, int num, int den) { return static_cast<double>(ts) * num / den; }
+
+std::string milliseconds(double s) { return std::to_string(std::llround(s * 1000)) + " ms"; }
 
 std::string av_error(int code) {
   char buf[AV_ERROR_MAX_STRING_SIZE] = {};
@@ -296,6 +305,18 @@ void LiveRecorder::packet(const AVPacket& in) {
     fail("recording '" + path_ + "': out of memory");
     return;
   }
+  if (rtcp_) {
+    synchronise(tracks_[static_cast<std::size_t>(track)], copy);
+  } else {
+    accept(copy);
+  }
+}
+
+void LiveRecorder::accept(AVPacket* copy) {
+  if (failed_) {
+    av_packet_free(&copy);
+    return;
+  }
   if (have_origin_) {
     write_packet(copy);
     return;
@@ -304,9 +325,146 @@ void LiveRecorder::packet(const AVPacket& in) {
   // stream's clock is known: hold them (audio too) until a video packet carries a dts, then date the video
   // back from it.
   held_.push_back(copy);
-  const bool timed_video = tracks_[static_cast<std::size_t>(track)].video && in.dts != AV_NOPTS_VALUE;
+  const int track = track_of_[static_cast<std::size_t>(copy->stream_index)];
+  const bool timed_video = tracks_[static_cast<std::size_t>(track)].video && copy->dts != AV_NOPTS_VALUE;
   if (!timed_video && held_.size() < kMaxHeldPackets) return;
   release_held();
+}
+
+void LiveRecorder::note_timing(Track& track, const AVPacket& p) {
+  const std::int64_t ts = p.dts != AV_NOPTS_VALUE ? p.dts : p.pts;
+  if (ts == AV_NOPTS_VALUE) return;
+  // On its own clock, the stream's next packet follows this one: by this one's duration, else by the last step.
+  const std::int64_t step = p.duration > 0 ? p.duration : track.last_ts != hash::kNoTimestamp ? ts - track.last_ts : 0;
+  track.last_ts = ts;
+  track.next_ts = ts + step;
+}
+
+bool LiveRecorder::observe_report(Track& track, const AVPacket& p) {
+  if (track.reported && track.jump_window == 0) return false;
+  const std::int64_t ts = p.dts != AV_NOPTS_VALUE ? p.dts : p.pts;
+  if (!track.reported) {
+    // rtpdec attaches the sender's clock (PRFT) to the packets it dates by a sender report, and to no other.
+    if (!av_packet_get_side_data(&p, AV_PKT_DATA_PRFT, nullptr)) {
+      note_timing(track, p);
+      return true;
+    }
+    track.reported = true;
+    track.reported_late = !audio_waits_;
+    if (track.next_ts == hash::kNoTimestamp || ts == AV_NOPTS_VALUE) return false;  // reported from the start
+    if (!track.video) {
+      // Audio: each packet is dated by its own RTP timestamp, and its frames follow each other without gaps.
+      track.jump = ts - track.next_ts;
+      report_late_jump(track);
+      return false;
+    }
+    track.jump_window = kVideoJumpWindow;  // looked for below, from this packet on
+  }
+  // Video: the parser hands out the packet carrying the report's clock (and a frame or two after it) still
+  // dated by the RTP clock, and the dts follow a reordering delay after the pts. A jump shows as the first
+  // decode step off the frame grid in the window: none when the video was the first stream reported.
+  if (ts != AV_NOPTS_VALUE && track.next_ts != hash::kNoTimestamp) {
+    const std::int64_t deviation = ts - track.next_ts;
+    const std::int64_t step = std::max<std::int64_t>(1, track.next_ts - track.last_ts);
+    if (2 * (deviation < 0 ? -deviation : deviation) > step) {
+      track.jump_window = 0;
+      report_video_jump(track, deviation);
+      return true;  // kept as FFmpeg dates it
+    }
+  }
+  note_timing(track, p);
+  --track.jump_window;
+  return true;
+}
+
+void LiveRecorder::report_late_jump(const Track& track) {
+  if (!track.reported_late || track.jump == 0 || !events_.error) return;
+  events_.error("recording '" + path_ + "': the first RTCP sender report of its " + track.name +
+                " came after it stopped waiting for it; that stream is kept continuous, so its timing against "
+                "the video stays " + milliseconds(seconds(-track.jump, track.in_tb_num, track.in_tb_den)) +
+                " off, as it was before the report");
+}
+
+void LiveRecorder::report_video_jump(const Track& track, std::int64_t deviation) {
+  if (!events_.error) return;
+  const std::string what = "recording '" + path_ + "': its " + track.name;
+  if (deviation > 0) {
+    const std::string by = milliseconds(seconds(deviation, track.in_tb_num, track.in_tb_den));
+    events_.error(what + " stepped " + by + " forward at its first RTCP sender report, as FFmpeg re-times a "
+                  "stream reported after another: if so (not a pause of the camera), the video before that is " +
+                  by + " early against the audio in the recording");
+  } else {
+    // FFmpeg's dts come back down over several packets (its reordering guess), so the step is not measured.
+    events_.error(what + " went back at its first RTCP sender report, as FFmpeg re-times a stream reported "
+                  "after another: the video before that is late against the audio by the step, and its packets "
+                  "now dated before ones already recorded are left out (counted below)");
+  }
+}
+
+void LiveRecorder::synchronise(Track& track, AVPacket* p) {
+  const bool before_report = observe_report(track, *p);
+  if (track.video) {  // neither waits (its frames name their segments as they are decoded) nor is re-dated
+    accept(p);
+    return;
+  }
+  sync_held_.emplace_back(p, before_report);
+  if (!audio_waits_) {
+    release_synchronised("");
+    return;
+  }
+  const bool all_reported =
+      std::all_of(tracks_.begin(), tracks_.end(), [](const Track& t) { return t.video || t.reported; });
+  if (!all_reported) {
+    const std::int64_t ts = p->dts != AV_NOPTS_VALUE ? p->dts : p->pts;
+    if (ts == AV_NOPTS_VALUE) {
+      if (sync_held_.size() < kMaxSyncHeld) return;
+    } else {
+      const double at = seconds(ts, track.in_tb_num, track.in_tb_den);
+      if (!sync_waiting_timed_) {
+        sync_waiting_timed_ = true;
+        sync_wait_from_s_ = at;
+      }
+      if (at - sync_wait_from_s_ < kSyncWaitS && sync_held_.size() < kMaxSyncHeld) return;
+    }
+  }
+  release_synchronised(all_reported ? "" : "within " + std::to_string(std::lround(kSyncWaitS)) + " s of audio");
+}
+
+void LiveRecorder::release_synchronised(const std::string& gave_up) {
+  if (audio_waits_) {
+    audio_waits_ = false;
+    std::string unreported;
+    for (const Track& t : tracks_) {
+      if (!t.video && !t.reported) unreported += (unreported.empty() ? "" : ", ") + t.name;
+    }
+    if (!gave_up.empty() && events_.error) {
+      events_.error("recording '" + path_ + "': no RTCP sender report timed its " + unreported + " " + gave_up +
+                    "; its audio is placed against the video by the streams' RTP clocks and the camera's RTP-Info "
+                    "alone");
+    }
+  }
+  while (!sync_held_.empty()) {
+    auto [p, before_report] = sync_held_.front();
+    sync_held_.pop_front();
+    redate(p, before_report);
+    accept(p);
+  }
+}
+
+void LiveRecorder::redate(AVPacket* p, bool before_report) {
+  const Track& track = tracks_[static_cast<std::size_t>(track_of_[static_cast<std::size_t>(p->stream_index)])];
+  // The recording's timeline is FFmpeg's once each stream is reported (the sender's clock, shared by the
+  // streams). Audio dated before its report is moved onto it by its own jump; one whose report came too late
+  // to wait for is kept continuous instead (its later packets moved back by the jump).
+  std::int64_t shift = 0;
+  if (before_report) {
+    shift = track.reported && !track.reported_late ? track.jump : 0;
+  } else if (track.reported_late) {
+    shift = -track.jump;
+  }
+  if (shift == 0) return;
+  if (p->pts != AV_NOPTS_VALUE) p->pts += shift;
+  if (p->dts != AV_NOPTS_VALUE) p->dts += shift;
 }
 
 void LiveRecorder::release_held() {
@@ -476,6 +634,9 @@ void LiveRecorder::segment_thread(double target_duration_s) {
 void LiveRecorder::finish() {
   if (finished_) return;
   finished_ = true;
+  if (muxer_ && !failed_ && audio_waits_ && !sync_held_.empty()) {
+    release_synchronised("before the connection ended");
+  }
   if (muxer_ && !failed_ && !held_.empty()) release_held();  // a stream that never gave a timestamp
   if (muxer_ && !failed_) {
     const int rc = av_write_trailer(muxer_);
@@ -513,6 +674,8 @@ void LiveRecorder::close_output() {
   close_muxer();
   for (AVPacket*& p : held_) av_packet_free(&p);
   held_.clear();
+  for (auto& [p, before_report] : sync_held_) av_packet_free(&p);
+  sync_held_.clear();
   if (fd_ >= 0) {
     ::fsync(fd_);
     ::close(fd_);

@@ -11,6 +11,17 @@
 // so a frame names its segment before that segment closes. Segments are cut at video key packets only, so
 // each closed segment confirms the prediction by its video packets (same count); audio packets fall into
 // the segment the segmenter demuxes them in, which its hash then covers. A mismatch is reported, never hidden.
+//
+// RTSP (RTP streams tied together by RTCP sender reports): FFmpeg dates each stream by its own RTP clock until
+// that stream's first sender report, then by the sender's clock, which the streams share; the timestamps of
+// every stream but the first one reported jump there (audio went back ~80 ms on a test camera: overlapping
+// packets, left out). The recording takes FFmpeg's timeline as it is once reported. Each audio stream waits
+// (held, at most kSyncWaitS of audio) for its own first report; its packets dated before it are then moved
+// onto that timeline by its jump, measured exactly (each packet is dated by its own RTP timestamp, and AAC
+// frames follow each other without gaps). The video is never held (its frames name their segments as they
+// are decoded) nor re-dated, but a step at its first report (FFmpeg re-timing a video reported after the
+// audio: the frames before it are off against the audio; backwards, overlapping packets are left out) is
+// reported. An audio stream reported too late, or never, is kept continuous, and reported.
 #pragma once
 #include <cstdint>
 #include <deque>
@@ -21,6 +32,7 @@
 #include <set>
 #include <string>
 #include <thread>
+#include <utility>
 #include <vector>
 
 #include <sys/types.h>
@@ -64,6 +76,7 @@ class LiveRecorder final : public decode::ConnectionTap {
   LiveRecorder& operator=(const LiveRecorder&) = delete;
 
   std::vector<int> extra_streams() const override;  // the recorded audio streams
+  void rtcp_synchronised() override { rtcp_ = true; }
   void packet(const AVPacket& pkt) override;
   std::int64_t segment_of(std::int64_t pts) const override;
   void finish() override;
@@ -82,6 +95,15 @@ class LiveRecorder final : public decode::ConnectionTap {
     std::string name;                          // e.g. "audio stream 1 (aac)", for reports
     std::int64_t last_dts = hash::kNoTimestamp;  // in the muxer's time base, as written
     bool refused = false;  // the muxer refused one of its packets: the stream is left out from then on
+    // RTCP synchronisation (input time base). `jump`: how far FFmpeg moved its timestamps at its first
+    // sender report (audio only); `next_ts`: before that report, where its next
+    // packet would be dated on the RTP clock alone.
+    bool reported = false;
+    bool reported_late = false;  // after it stopped waiting: kept continuous, not re-dated
+    std::int64_t jump = 0;
+    std::int64_t next_ts = hash::kNoTimestamp;
+    std::int64_t last_ts = hash::kNoTimestamp;
+    int jump_window = 0;  // video: packets left in which to look for its jump (see observe_report)
   };
   // Why a packet is left out of the recording (each reported at its first occurrence and counted).
   enum LeftOut { kNotIncreasing, kBeforeStart, kPtsBeforeDts, kRefused, kLeftOutKinds };
@@ -93,6 +115,15 @@ class LiveRecorder final : public decode::ConnectionTap {
   bool open_muxer(const std::vector<const AVStream*>& recorded, std::string* why);  // false: nothing started
   bool commit();  // false (and the file cut back to the last commit) after a write failure
   void release_held();
+  void accept(AVPacket* p);  // into the recording, or held at the start until the video is timed
+  // RTCP synchronisation: notes a packet's timing (true: dated by its stream's RTP clock alone), re-dates it.
+  bool observe_report(Track& track, const AVPacket& p);
+  void note_timing(Track& track, const AVPacket& p);
+  void report_late_jump(const Track& track);
+  void report_video_jump(const Track& track, std::int64_t deviation);
+  void synchronise(Track& track, AVPacket* p);
+  void redate(AVPacket* p, bool before_report);  // audio
+  void release_synchronised(const std::string& gave_up);  // gave_up: why it waits no more ("": all reported)
   void write_packet(AVPacket* p);  // takes ownership
   void leave_out(LeftOut why, const Track& track);
   void predict(bool key, std::int64_t muxed_ts, std::int64_t decoder_ts);
@@ -122,6 +153,11 @@ class LiveRecorder final : public decode::ConnectionTap {
   bool have_origin_ = false;
   std::uint64_t left_out_[kLeftOutKinds] = {};  // packets left out, by reason
   std::deque<AVPacket*> held_;  // untimed packets at the start, until a video packet carries a dts
+  bool rtcp_ = false;            // the streams are timed by RTCP sender reports (see the top of this file)
+  bool audio_waits_ = true;      // until every recorded audio stream is reported (or kSyncWaitS passed)
+  double sync_wait_from_s_ = 0;          // the first held audio packet's time
+  bool sync_waiting_timed_ = false;      // sync_wait_from_s_ is set
+  std::deque<std::pair<AVPacket*, bool>> sync_held_;  // audio waiting for the reports; true: dated before its own
   bool failed_ = false;    // decoding thread only
   bool finished_ = false;  // decoding thread only
   std::uint64_t segment_video_packets_ = 0;  // segmenter thread: video packets of the segment in progress
