@@ -13,7 +13,6 @@ import threading
 import time
 from pathlib import Path
 
-import av
 import cv2
 import numpy as np
 import onnxruntime as ort
@@ -35,10 +34,12 @@ def real_frames() -> list[np.ndarray]:
     frames = []
     for name, step, count in (("short_hamilton_clip.mp4", 10, 16), ("intel_asl_again.mkv", 8, 8),
                               ("carphone_qcif.mp4", 15, 8)):
-        with av.open(str(DATA / "faces" / "video" / name)) as c:
-            for i, f in enumerate(c.decode(video=0)):
+        # kuzet's CPU reader gives swscale's RGB bit for bit (what PyAV's to_ndarray gives), and is on every
+        # machine this runs on (the GPU machine has no PyAV); both sides get these same frames
+        with kuzet.VideoReader(DATA / "faces" / "video" / name, device="cpu", layout="rgb") as reader:
+            for i, f in enumerate(reader):
                 if i % step == 0:
-                    frames.append(f.to_ndarray(format="rgb24"))
+                    frames.append(f.data)
                 if len(frames) and i >= step * count:
                     break
     stills = ["insightface/t1.jpg", "ultralytics/zidane.jpg", "face_recognition/two_people.jpg",

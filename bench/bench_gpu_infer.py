@@ -31,8 +31,9 @@ from kuzet.models.device_buffers import upload
 
 sys.path.insert(0, str(Path(__file__).parent))
 from bench_faces import ReferencePipeline, enrolment_photos, real_frames  # noqa: E402
+from memory import PeakGpuMemory, PeakRss  # noqa: E402
 from plates_reference import ReferencePlateReader  # noqa: E402
-from timing import best_of
+from timing import best_of  # noqa: E402
 
 REPO = Path(__file__).resolve().parent.parent
 DATA = Path(os.environ.get("KUZET_DATA_DIR", REPO.parent / "shared" / "data"))
@@ -61,6 +62,18 @@ def to_1080p(frames: list[np.ndarray], count: int) -> list[np.ndarray]:
     sized = [np.ascontiguousarray(cv2.resize(f, (1920, 1080), interpolation=cv2.INTER_LINEAR)) for f in frames]
     return [sized[i % len(sized)] for i in range(count)]
 
+
+
+def peak_memory(ours: Callable[[], object], reference: Callable[[], object]) -> dict[str, float | None]:
+    """Device and host memory each side takes beyond what the process held (its models are loaded and warm):
+    one untimed run of each."""
+    result: dict[str, float | None] = {}
+    for side, run in (("kuzet", ours), ("reference", reference)):
+        with PeakGpuMemory() as gpu, PeakRss() as host:
+            run()
+        result[f"{side}_gpu_peak_mb"] = gpu.growth_mb
+        result[f"{side}_host_growth_mb"] = round(host.growth_mb, 1)
+    return result
 
 
 def in_batches(process: Callable[[list], object], frames: list, batch: int) -> Callable[[], None]:
@@ -126,8 +139,10 @@ def test_faces_gpu_frames_per_second_1080p(benchmark) -> None:  # type: ignore[n
               f"{FRAMES / t_host:7.1f} from host frames ({t_ref / t_host:.2f}x)")
     best = max(rows, key=lambda b: rows[b][0])
     benchmark.pedantic(in_batches(pipeline.process, device_frames, best), rounds=1, iterations=1)
+    memory = peak_memory(in_batches(pipeline.process, device_frames, best), lambda: reference.process(frames))
+    print(f"  memory at batch {best}: {memory}")
     benchmark.extra_info.update(reference_fps=FRAMES / t_ref, faces=faces,
-                                kuzet_fps={str(b): r for b, r in rows.items()})
+                                kuzet_fps={str(b): r for b, r in rows.items()}, **memory)
 
 
 def plate_frames_1080p() -> list[np.ndarray]:
@@ -166,5 +181,8 @@ def test_plates_gpu_plates_per_second_1080p(benchmark) -> None:  # type: ignore[
               f"{plates / t_host:7.1f} from host frames ({t_ref / t_host:.2f}x)")
     best = max(rows, key=lambda b: rows[b][0])
     benchmark.pedantic(in_batches(pipeline.process, device_frames, best), rounds=1, iterations=1)
+    memory = peak_memory(in_batches(pipeline.process, device_frames, best),
+                         lambda: [reference.process(f) for f in frames])
+    print(f"  memory at batch {best}: {memory}")
     benchmark.extra_info.update(reference_plates_per_s=plates / t_ref, plates=plates,
-                                kuzet_plates_per_s={str(b): r for b, r in rows.items()})
+                                kuzet_plates_per_s={str(b): r for b, r in rows.items()}, **memory)

@@ -11,6 +11,7 @@ skips cleanly where kuzet has no usable NVDEC or ffmpeg has no CUDA hwaccel.
 
 from __future__ import annotations
 
+import os
 import shutil
 import subprocess
 import sys
@@ -19,6 +20,9 @@ import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).parent))
+from memory import PeakGpuMemory, PeakRss  # noqa: E402
 
 FRAMES = 600  # 20 s at 30 fps per stream
 SIZE = "1920x1080"
@@ -46,22 +50,16 @@ def nvdec_problem() -> str | None:
 
 
 def make_clip(codec: str, folder: Path) -> Path | None:
-    """A generated 1080p30 clip (moving test pattern + noise, so it is not trivially compressible)."""
+    """A generated 1080p30 clip (moving test pattern + noise, so it is not trivially compressible), made once per
+    folder: a GPU machine without encoders gets the clips made elsewhere (KUZET_BENCH_CLIPS, scripts/gpu-carry.sh)."""
+    path = folder / f"nvdec_{codec}.mp4"
+    if path.exists():
+        return path
     available = subprocess.run(["ffmpeg", "-hide_banner", "-encoders"], capture_output=True, text=True).stdout
     for encoder in ENCODERS[codec]:
         if f" {encoder} " not in available:
             continue
-        path = folder / f"bench_{codec}_{encoder}.mp4"
-        if path.exists():
-            return path
-        source = [
-            "-f",
-            "lavfi",
-            "-i",
-            f"testsrc2=size={SIZE}:rate=30,noise=alls=12:allf=t",
-            "-frames:v",
-            str(FRAMES),
-        ]
+        source = ["-f", "lavfi", "-i", f"testsrc2=size={SIZE}:rate=30,noise=alls=12:allf=t", "-frames:v", str(FRAMES)]
         encode = ["-pix_fmt", "yuv420p", "-c:v", encoder, "-b:v", "8M", "-g", "60"]
         cmd = ["ffmpeg", "-hide_banner", "-loglevel", "error", "-y", *source, *encode, str(path)]
         if subprocess.run(cmd, capture_output=True).returncode == 0:
@@ -101,7 +99,7 @@ def kuzet_fps(path: Path, streams: int) -> float:
 def ffmpeg_fps(path: Path, streams: int) -> float:
     """Aggregate frames/s of `streams` concurrent NVDEC ffmpeg processes (decode only)."""
     nvdec = ["-hwaccel", "cuda", "-hwaccel_output_format", "cuda"]
-    cmd = ["ffmpeg", "-hide_banner", "-loglevel", "error", *nvdec, "-i", str(path), "-f", "null", "-"]
+    cmd = ["ffmpeg", "-hide_banner", "-loglevel", "error", *nvdec, "-i", str(path), "-an", "-f", "null", "-"]
     start = time.perf_counter()
     procs = [subprocess.Popen(cmd) for _ in range(streams)]
     codes = [p.wait() for p in procs]
@@ -132,7 +130,8 @@ if pytest is not None:
 
     @pytest.fixture(scope="module")
     def clips(tmp_path_factory):
-        folder = tmp_path_factory.mktemp("nvdec")
+        made = os.environ.get("KUZET_BENCH_CLIPS")
+        folder = Path(made) if made else tmp_path_factory.mktemp("nvdec")
         return {codec: make_clip(codec, folder) for codec in ENCODERS}
 
     @pytest.mark.skipif(_PROBLEM is not None, reason=str(_PROBLEM))
@@ -146,6 +145,11 @@ if pytest is not None:
         kuzet_fps(path, streams)  # warm-up
         benchmark.pedantic(kuzet_fps, args=(path, streams), rounds=3, iterations=1)
         ours = streams * FRAMES / benchmark.stats["min"]
+        # Memory, in runs of their own (never timed): device memory of each side, host memory of kuzet's process.
+        with PeakGpuMemory() as ffmpeg_gpu:
+            ffmpeg_fps(path, streams)
+        with PeakGpuMemory() as kuzet_gpu, PeakRss() as kuzet_host:
+            kuzet_fps(path, streams)
         benchmark.extra_info.update(
             {
                 "codec": codec,
@@ -153,10 +157,15 @@ if pytest is not None:
                 "kuzet_fps": ours,
                 "ffmpeg_fps": ffmpeg,
                 "ratio": ours / ffmpeg,
+                "kuzet_gpu_peak_mb": kuzet_gpu.growth_mb,
+                "ffmpeg_gpu_peak_mb": ffmpeg_gpu.growth_mb,
+                "kuzet_host_growth_mb": kuzet_host.growth_mb,
             }
         )
         print(
-            f"\n{codec} x{streams}: kuzet {ours:.0f} fps, ffmpeg {ffmpeg:.0f} fps, ratio {ours / ffmpeg:.2f}"
+            f"\n{codec} x{streams}: kuzet {ours:.0f} fps, ffmpeg {ffmpeg:.0f} fps, ratio {ours / ffmpeg:.2f}; "
+            f"GPU memory at peak: kuzet {kuzet_gpu.growth_mb} MiB, ffmpeg {ffmpeg_gpu.growth_mb} MiB; "
+            f"kuzet host memory growth {kuzet_host.growth_mb:.0f} MiB"
         )
 
 

@@ -109,3 +109,48 @@ def fresh_process_peak_mb(module: str, function: str, *args: str) -> float:
             "print(next(l for l in open('/proc/self/status') if l.startswith('VmHWM:')).split()[1])")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     return int(out.stdout.strip().splitlines()[-1]) / 1024
+
+
+class PeakGpuMemory:
+    """`with PeakGpuMemory() as gpu: work()`, then `gpu.growth_mb`: the peak of the device's used memory above
+    what it held when the region began, as `nvidia-smi` reports it every `interval_ms` (the whole device: this
+    process, its threads and any child, e.g. ffmpeg processes). NVDEC surfaces, kuzet's and onnxruntime's pools
+    and CUDA contexts all count. `growth_mb` is None where nvidia-smi is missing or gives no reading."""
+
+    def __init__(self, device: int = 0, interval_ms: int = 20):
+        self.command = ["nvidia-smi", f"--id={device}", "--query-gpu=memory.used", "--format=csv,noheader,nounits",
+                        f"--loop-ms={interval_ms}"]
+        self.readings: list[int] = []
+        self._proc: subprocess.Popen[str] | None = None
+        self._thread: threading.Thread | None = None
+
+    def _read(self) -> None:
+        assert self._proc is not None and self._proc.stdout is not None
+        for line in self._proc.stdout:
+            if line.strip().isdigit():
+                self.readings.append(int(line))
+
+    def __enter__(self) -> PeakGpuMemory:
+        try:
+            self._proc = subprocess.Popen(self.command, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+        except OSError:
+            return self
+        self._thread = threading.Thread(target=self._read, name="bench-gpu-memory", daemon=True)
+        self._thread.start()
+        deadline = time.monotonic() + 2.0
+        while not self.readings and time.monotonic() < deadline and self._proc.poll() is None:
+            time.sleep(0.005)  # the first reading is the baseline
+        return self
+
+    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
+                 tb: TracebackType | None) -> None:
+        if self._proc is not None:
+            time.sleep(0.05)  # one more reading at the end of the region
+            self._proc.terminate()
+            self._proc.wait()
+        if self._thread is not None:
+            self._thread.join()
+
+    @property
+    def growth_mb(self) -> float | None:
+        return float(max(self.readings) - self.readings[0]) if self.readings else None  # nvidia-smi gives MiB

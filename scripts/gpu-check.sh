@@ -1,147 +1,167 @@
 #!/usr/bin/env bash
-# On a GPU machine: build (or take a prebuilt) kuzet with CUDA against an FFmpeg with NVDEC, run the CUDA tests
-# (decoding, kernels, the GPU face/plate pipelines, the hand-over protocols) and the NVDEC, GPU inference and
-# multi-source benchmarks, leaving every log in $OUT. Fails loudly: anything GPU-side that is missing (device,
-# NVDEC library, CUDA build, onnxruntime's CUDA EP, CuPy, PyTorch, test data) is listed in $OUT/PROBLEMS.txt and
-# makes the exit status non-zero; the GPU tests run with KUZET_REQUIRE_GPU=1, so they fail instead of skipping.
+# On a lent GPU machine: the GPU tests (NVDEC decoding against the CPU, the CUDA kernels, the hand-over protocols,
+# the GPU face/plate pipelines on onnxruntime's CUDA EP) and the GPU benchmarks (NVDEC vs ffmpeg, GPU inference,
+# multi-source pipeline), in stages that each start as soon as the payload they need has arrived.
 #
-#   scripts/gpu-check.sh [preflight|build|tests|bench|all]   (default all; each stage fits one 10-minute call)
+#   scripts/gpu-check.sh next     take in what this call carried (.gpu/calls/callK, made by scripts/gpu-carry.sh),
+#                                 then run every stage that can now run and has not run yet, as long as it fits
+#                                 in this call (CALL_LIMIT seconds, default 540); repeat, carrying call1, call2, ...,
+#                                 then nothing, until it prints "all stages done"
+#   scripts/gpu-check.sh all      every stage, one after another, with no call limit (a machine of your own that
+#                                 has everything: PAYLOAD_DIR with the unpacked items, or the settings below)
 #
-# What the machine lacks can be brought along by scripts/gpu-carry.sh (run on the dev machine), as .gpu/:
-#   .gpu/core/   a prebuilt kuzet._core for this Python and the FFmpeg libraries it links (libs.tar.xz)
-#   .gpu/data/, .gpu/models/   the test data and models the GPU tests and benchmarks use
-#   .gpu/wheels/ Python packages the image lacks (PyAV), installed into /tmp/kuzet-site
-#   .gpu/ort*/   onnxruntime-gpu, as wheel parts (joined and installed into /tmp/kuzet-ort)
-# Environment: FFMPEG_PKG_CONFIG_PATH (folder with that FFmpeg's libav*.pc, for building here), OUT (default
-# ./out), CUDA_ARCHS (default 90: H100/H200), KUZET_DATA_DIR / KUZET_MODEL_DIR (default .gpu/{data/data,models/models}
-# when carried, else as for the tests), PYTHON (the interpreter), BENCH_TIMEOUT (seconds per benchmark, 150).
+# Payload items (unpacked under PAYLOAD_DIR, default /tmp/kuzet-gpu, outside the working tree that every call
+# replaces): core (kuzet._core for this Python with CUDA, and libs/ with the FFmpeg/OpenSSL libraries it links),
+# data, models, ort (onnxruntime-gpu), tools (an NVDEC ffmpeg for the baseline), clips (the benchmarks' 1080p
+# clips). Without a payload the stages use the machine's own: KUZET_DATA_DIR, KUZET_MODEL_DIR, an
+# `ffmpeg` on PATH, and a kuzet._core already built into python/kuzet.
+#
+# Every call leaves in $OUT: summary.txt (stages done, waiting or failed; every PROBLEM so far) and logs.tgz
+# (all logs so far). Anything GPU-side that is missing fails loudly: the GPU tests run with KUZET_REQUIRE_GPU=1,
+# so they fail instead of skipping, and every skip that is not a GPU machine's own is a PROBLEM.
 set -uo pipefail
 cd "$(dirname "$0")/.."
-stage=${1:-all}
-case "$stage" in preflight|build|tests|bench|all) ;; *) echo "usage: $0 [preflight|build|tests|bench|all]"; exit 2;; esac
-out=${OUT:-out}
-mkdir -p "$out"
+mode=${1:-next}
+case "$mode" in next|all) ;; *) echo "usage: $0 [next|all]"; exit 2;; esac
 root=$(pwd)
+out=${OUT:-out}
+store=${PAYLOAD_DIR:-/tmp/kuzet-gpu}
+logs="$store/logs"
+mkdir -p "$out" "$logs"
 py=${PYTHON:-$(command -v python3)}
-archs=${CUDA_ARCHS:-90}
-problems="$out/PROBLEMS.txt"
-: > "$problems"
+call_limit=${CALL_LIMIT:-540}
+started=$SECONDS
+problems="$logs/PROBLEMS.txt"
+touch "$problems"
 problem() { echo "PROBLEM: $*" | tee -a "$problems"; }
+have() { "$py" scripts/gpu_payload.py ready --store "$store" "$@"; }
 
-# -- what was carried -----------------------------------------------------------------------------------------
-if [[ -f .gpu/core/libs.tar.xz ]]; then  # the FFmpeg (and OpenSSL) libraries the prebuilt module links
-  if [[ ! -d /tmp/kuzet-libs ]]; then
-    mkdir -p /tmp/kuzet-libs && tar -xJf .gpu/core/libs.tar.xz -C /tmp/kuzet-libs
-    # Only what the machine lacks: a library it has (same soname, newer there) must not be shadowed for every
+# -- the payload: take in this call's chunks, then put the unpacked items to use --------------------------------
+if [[ "$mode" == next ]]; then
+  "$py" scripts/gpu_payload.py receive --calls .gpu/calls --store "$store" | tee -a "$logs/receive.log" ||
+    problem "the payload: $(tail -1 "$logs/receive.log")"
+fi
+use_payload() {
+  if have core && [[ ! -f "$store/core/.libs-checked" ]]; then
+    # Only what the machine lacks: a library it has (same soname, newer there) must not shadow it for every
     # program of this run (PyTorch, CuPy, Python itself).
-    for lib in /tmp/kuzet-libs/*; do
+    for lib in "$store"/core/libs/*; do
       ldconfig -p | grep -qF "	$(basename "$lib") (" && rm -f "$lib"
     done
+    touch "$store/core/.libs-checked"
   fi
-  export LD_LIBRARY_PATH="/tmp/kuzet-libs${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
-fi
-[[ -d .gpu/data/data ]] && export KUZET_DATA_DIR=${KUZET_DATA_DIR:-$root/.gpu/data/data}
-[[ -d .gpu/models/models ]] && export KUZET_MODEL_DIR=${KUZET_MODEL_DIR:-$root/.gpu/models/models}
-parts=$(ls .gpu/ort*/onnxruntime_gpu-*.whl.part* 2>/dev/null | sort || true)
-if [[ -n "$parts" && ! -d /tmp/kuzet-ort/onnxruntime ]]; then
-  whl=/tmp/$(basename "$(echo "$parts" | head -1)" | sed 's/\.part.*//')
-  cat $parts > "$whl" && "$py" -m pip install -q --no-index --no-deps --no-compile --target /tmp/kuzet-ort "$whl" \
-    || problem "onnxruntime-gpu parts in .gpu/ort* do not make an installable wheel ($(echo $parts | wc -w) parts)"
-fi
-[[ -d /tmp/kuzet-ort/onnxruntime ]] && export PYTHONPATH="/tmp/kuzet-ort${PYTHONPATH:+:$PYTHONPATH}"
-if ls .gpu/wheels/*.whl > /dev/null 2>&1 && [[ ! -f /tmp/kuzet-site/.done ]]; then
-  "$py" -m pip install -q --no-index --no-deps --no-compile --target /tmp/kuzet-site .gpu/wheels/*.whl &&
-    touch /tmp/kuzet-site/.done || problem "the wheels in .gpu/wheels do not install"
-fi
-[[ -d /tmp/kuzet-site ]] && export PYTHONPATH="${PYTHONPATH:+$PYTHONPATH:}/tmp/kuzet-site"
-# onnxruntime-gpu finds cuDNN/cuBLAS of the nvidia-* wheels (PyTorch's) through their site-packages folders.
-nvidia_libs=$("$py" -c "import glob, os, site; print(':'.join(sorted({os.path.dirname(p) for s in site.getsitepackages() for p in glob.glob(s + '/nvidia/*/lib/*.so*')})))" 2>/dev/null)
-[[ -n "$nvidia_libs" ]] && export LD_LIBRARY_PATH="${LD_LIBRARY_PATH:+$LD_LIBRARY_PATH:}$nvidia_libs"
-# NVDEC is in the driver's libnvcuvid.so.1, which may sit outside the loader's path (e.g. /usr/local/nvidia/lib64).
-if ! ldconfig -p 2>/dev/null | grep -q libnvcuvid.so.1; then
-  cuvid=$(find /usr/local/nvidia /usr/lib /usr/lib64 /usr/local/cuda* -name 'libnvcuvid.so.1' 2>/dev/null | head -1)
-  [[ -n "$cuvid" ]] && export LD_LIBRARY_PATH="${LD_LIBRARY_PATH:+$LD_LIBRARY_PATH:}$(dirname "$cuvid")"
-fi
-export PKG_CONFIG_PATH="${FFMPEG_PKG_CONFIG_PATH:+$FFMPEG_PKG_CONFIG_PATH:}${PKG_CONFIG_PATH:-}"
-[[ -d /usr/local/cuda/bin ]] && export PATH="$PATH:/usr/local/cuda/bin"  # nvcc, if not on PATH yet
-prebuilt=$(ls .gpu/core/_core*.so 2>/dev/null | head -1)
+  if have core; then
+    export LD_LIBRARY_PATH="$store/core/libs${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
+    ln -sf "$(ls "$store"/core/_core*.so | head -1)" python/kuzet/
+  fi
+  have data && export KUZET_DATA_DIR="$store/data"
+  have models && export KUZET_MODEL_DIR="$store/models"
+  have tools && export PATH="$store/tools:$PATH"
+  have clips && export KUZET_BENCH_CLIPS="$store/clips"
+  have ort && export PYTHONPATH="$store/ort${PYTHONPATH:+:$PYTHONPATH}"
+  export PYTHONPATH="$root/python${PYTHONPATH:+:$PYTHONPATH}"
+  # onnxruntime-gpu finds cuDNN/cuBLAS of the nvidia-* wheels (PyTorch's) through their site-packages folders.
+  local nvidia_libs
+  nvidia_libs=$("$py" -c "import glob, os, site; print(':'.join(sorted({os.path.dirname(p) for s in site.getsitepackages() for p in glob.glob(s + '/nvidia/**/lib/*.so*', recursive=True)})))" 2>/dev/null)
+  [[ -n "$nvidia_libs" ]] && export LD_LIBRARY_PATH="${LD_LIBRARY_PATH:+$LD_LIBRARY_PATH:}$nvidia_libs"
+  # NVDEC is in the driver's libnvcuvid.so.1, which may sit outside the loader's path (e.g. /usr/local/nvidia/lib64).
+  if ! ldconfig -p 2>/dev/null | grep -q libnvcuvid.so.1; then
+    local cuvid
+    cuvid=$(find /usr/local/nvidia /usr/lib /usr/lib64 /usr/local/cuda* -name 'libnvcuvid.so.1' 2>/dev/null | head -1)
+    [[ -n "$cuvid" ]] && export LD_LIBRARY_PATH="${LD_LIBRARY_PATH:+$LD_LIBRARY_PATH:}$(dirname "$cuvid")"
+  fi
+  return 0
+}
+use_payload
 
+# -- the stages ----------------------------------------------------------------------------------------------------
 preflight() {
-  { date -u; nvidia-smi; nvcc --version; "$py" --version; echo "LD_LIBRARY_PATH=${LD_LIBRARY_PATH:-}"
-    echo "prebuilt core: ${prebuilt:-none}"; pkg-config --modversion libavcodec; command -v ffmpeg && ffmpeg -hide_banner -hwaccels
+  { date -u; nvidia-smi; "$py" --version; echo "LD_LIBRARY_PATH=${LD_LIBRARY_PATH:-}"; echo "PATH=$PATH"
+    command -v ffmpeg && ffmpeg -hide_banner -hwaccels
     "$py" -c "import onnxruntime as o; print('onnxruntime', o.__version__, o.__file__, o.get_available_providers())"
     "$py" -c "import cupy; print('cupy', cupy.__version__)"; "$py" -c "import torch; print('torch', torch.__version__)"
-  } > "$out/environment.txt" 2>&1
+    "$py" -c "import json, kuzet; from kuzet._native import core; print(json.dumps({'build': kuzet.build_info(), 'nvdec': core.nvdec_info()}, indent=2, default=str))"
+  } 2>&1
   nvidia-smi > /dev/null 2>&1 || problem "nvidia-smi fails: no usable NVIDIA GPU"
-  [[ -n "$(find /usr /lib /lib64 /opt /usr/local -name 'libnvcuvid.so.1' 2>/dev/null | head -1)" ]] ||
-    problem "no libnvcuvid.so.1 (the driver's NVDEC library) anywhere: NVDEC cannot work on this machine"
-  "$py" -c "import onnxruntime as o, sys; sys.exit('CUDAExecutionProvider' not in o.get_available_providers())" ||
-    problem "onnxruntime has no CUDAExecutionProvider (carry onnxruntime-gpu: scripts/gpu-carry.sh)"
   "$py" -c "import cupy" 2>/dev/null || problem "CuPy is not importable (the watchlist and CuPy hand-over tests need it)"
   "$py" -c "import torch" 2>/dev/null || problem "PyTorch is not importable (the DLPack hand-over test needs it)"
-  "$py" -c "import av, cv2, pytest_benchmark" 2>/dev/null ||
-    problem "PyAV, OpenCV or pytest-benchmark is not importable (the benchmarks need them; carry .gpu/wheels)"
-  if [[ -z "$prebuilt" ]]; then
-    command -v nvcc > /dev/null || problem "no nvcc to build the CUDA code with (and no prebuilt .gpu/core)"
-    pkg-config --exists libavcodec libavformat libavutil libswscale ||
-      problem "pkg-config finds no FFmpeg development files (set FFMPEG_PKG_CONFIG_PATH, or carry .gpu/core)"
-  fi
-  for d in "${KUZET_DATA_DIR:-$root/../shared/data}/faces/images" "${KUZET_MODEL_DIR:-$root/../shared/models}/face_detection"; do
-    [[ -d "$d" ]] || problem "no test data at $d (set KUZET_DATA_DIR / KUZET_MODEL_DIR, or carry .gpu/data and .gpu/models)"
-  done
-}
-
-build() {
-  if [[ -n "$prebuilt" ]]; then  # built on the dev machine for this Python (scripts/gpu-carry.sh)
-    ln -sf "$root/$prebuilt" python/kuzet/ && echo "using the prebuilt $prebuilt" > "$out/build.log"
-  else
-    local gen=(); command -v ninja > /dev/null && gen=(-G Ninja)
-    { cmake -S . -B build/gpu-check "${gen[@]}" -DCMAKE_BUILD_TYPE=Release -DKUZET_CUDA=ON \
-        -DCMAKE_CUDA_ARCHITECTURES="$archs" -DPython_EXECUTABLE="$py" &&
-      cmake --build build/gpu-check -j"$(nproc)" &&
-      ln -sf "$root/$(ls build/gpu-check/_core*.so)" python/kuzet/; } > "$out/build.log" 2>&1 ||
-      { problem "the CUDA build failed; see build.log"; tail -40 "$out/build.log"; return 1; }
-  fi
-  PYTHONPATH="$root/python${PYTHONPATH:+:$PYTHONPATH}" "$py" -c \
-    "import json, kuzet; from kuzet._native import core; print(json.dumps({'build': kuzet.build_info(), 'nvdec': core.nvdec_info()}, indent=2, default=str))" \
-    > "$out/build_info.json" 2>&1 || problem "kuzet does not import; see build_info.json"
-  PYTHONPATH="$root/python${PYTHONPATH:+:$PYTHONPATH}" "$py" -c \
-    "from kuzet._native import core; i = core.nvdec_info(); assert core.native_build_info()['cuda']['built'], 'kuzet was built without CUDA'; assert i['available'], i['reason']" \
-    >> "$out/build_info.json" 2>&1 || problem "kuzet cannot use NVDEC here; see the end of build_info.json"
+  "$py" -c "import cv2, pytest_benchmark" 2>/dev/null || problem "OpenCV or pytest-benchmark is not importable (benchmarks)"
+  "$py" -c "from kuzet._native import core; i = core.nvdec_info(); assert core.native_build_info()['cuda']['built'], 'kuzet was built without CUDA'; assert i['available'], i['reason']" ||
+    problem "kuzet cannot use NVDEC here (see preflight.log: the end of the JSON)"
 }
 
 # Skips that only mean "this is a GPU machine" (tests of the CPU fallbacks); any other skip is a problem.
 GPU_MACHINE_SKIPS='NVDEC is usable here|onnxruntime has the CUDA EP here|a CUDA device is present'
-
-tests() {
-  PYTHONPATH="$root/python${PYTHONPATH:+:$PYTHONPATH}" KUZET_REQUIRE_GPU=1 timeout 540 "$py" -m pytest -v -rs \
-    -p no:cacheprovider tests/test_cuda_gpu.py tests/test_gpu_infer_gpu.py tests/test_preprocess_nv12_gpu.py \
-    tests/test_vision_cuda.py tests/test_gpu_handover.py tests/test_cuda_fallback.py tests/test_gpu_infer.py \
-    > "$out/tests.log" 2>&1
+gpu_tests() {  # gpu_tests NAME FILE...
+  local name=$1; shift
+  KUZET_REQUIRE_GPU=1 PYTHONUNBUFFERED=1 "$py" -m pytest -v -rs -p no:cacheprovider "$@" 2>&1
   local rc=$?
-  [[ $rc -eq 0 ]] || problem "the GPU tests failed (exit $rc); see tests.log"
-  grep -E "^SKIPPED" "$out/tests.log" | grep -vE "$GPU_MACHINE_SKIPS" | while read -r line; do problem "test skipped: $line"; done
-  tail -3 "$out/tests.log"
+  [[ $rc -eq 0 ]] || problem "the $name tests failed (exit $rc); see $name.log"
+  return $rc
+}
+decode_tests() {  # NVDEC against the CPU decoder, the CUDA kernels, DLPack/CUDA array hand-over, fallbacks
+  gpu_tests decode_tests tests/test_cuda_gpu.py tests/test_vision_cuda.py tests/test_gpu_handover.py \
+    tests/test_cuda_fallback.py
+}
+infer_tests() {  # onnxruntime's CUDA EP with IOBinding, the GPU face/plate pipelines, CuPy watchlist, NV12 kernels
+  gpu_tests infer_tests tests/test_gpu_infer_gpu.py tests/test_preprocess_nv12_gpu.py tests/test_gpu_infer.py
+}
+benchmark() {  # benchmark NAME: bench/NAME.py on the GPU, its JSON beside its log
+  KUZET_BENCH_DEVICE=cuda PYTHONUNBUFFERED=1 "$py" -m pytest -s -rs -p no:cacheprovider "bench/$1.py" \
+    --benchmark-json="$logs/$1.json" 2>&1 || { local rc=$?; problem "$1 failed (exit $rc); see $1.log"; return $rc; }
+}
+nvdec_bench() { benchmark bench_nvdec; }
+infer_bench() { benchmark bench_gpu_infer; }
+pipeline_bench() { benchmark bench_pipeline; }
+
+# name : payload items it needs : seconds it may take at most (its timeout), in the order they run
+STAGES=(
+  "preflight:core:60"
+  "decode_tests:core data models:240"
+  "infer_tests:core data models ort:240"
+  "infer_bench:core data models ort:240"
+  "nvdec_bench:core tools clips:200"
+  "pipeline_bench:core data models ort tools clips:300"
+)
+run_stage() {  # run_stage NAME LIMIT
+  local t0=$SECONDS rc
+  echo "== $1 (at most $2 s)"
+  timeout "$2" bash -c "$(declare -f "$1" problem gpu_tests benchmark); $(declare -p problems GPU_MACHINE_SKIPS py logs); $1" \
+    > "$logs/$1.log" 2>&1
+  rc=$?
+  [[ $rc -eq 124 ]] && problem "$1 ran past its $2 s; see $1.log"
+  grep -E "^SKIPPED|skipped:" "$logs/$1.log" | grep -vE "$GPU_MACHINE_SKIPS" | while read -r line; do
+    problem "$1: $line"; done
+  # pytest's closing line, and the benchmarks' result lines (bench_nvdec, bench_gpu_infer, bench_pipeline)
+  grep -E "^=+ .*(passed|failed|error|skipped).* in [0-9.]+s|^(h264|hevc) x|^(faces|plates)[ :]|^  (batch|per-frame|memory)|^ ?[0-9]+ sources:|^1080p" \
+    "$logs/$1.log" | tail -25
+  echo "$1 rc=$rc in $((SECONDS - t0)) s" | tee "$logs/$1.done"
 }
 
-bench() {
-  local t=${BENCH_TIMEOUT:-150} name
-  for name in bench_nvdec bench_gpu_infer bench_pipeline; do
-    PYTHONPATH="$root/python${PYTHONPATH:+:$PYTHONPATH}" KUZET_BENCH_DEVICE=cuda timeout "$t" "$py" -m pytest -s -rs \
-      -p no:cacheprovider "bench/$name.py" --benchmark-json="$out/$name.json" > "$out/$name.log" 2>&1 ||
-      problem "$name failed or ran past ${t}s (exit $?); see $name.log"
-    grep -E "^SKIPPED|skipped:" "$out/$name.log" | while read -r line; do problem "$name skipped: $line"; done
+for entry in "${STAGES[@]}"; do
+  IFS=: read -r name needs limit <<< "$entry"
+  [[ -f "$logs/$name.done" ]] && continue
+  if [[ "$mode" == next ]]; then
+    # shellcheck disable=SC2086
+    have $needs || { echo "-- $name waits for: $needs"; continue; }
+    if (( SECONDS - started + limit > call_limit )); then
+      echo "-- $name: not started (it may take $limit s; $((call_limit - SECONDS + started)) s are left in this call)"
+      continue
+    fi
+  fi
+  run_stage "$name" "$limit"
+done
+
+# -- what comes back ----------------------------------------------------------------------------------------------
+{
+  for entry in "${STAGES[@]}"; do
+    IFS=: read -r name needs limit <<< "$entry"
+    if [[ -f "$logs/$name.done" ]]; then cat "$logs/$name.done"; else echo "$name: not run yet (needs $needs)"; fi
   done
-  grep -hE "fps|frames/s|plates/s|sources:|cameras" "$out"/bench_*.log | tee "$out/bench_summary.txt"
-}
-
-case "$stage" in
-  preflight) preflight ;;
-  build) preflight; build ;;
-  tests) [[ -n "$prebuilt" ]] && ln -sf "$root/$prebuilt" python/kuzet/; tests ;;
-  bench) [[ -n "$prebuilt" ]] && ln -sf "$root/$prebuilt" python/kuzet/; bench ;;
-  all) preflight; build && { tests; bench; } ;;
-esac
-echo "stage $stage: $(wc -l < "$problems") problem(s)" | tee "$out/summary.txt"
-cat "$problems" >> "$out/summary.txt"
+  echo "problems so far: $(wc -l < "$problems")"
+  cat "$problems"
+} > "$out/summary.txt"
+ls "$logs"/*.done > /dev/null 2>&1 && [[ $(ls "$logs"/*.done | wc -l) -eq ${#STAGES[@]} ]] && echo "all stages done" | tee -a "$out/summary.txt"
+tar -czf "$out/logs.tgz" -C "$logs" .
+cat "$out/summary.txt"
 [[ ! -s "$problems" ]]
