@@ -7,7 +7,8 @@
 #   then run(command="scripts/gpu-check.sh next") until its summary says "all stages done".
 # Each call already runs the stages its items allow (docs/gpu-review.md, "Running the GPU check").
 #
-#   scripts/gpu-carry.sh [ITEM...]     (re)make these items (default: those not made yet), then cut all into calls
+#   scripts/gpu-carry.sh [ITEM...]     (re)make these items (default: core, rebuilt incrementally so it is never
+#                                      stale, and those not made yet), then cut all into calls
 #
 # Items, in the order the calls bring them (the order in which the GPU check can use them):
 #   core    kuzet._core built here with CUDA for the GPU machine's Python (PY312, default pyenv's 3.12) and sm_90,
@@ -47,6 +48,8 @@ core() {
   ldd "$so" | awk '/=> \//{print $3}' |
     grep -vE '/(libc|libm|libpthread|libdl|librt|libstdc\+\+|libgcc_s|ld-linux-x86-64)\.so' |
     while read -r lib; do cp -L "$lib" "$stage/libs/"; done
+  # which source it was built from (preflight prints it: a stale module would test old code)
+  echo "kuzet $(git describe --always --dirty) built $(date -u +%FT%TZ) for $("$py312" --version)" > "$stage/BUILD.txt"
   tar -cf - -C "$stage" . | xz -T0 -6 > "$items/core/core.tar.xz"
 }
 
@@ -123,7 +126,8 @@ ort() {
 
 wanted=("$@")
 if [[ ${#wanted[@]} -eq 0 ]]; then
-  for item in "${ITEMS[@]}"; do [[ -n "$(ls -A "$items/$item" 2>/dev/null)" ]] || wanted+=("$item"); done
+  wanted=(core)
+  for item in "${ITEMS[@]:1}"; do [[ -n "$(ls -A "$items/$item" 2>/dev/null)" ]] || wanted+=("$item"); done
 fi
 for item in "${wanted[@]}"; do
   case " ${ITEMS[*]} " in *" $item "*) echo "making $item"; rm -rf "${items:?}/$item"; mkdir -p "$items/$item"; "$item" ;;

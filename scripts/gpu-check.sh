@@ -76,7 +76,8 @@ use_payload
 
 # -- the stages ----------------------------------------------------------------------------------------------------
 preflight() {
-  { date -u; nvidia-smi; "$py" --version; echo "LD_LIBRARY_PATH=${LD_LIBRARY_PATH:-}"; echo "PATH=$PATH"
+  { date -u; cat "$store/core/BUILD.txt" 2>/dev/null; git log -1 --format='working tree at %h %s' 2>/dev/null
+    nvidia-smi; "$py" --version; echo "LD_LIBRARY_PATH=${LD_LIBRARY_PATH:-}"; echo "PATH=$PATH"
     command -v ffmpeg && ffmpeg -hide_banner -hwaccels
     "$py" -c "import onnxruntime as o; print('onnxruntime', o.__version__, o.__file__, o.get_available_providers())"
     "$py" -c "import cupy; print('cupy', cupy.__version__)"; "$py" -c "import torch; print('torch', torch.__version__)"
