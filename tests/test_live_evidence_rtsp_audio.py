@@ -258,3 +258,38 @@ def test_a_video_timed_back_at_its_report_is_reported(late_reports: RtpCapture, 
     payloads, _, _ = _recorded(recording)
     assert payloads == [payload for _, payload in _access_units(capture.rtp(AUDIO, camera.sent[0]))]
     assert len(frames.frames) == 75
+
+
+@pytest.mark.timeout(90)
+def test_audio_reported_after_the_wait_is_recorded_whole_continuous_and_reported(tmp_path: Path):
+    # A camera whose audio's first sender report comes 11.5 s in (e.g. an RTCP channel that starts late): the
+    # recorder holds the audio for 10 s of audio time, then writes it as FFmpeg dates it, by its RTP clock
+    # (reported); when the report comes, FFmpeg's dates of the audio jump, and the recorder keeps the audio
+    # continuous instead (reported with the offset): no packet lost, none out of order, no gap or overlap.
+    (tmp_path / "capture").mkdir()
+    capture = capture_h264_aac_rtp(tmp_path / "capture", seconds=13)
+    reports = [i for i, (c, p) in enumerate(capture.packets) if c == 2 * AUDIO + 1 and len(p) == 28]  # SRs alone
+    assert reports
+    packets = [p for i, p in enumerate(capture.packets) if i not in reports]
+    times = [t for i, t in enumerate(capture.times) if i not in reports]
+    late = next(i for i, t in enumerate(times) if t - times[0] >= 11.5)
+    packets.insert(late, capture.packets[reports[0]])  # its NTP/RTP pair is as valid later as it was then
+    times.insert(late, times[late - 1])
+    camera_capture = replace(capture, packets=tuple(packets), times=tuple(times))
+    key = generate_keypair()
+    with RtspCamera(camera_capture) as camera:
+        _, events, frames = _run(camera.url, tmp_path, key, reconnect=0)
+    problems = [e.data["message"] for e in events if e.kind == "evidence_error"]
+    gave_up = [m for m in problems if "no RTCP sender report timed its audio stream 1 (aac) within 10 s of audio" in m]
+    late_report = [m for m in problems if "first RTCP sender report of its audio stream 1 (aac) came after it "
+                   "stopped waiting for it" in m]  # fmt: skip
+    assert len(gave_up) == 1 and len(late_report) == 1 and len(problems) == 2, problems
+    (sealed,) = [e.data for e in events if e.kind == "evidence"]
+    recording = Path(sealed["recording"])
+    _assert_verifies(recording, Path(sealed["manifest"]), key)
+    units = _access_units(camera_capture.rtp(AUDIO, camera.sent[0]))
+    payloads, audio_times, _ = _recorded(recording)
+    assert len(units) > 13 * 46 and payloads == [payload for _, payload in units]  # all of it, once, in order
+    steps = {round((b - a) * 48000) for a, b in zip(audio_times, audio_times[1:], strict=False)}
+    assert steps == {AAC_FRAME}  # continuous across the report
+    _assert_every_frame_names_its_segment(frames, [recording])
