@@ -127,7 +127,7 @@ STAGES=(
 run_stage() {  # run_stage NAME LIMIT
   local t0=$SECONDS rc
   echo "== $1 (at most $2 s)"
-  timeout "$2" bash -c "$(declare -f "$1" problem gpu_tests benchmark); $(declare -p problems GPU_MACHINE_SKIPS py logs); $1" \
+  timeout "$2" bash -c "$(declare -f "$1" problem gpu_tests benchmark); $(declare -p problems GPU_MACHINE_SKIPS py logs store); $1" \
     > "$logs/$1.log" 2>&1
   rc=$?
   [[ $rc -eq 124 ]] && problem "$1 ran past its $2 s; see $1.log"
