@@ -18,8 +18,8 @@
 #           ../shared/data)
 #   models  the models (KUZET_MODEL_DIR, default ../shared/models)
 #   ort     onnxruntime-gpu ORT_GPU_VERSION (CUDA 13, cp312) without what kuzet never loads (TensorRT, the
-#           C-API library, the python tools), as a tar.xz: only needed where the machine's onnxruntime has no
-#           CUDA EP (this workplace's GPU image has the CPU build only)
+#           C-API library, the python tools except the float16 converter), as a tar.xz: only needed where the
+#           machine's onnxruntime has no CUDA EP (this workplace's GPU image has the CPU build only)
 #   tools   an ffmpeg with NVDEC for the NVDEC benchmark's baseline: Debian's FFmpeg source, decoders only,
 #           linked statically (the machine has no ffmpeg)
 #   clips   the benchmarks' generated 1080p clips, made here with the benchmarks' own recipes (the GPU machine
@@ -119,8 +119,11 @@ ort() {
     --platform manylinux_2_28_x86_64 --platform manylinux_2_27_x86_64 --platform manylinux_2_17_x86_64 \
     -d "$dl" "onnxruntime-gpu==$version"
   (cd "$dl" && python3 -m zipfile -e onnxruntime_gpu-*.whl unpacked &&
-   cd unpacked && rm -rf onnxruntime/transformers onnxruntime/quantization onnxruntime/tools onnxruntime/datasets \
+   cd unpacked && rm -rf onnxruntime/quantization onnxruntime/tools onnxruntime/datasets \
      onnxruntime/capi/libonnxruntime.so.* onnxruntime/capi/libonnxruntime_providers_tensorrt.so &&
+   # transformers/: only its float16 converter, which kuzet's fp16=True models import (this copy shadows the
+   # machine's onnxruntime, so without it the fp16 tests fail with "float16 converter, not importable")
+   find onnxruntime/transformers -mindepth 1 -not -name __init__.py -not -name float16.py -exec rm -rf {} + &&
    tar -cf - onnxruntime | xz -T0 -6 > "$root/$items/ort/ort.tar.xz")
 }
 
