@@ -87,6 +87,8 @@ preflight() {
   "$py" -c "import cupy" 2>/dev/null || problem "CuPy is not importable (the watchlist and CuPy hand-over tests need it)"
   "$py" -c "import torch" 2>/dev/null || problem "PyTorch is not importable (the DLPack hand-over test needs it)"
   "$py" -c "import cv2, pytest_benchmark" 2>/dev/null || problem "OpenCV or pytest-benchmark is not importable (benchmarks)"
+  "$py" -c "import onnx, PIL, packaging" 2>/dev/null ||
+    problem "onnx, Pillow or packaging is not importable (kuzet's model loading, the face tests, the fp16 converter)"
   "$py" -c "from kuzet._native import core; i = core.nvdec_info(); assert core.native_build_info()['cuda']['built'], 'kuzet was built without CUDA'; assert i['available'], i['reason']" ||
     problem "kuzet cannot use NVDEC here (see preflight.log: the end of the JSON)"
 }
