@@ -184,9 +184,20 @@ def test_watchlist_gpu_search_equals_cpu() -> None:
     queries = templates[rng.integers(0, len(templates), 300)] + 0.6 * rng.standard_normal((300, 128))
     cpu = wl.search(queries, top_k=5, threshold=0.2)
     gpu = wl.search(queries, top_k=5, threshold=0.2, device="cuda")
-    assert all(cpu) and [[m.identity for m in r] for r in gpu] == [[m.identity for m in r] for r in cpu]
+    assert all(cpu) and [len(r) for r in gpu] == [len(r) for r in cpu]
+    assert [r[0].identity for r in gpu] == [r[0].identity for r in cpu]
     assert max(abs(g.similarity - c.similarity) for rg, rc in zip(gpu, cpu, strict=True)
                for g, c in zip(rg, rc, strict=True)) < 1e-4
+    # Ranks 2-5 are near-random templates whose similarities can tie within float32 rounding, which cuBLAS and
+    # the CPU BLAS may order differently: each rank's identity must be as similar (exactly, in float64) as the
+    # CPU's at that rank, and most lists must be identical.
+    unit = templates / np.linalg.norm(templates, axis=1, keepdims=True)
+    exact = (queries / np.linalg.norm(queries, axis=1, keepdims=True)) @ unit.astype(np.float64).T
+    for q, (rg, rc) in enumerate(zip(gpu, cpu, strict=True)):
+        for g, c in zip(rg, rc, strict=True):
+            assert abs(exact[q, int(g.identity[2:])] - exact[q, int(c.identity[2:])]) < 1e-5, (q, g, c)
+    same = sum([m.identity for m in rg] == [m.identity for m in rc] for rg, rc in zip(gpu, cpu, strict=True))
+    assert same >= 0.95 * len(cpu), same
     half = wl.search(queries, top_k=1, threshold=0.2, device="cuda", dtype="float16")
     assert [r[0].identity for r in half] == [r[0].identity for r in cpu]
 
