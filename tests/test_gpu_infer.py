@@ -331,6 +331,11 @@ def test_auto_falls_back_to_the_cpu_with_a_warning(model_dir: Path, monkeypatch:
         pipeline.process([HostCuda(face_stills[2])])
     with pytest.raises(kuzet.InvalidArgument, match="GPU memory.*runs on the CPU"):
         plates.process([HostCuda(face_stills[2])])
+    for frames in ([HostCuda(face_stills[2])], HostCuda(face_stills[2])):  # the detectors alone, too
+        with pytest.raises(kuzet.InvalidArgument, match="FaceDetector.detect: frames are in GPU memory"):
+            pipeline.detector.detect(frames)
+        with pytest.raises(kuzet.InvalidArgument, match="PlateDetector.detect: frames are in GPU memory"):
+            plates.detector.detect(frames)
 
 
 def test_model_on_cuda_without_cuda_kernels_warns(monkeypatch: pytest.MonkeyPatch) -> None:

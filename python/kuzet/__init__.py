@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING, Any
 from kuzet import cuda  # GPU frames: kuzet.cuda.CudaVideoReader
 from kuzet._info import build_info
 from kuzet._native import core as _core
+from kuzet.array_types import CudaArrayLike
 from kuzet.errors import (
     CorruptStream,
     DecodeError,
@@ -59,6 +60,6 @@ __all__ = ["__version__", "build_info", "cuda"]
 __all__ += ["KuzetError", "InvalidArgument", "ModelError"]
 __all__ += ["DecodeError", "SourceNotFound", "NotAVideo", "UnsupportedCodec", "CorruptStream", "EncryptedStream",
             "StreamTimeout", "DeviceUnavailable"]
-__all__ += ["VideoReader", "VideoMetadata", "Frame", "FrameBatch", "DecodeStats"]
+__all__ += ["VideoReader", "VideoMetadata", "Frame", "FrameBatch", "DecodeStats", "CudaArrayLike"]
 __all__ += ["evidence", "Pipeline", "Face", "FaceDetector", "FaceEmbedder", "FacePipeline", "Watchlist", "Hotlist",
             "PlateDetector", "PlatePipeline", "PlateRead", "PlateReader", "PlateTrack", "PlateTracker"]

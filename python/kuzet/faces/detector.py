@@ -12,7 +12,7 @@ import numpy as np
 from kuzet._native import core
 from kuzet.errors import InvalidArgument, ModelError
 from kuzet.faces import gpu
-from kuzet.faces.images import Images, as_image_list, as_nv12_list, frame_size
+from kuzet.faces.images import Frames, as_nv12_list, frame_size
 from kuzet.models import OrtModel, load_model
 from kuzet.models.fp16 import half_precision
 from kuzet.models.parallel import cpu_workers, map_chunks
@@ -131,7 +131,7 @@ class FaceDetector:
         # On CUDA (and a CUDA build of kuzet) batches are pre-processed on the GPU: see kuzet/faces/gpu.py.
         self.gpu = gpu.gpu_detector(self)
 
-    def detect(self, images: Images, *, pixel_format: str = "rgb", color_space: str = "bt601",
+    def detect(self, images: Frames, *, pixel_format: str = "rgb", color_space: str = "bt601",
                full_range: bool = False) -> list[list[Face]]:
         """Faces of each image (best first). A single HxWx3 array counts as a batch of one. On CUDA, frames
         may also be CUDA arrays (kuzet DeviceArray, CuPy, PyTorch).
@@ -148,7 +148,7 @@ class FaceDetector:
         if self.gpu is not None:
             frames = gpu.frames_on_device(images, self.gpu.device_id)
             return self.gpu.detect(frames).to_faces(len(frames))
-        frames = as_image_list(images)
+        frames = gpu.host_frames(images, "FaceDetector.detect")  # CUDA arrays refused with the reason
         return self.detect_arrays(frames).to_faces(len(frames))
 
     def detect_arrays(self, frames: list[np.ndarray]) -> Detections:

@@ -11,9 +11,12 @@ from collections.abc import Sequence
 
 import numpy as np
 
+from kuzet.array_types import CudaArrayLike
 from kuzet.errors import InvalidArgument
 
 Images = np.ndarray | Sequence[np.ndarray]
+# What the detector and pipeline also take on CUDA: CUDA arrays (one HxWx3, an (N,H,W,3) batch, or a list).
+Frames = Images | CudaArrayLike | Sequence[np.ndarray | CudaArrayLike]
 
 
 def _as_rgb(img: object, name: str) -> np.ndarray:
@@ -34,7 +37,7 @@ def _as_rgb(img: object, name: str) -> np.ndarray:
     return img
 
 
-def as_image_list(images: Images) -> list[np.ndarray]:
+def as_image_list(images: Frames) -> list[np.ndarray]:
     """The images as a list of HxWx3 uint8 arrays (no copy unless a conversion is needed)."""
     if isinstance(images, np.ndarray):
         if images.ndim == 4:
@@ -59,7 +62,7 @@ def _as_nv12(img: object, name: str) -> np.ndarray:
     return img  # the native side checks the sizes (even, non-empty) and names the frame
 
 
-def as_nv12_list(images: Images) -> list[np.ndarray]:
+def as_nv12_list(images: Frames) -> list[np.ndarray]:
     """NV12 frames ((H*3/2, W) uint8: luma rows, then the interleaved U/V rows) as a list, no copy."""
     if isinstance(images, np.ndarray):
         if images.ndim == 3:
@@ -75,4 +78,4 @@ def frame_size(frame: np.ndarray, nv12: bool) -> tuple[int, int]:
     return (frame.shape[0] * 2 // 3, frame.shape[1]) if nv12 else (frame.shape[0], frame.shape[1])
 
 
-__all__ = ["Images", "as_image_list", "as_nv12_list", "frame_size"]
+__all__ = ["Frames", "Images", "as_image_list", "as_nv12_list", "frame_size"]

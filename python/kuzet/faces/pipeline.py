@@ -14,7 +14,7 @@ from kuzet.faces.align import align_faces, alignment_matrices
 from kuzet.faces.detector import Detections, FaceDetector
 from kuzet.faces.embedder import CROP, FaceEmbedder
 from kuzet.faces.gpu_watchlist import GPU_WATCHLIST_MIN, cupy_available, parse_cuda_device
-from kuzet.faces.images import Images, as_image_list, as_nv12_list
+from kuzet.faces.images import Frames, Images, as_image_list, as_nv12_list
 from kuzet.faces.watchlist import Watchlist
 from kuzet.models.parallel import in_pool_thread, shared_pool
 from kuzet.results import Face
@@ -72,7 +72,7 @@ class FacePipeline:
             return "cpu"
         return self.device if cupy_available() else "cpu"
 
-    def process(self, images: Images, *, pixel_format: str = "rgb", color_space: str = "bt601",
+    def process(self, images: Frames, *, pixel_format: str = "rgb", color_space: str = "bt601",
                 full_range: bool = False) -> list[list[Face]]:
         """Faces of each image with embeddings and, with a watchlist, identity and similarity.
 

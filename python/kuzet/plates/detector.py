@@ -12,7 +12,7 @@ from kuzet.errors import InvalidArgument, ModelError
 from kuzet.faces.images import as_nv12_list
 from kuzet.models import ModelSpec
 from kuzet.plates import gpu
-from kuzet.plates._images import Images, frame_sizes, pixel_source
+from kuzet.plates._images import Frames, frame_sizes, pixel_source
 from kuzet.plates._runner import ChunkedRunner, native_threads
 from kuzet.plates.results import PlateDetection
 
@@ -49,7 +49,7 @@ class PlateDetector:
         # On CUDA (and a CUDA build of kuzet) frames are pre-processed on the GPU: see kuzet/plates/gpu.py.
         self.gpu = gpu.gpu_detector(self)
 
-    def detect(self, images: Images, *, pixel_format: str = "rgb", color_space: str = "bt601",
+    def detect(self, images: Frames, *, pixel_format: str = "rgb", color_space: str = "bt601",
                full_range: bool = False) -> list[list[PlateDetection]]:
         """Plates in each RGB frame of the batch, best first, in frame pixel coordinates. On the GPU path the
         frames may be CUDA arrays (kuzet DeviceArray, CuPy, PyTorch).

@@ -14,7 +14,7 @@ from kuzet.errors import InvalidArgument
 from kuzet.faces.images import as_nv12_list
 from kuzet.models.parallel import in_pool_thread, shared_pool
 from kuzet.plates import gpu, rectify
-from kuzet.plates._images import Images, pixel_source
+from kuzet.plates._images import Frames, pixel_source
 from kuzet.plates._runner import native_threads
 from kuzet.plates.detector import PlateDetector
 from kuzet.plates.formats import FormatSet
@@ -73,7 +73,7 @@ class PlatePipeline:
         return PlateTracker(iou_threshold=self.iou_threshold, max_gap=self.max_gap, formats=self.formats,
                             hotlist=self.hotlist, min_confidence=self.min_track_confidence)
 
-    def process(self, images: Images, *, pixel_format: str = "rgb", color_space: str = "bt601",
+    def process(self, images: Frames, *, pixel_format: str = "rgb", color_space: str = "bt601",
                 full_range: bool = False) -> list[list[PlateRead]]:
         """Every plate read in each RGB frame of the batch (one list per frame, best detection first).
 
@@ -96,7 +96,7 @@ class PlatePipeline:
             results[image].append(self._make_read(det, text))
         return results
 
-    def update(self, frames: Images, pts: Sequence[float], *, pixel_format: str = "rgb",
+    def update(self, frames: Frames, pts: Sequence[float], *, pixel_format: str = "rgb",
                color_space: str = "bt601", full_range: bool = False) -> list[PlateTrack]:
         """Streaming: process a batch of frames with their timestamps; returns the plate tracks that ended.
         NV12 frames as in process()."""
@@ -109,7 +109,7 @@ class PlatePipeline:
             finished += self.tracker.update(reads, t)
         return finished
 
-    def _frames(self, images: Images, source: dict[str, Any], what: str) -> list[Any] | np.ndarray:
+    def _frames(self, images: Frames, source: dict[str, Any], what: str) -> list[Any] | np.ndarray:
         """The checked batch: NV12 host frames, frames for the GPU path (uploaded or in place), or host RGB."""
         if source:
             return as_nv12_list(images)
