@@ -84,6 +84,8 @@ preflight() {
     "$py" -c "import json, kuzet; from kuzet._native import core; print(json.dumps({'build': kuzet.build_info(), 'nvdec': core.nvdec_info()}, indent=2, default=str))"
   } 2>&1
   nvidia-smi > /dev/null 2>&1 || problem "nvidia-smi fails: no usable NVIDIA GPU"
+  [[ -n "$(find /usr /lib /lib64 /opt /usr/local -name 'libnvcuvid.so.1' 2>/dev/null | head -1)" ]] ||
+    problem "no libnvcuvid.so.1 (the driver's NVDEC library) anywhere: NVDEC cannot work on this machine"
   "$py" -c "import cupy" 2>/dev/null || problem "CuPy is not importable (the watchlist and CuPy hand-over tests need it)"
   "$py" -c "import torch" 2>/dev/null || problem "PyTorch is not importable (the DLPack hand-over test needs it)"
   "$py" -c "import cv2, pytest_benchmark" 2>/dev/null || problem "OpenCV or pytest-benchmark is not importable (benchmarks)"
@@ -107,6 +109,8 @@ decode_tests() {  # NVDEC against the CPU decoder, the CUDA kernels, DLPack/CUDA
     tests/test_cuda_fallback.py
 }
 infer_tests() {  # onnxruntime's CUDA EP with IOBinding, the GPU face/plate pipelines, CuPy watchlist, NV12 kernels
+  "$py" -c "import onnxruntime as o, sys; p = o.get_available_providers(); print('onnxruntime', o.__version__, o.__file__, p); sys.exit('CUDAExecutionProvider' not in p)" ||
+    problem "onnxruntime has no CUDAExecutionProvider: the carried onnxruntime-gpu did not load (see infer_tests.log)"
   gpu_tests infer_tests tests/test_gpu_infer_gpu.py tests/test_preprocess_nv12_gpu.py tests/test_gpu_infer.py
 }
 benchmark() {  # benchmark NAME: bench/NAME.py on the GPU, its JSON beside its log
