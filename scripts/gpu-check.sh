@@ -114,7 +114,7 @@ infer_tests() {  # onnxruntime's CUDA EP with IOBinding, the GPU face/plate pipe
   gpu_tests infer_tests tests/test_gpu_infer_gpu.py tests/test_preprocess_nv12_gpu.py tests/test_gpu_infer.py
 }
 benchmark() {  # benchmark NAME: bench/NAME.py on the GPU, its JSON beside its log
-  KUZET_BENCH_DEVICE=cuda PYTHONUNBUFFERED=1 "$py" -m pytest -s -rs -p no:cacheprovider "bench/$1.py" \
+  KUZET_BENCH_DEVICE=cuda PYTHONUNBUFFERED=1 "$py" -m pytest -c bench/pytest.ini -s -rs "bench/$1.py" \
     --benchmark-json="$logs/$1.json" 2>&1 || { local rc=$?; problem "$1 failed (exit $rc); see $1.log"; return $rc; }
 }
 nvdec_bench() { benchmark bench_nvdec; }
