@@ -7,6 +7,8 @@
 #   then run(command="scripts/gpu-check.sh next") until its summary says "all stages done".
 # Each call already runs the stages its items allow (docs/gpu-review.md, "Running the GPU check").
 #
+# Needs what the test command installs first (scripts/setup.sh: FFmpeg with libx264/libx265 for the clips).
+#
 #   scripts/gpu-carry.sh [ITEM...]     (re)make these items (default: core, rebuilt incrementally so it is never
 #                                      stale, and those not made yet), then cut all into calls
 #
@@ -123,7 +125,7 @@ ort() {
      onnxruntime/capi/libonnxruntime.so.* onnxruntime/capi/libonnxruntime_providers_tensorrt.so &&
    # transformers/: only its float16 converter, which kuzet's fp16=True models import (this copy shadows the
    # machine's onnxruntime, so without it the fp16 tests fail with "float16 converter, not importable")
-   find onnxruntime/transformers -mindepth 1 -not -name __init__.py -not -name float16.py -exec rm -rf {} + &&
+   find onnxruntime/transformers -mindepth 1 -maxdepth 1 -not -name __init__.py -not -name float16.py -exec rm -rf {} + &&
    tar -cf - onnxruntime | xz -T0 -6 > "$root/$items/ort/ort.tar.xz")
 }
 
