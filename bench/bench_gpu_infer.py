@@ -19,6 +19,7 @@ import os
 import sys
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import cv2
 import numpy as np
@@ -76,6 +77,27 @@ def peak_memory(ours: Callable[[], object], reference: Callable[[], object]) -> 
     return result
 
 
+def sweep_batches(benchmark: Any, process: Callable[[list], object], device_frames: list, frames: list,
+                  batches: tuple[int, ...], reference: Callable[[], object], t_ref: float, count: int,
+                  unit: str) -> tuple[dict[str, tuple[float, float]], dict[str, float | None]]:
+    """kuzet at each batch size, from frames in GPU memory and from host frames, against the reference's time
+    `t_ref` for the same `count` items (frames or plates); then the fastest batch once more for
+    pytest-benchmark, and each side's memory. Returns the rows ({batch: (from GPU, from host) items/s}) and
+    the memory."""
+    rows: dict[str, tuple[float, float]] = {}
+    for batch in batches:
+        t_dev = best_of(in_batches(process, device_frames, batch))
+        t_host = best_of(in_batches(process, frames, batch))
+        rows[str(batch)] = (count / t_dev, count / t_host)
+        print(f"  batch {batch:3d}: kuzet {count / t_dev:7.1f} {unit}/s from GPU frames ({t_ref / t_dev:.2f}x), "
+              f"{count / t_host:7.1f} from host frames ({t_ref / t_host:.2f}x)")
+    best = int(max(rows, key=lambda b: rows[b][0]))
+    benchmark.pedantic(in_batches(process, device_frames, best), rounds=1, iterations=1)
+    memory = peak_memory(in_batches(process, device_frames, best), reference)
+    print(f"  memory at batch {best}: {memory}")
+    return rows, memory
+
+
 def in_batches(process: Callable[[list], object], frames: list, batch: int) -> Callable[[], None]:
     def run() -> None:
         for a in range(0, len(frames), batch):
@@ -130,19 +152,9 @@ def test_faces_gpu_frames_per_second_1080p(benchmark) -> None:  # type: ignore[n
     print(f"\nfaces on {core.native_build_info()['cuda']['devices'][0]}, {FRAMES} 1080p frames, {faces} faces; "
           f"same faces and identities as the reference in {same}/{FRAMES} frames")
     print(f"  per-frame onnxruntime CUDA EP reference: {FRAMES / t_ref:.1f} frames/s")
-    rows = {}
-    for batch in FACE_BATCHES:
-        t_dev = best_of(in_batches(pipeline.process, device_frames, batch))
-        t_host = best_of(in_batches(pipeline.process, frames, batch))
-        rows[batch] = (FRAMES / t_dev, FRAMES / t_host)
-        print(f"  batch {batch:3d}: kuzet {FRAMES / t_dev:7.1f} frames/s from GPU frames ({t_ref / t_dev:.2f}x), "
-              f"{FRAMES / t_host:7.1f} from host frames ({t_ref / t_host:.2f}x)")
-    best = max(rows, key=lambda b: rows[b][0])
-    benchmark.pedantic(in_batches(pipeline.process, device_frames, best), rounds=1, iterations=1)
-    memory = peak_memory(in_batches(pipeline.process, device_frames, best), lambda: reference.process(frames))
-    print(f"  memory at batch {best}: {memory}")
-    benchmark.extra_info.update(reference_fps=FRAMES / t_ref, faces=faces,
-                                kuzet_fps={str(b): r for b, r in rows.items()}, **memory)
+    rows, memory = sweep_batches(benchmark, pipeline.process, device_frames, frames, FACE_BATCHES,
+                                 lambda: reference.process(frames), t_ref, FRAMES, "frames")
+    benchmark.extra_info.update(reference_fps=FRAMES / t_ref, faces=faces, kuzet_fps=rows, **memory)
 
 
 def plate_frames_1080p() -> list[np.ndarray]:
@@ -172,17 +184,7 @@ def test_plates_gpu_plates_per_second_1080p(benchmark) -> None:  # type: ignore[
     print(f"\nplates: {FRAMES} 1080p frames of the UK clip, {plates} plates; same raw reads as the reference in "
           f"{same}/{FRAMES} frames")
     print(f"  per-frame onnxruntime CUDA EP reference: {plates / t_ref:.1f} plates/s")
-    rows = {}
-    for batch in PLATE_BATCHES:
-        t_dev = best_of(in_batches(pipeline.process, device_frames, batch))
-        t_host = best_of(in_batches(pipeline.process, frames, batch))
-        rows[batch] = (plates / t_dev, plates / t_host)
-        print(f"  batch {batch:3d}: kuzet {plates / t_dev:7.1f} plates/s from GPU frames ({t_ref / t_dev:.2f}x), "
-              f"{plates / t_host:7.1f} from host frames ({t_ref / t_host:.2f}x)")
-    best = max(rows, key=lambda b: rows[b][0])
-    benchmark.pedantic(in_batches(pipeline.process, device_frames, best), rounds=1, iterations=1)
-    memory = peak_memory(in_batches(pipeline.process, device_frames, best),
-                         lambda: [reference.process(f) for f in frames])
-    print(f"  memory at batch {best}: {memory}")
-    benchmark.extra_info.update(reference_plates_per_s=plates / t_ref, plates=plates,
-                                kuzet_plates_per_s={str(b): r for b, r in rows.items()}, **memory)
+    rows, memory = sweep_batches(benchmark, pipeline.process, device_frames, frames, PLATE_BATCHES,
+                                 lambda: [reference.process(f) for f in frames], t_ref, plates, "plates")
+    benchmark.extra_info.update(reference_plates_per_s=plates / t_ref, plates=plates, kuzet_plates_per_s=rows,
+                                **memory)
