@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any, Protocol
+
+import numpy as np
 
 
 class CudaArrayLike(Protocol):
@@ -12,3 +15,8 @@ class CudaArrayLike(Protocol):
 
     @property
     def __cuda_array_interface__(self) -> dict[str, Any]: ...
+
+
+# What the face and plate detectors and pipelines take: host RGB frames (one HxWx3 array, an (N,H,W,3) batch, or
+# a list) and, on CUDA, the same in GPU memory. Each API checks what it really got and names the problem.
+Frames = np.ndarray | Sequence[np.ndarray] | CudaArrayLike | Sequence[np.ndarray | CudaArrayLike]

@@ -10,9 +10,10 @@ from dataclasses import dataclass
 import numpy as np
 
 from kuzet._native import core
+from kuzet.array_types import Frames
 from kuzet.errors import InvalidArgument, ModelError
 from kuzet.faces import gpu
-from kuzet.faces.images import Frames, as_nv12_list, frame_size
+from kuzet.faces.images import as_nv12_list, frame_size
 from kuzet.models import OrtModel, load_model
 from kuzet.models.fp16 import half_precision
 from kuzet.models.parallel import cpu_workers, map_chunks

@@ -11,12 +11,10 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from kuzet.array_types import CudaArrayLike
+from kuzet.array_types import Frames
 from kuzet.errors import InvalidArgument
 
 Images = np.ndarray | Sequence[np.ndarray]
-# What the detector and pipeline also take on CUDA: CUDA arrays (one HxWx3, an (N,H,W,3) batch, or a list).
-Frames = Images | CudaArrayLike | Sequence[np.ndarray | CudaArrayLike]
 
 
 def _as_rgb(img: object, name: str) -> np.ndarray:
@@ -78,4 +76,4 @@ def frame_size(frame: np.ndarray, nv12: bool) -> tuple[int, int]:
     return (frame.shape[0] * 2 // 3, frame.shape[1]) if nv12 else (frame.shape[0], frame.shape[1])
 
 
-__all__ = ["Frames", "Images", "as_image_list", "as_nv12_list", "frame_size"]
+__all__ = ["Images", "as_image_list", "as_nv12_list", "frame_size"]

@@ -8,13 +8,14 @@ from concurrent.futures import Future
 import numpy as np
 
 from kuzet._native import core
+from kuzet.array_types import Frames
 from kuzet.errors import InvalidArgument
 from kuzet.faces import gpu
 from kuzet.faces.align import align_faces, alignment_matrices
 from kuzet.faces.detector import Detections, FaceDetector
 from kuzet.faces.embedder import CROP, FaceEmbedder
 from kuzet.faces.gpu_watchlist import GPU_WATCHLIST_MIN, cupy_available, parse_cuda_device
-from kuzet.faces.images import Frames, Images, as_image_list, as_nv12_list
+from kuzet.faces.images import Images, as_image_list, as_nv12_list
 from kuzet.faces.watchlist import Watchlist
 from kuzet.models.parallel import in_pool_thread, shared_pool
 from kuzet.results import Face

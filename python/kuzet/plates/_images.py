@@ -7,12 +7,9 @@ from typing import Any
 
 import numpy as np
 
-from kuzet.array_types import CudaArrayLike
 from kuzet.errors import InvalidArgument
 
 Images = Sequence[np.ndarray] | np.ndarray
-# What the detector and pipeline also take on CUDA: CUDA arrays (an (N,H,W,3) batch, or a list of HxWx3).
-Frames = Images | CudaArrayLike | Sequence[np.ndarray | CudaArrayLike]
 
 
 def as_image_batch(images: Images, what: str) -> list[np.ndarray] | np.ndarray:

@@ -8,11 +8,12 @@ from typing import Any
 import numpy as np
 
 from kuzet._native import core
+from kuzet.array_types import Frames
 from kuzet.errors import InvalidArgument, ModelError
 from kuzet.faces.images import as_nv12_list
 from kuzet.models import ModelSpec
 from kuzet.plates import gpu
-from kuzet.plates._images import Frames, frame_sizes, pixel_source
+from kuzet.plates._images import frame_sizes, pixel_source
 from kuzet.plates._runner import ChunkedRunner, native_threads
 from kuzet.plates.results import PlateDetection
 

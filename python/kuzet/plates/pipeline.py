@@ -10,11 +10,12 @@ from typing import Any
 import numpy as np
 
 from kuzet._native import core
+from kuzet.array_types import Frames
 from kuzet.errors import InvalidArgument
 from kuzet.faces.images import as_nv12_list
 from kuzet.models.parallel import in_pool_thread, shared_pool
 from kuzet.plates import gpu, rectify
-from kuzet.plates._images import Frames, pixel_source
+from kuzet.plates._images import pixel_source
 from kuzet.plates._runner import native_threads
 from kuzet.plates.detector import PlateDetector
 from kuzet.plates.formats import FormatSet
