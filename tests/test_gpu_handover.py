@@ -119,6 +119,28 @@ def test_cuda_array_interface_v3_of_a_device_array(frame: np.ndarray) -> None:
                    "strides": None, "version": 3, "stream": None}
 
 
+def test_device_array_reshape_is_a_view_as_in_numpy() -> None:
+    """A flat NV12 frame viewed as (H*3/2, W), as on the CPU: same memory, kept alive by the view."""
+    flat = np.arange(6 * 4 * 3 // 2, dtype=np.uint8)  # a 6x4 NV12 frame, flat as VideoReader(layout="nv12") gives it
+    before = core._host_device_buffers_alive()
+    arr = core._host_device_array(flat)
+    view = arr.reshape(9, 4)  # (H*3/2, W)
+    assert view.shape == (9, 4) and view.strides == (4, 1) and view.ptr == arr.ptr
+    assert arr.reshape((3, -1)).shape == (3, 12) and arr.reshape(np.int64(-1)).shape == (36,)
+    del arr
+    gc.collect()
+    assert core._host_device_buffers_alive() == before + 1  # the view keeps the memory
+    np.testing.assert_array_equal(view.numpy(), flat.reshape(9, 4))
+    for bad, message in (((5, 4), "cannot reshape 36 elements into \\(5, 4\\)"), ((-1, -1), "one may be -1"),
+                         ((-2, 12), ">= 0"), ((0, -1), "cannot reshape"), ((2.5, 2), "integers"),
+                         ((2**62, 2**62), "fit in memory")):
+        with pytest.raises(kuzet.InvalidArgument, match=message):
+            view.reshape(*bad)
+    del view
+    gc.collect()
+    assert core._host_device_buffers_alive() == before
+
+
 class FakeCuda:
     def __init__(self, shape: tuple[int, ...], typestr: str = "|u1", **extra: Any) -> None:
         self.__cuda_array_interface__ = {"shape": shape, "typestr": typestr, "data": (0x10000, False),

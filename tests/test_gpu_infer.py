@@ -83,17 +83,17 @@ class CpuKernels:
 
     def cuda_preprocess_batch(self, images: Any, out: Any, *, channel_order: str = "rgb", mean: Any = (0.0,) * 3,
                               scale: Any = (1.0,) * 3, fit: str = "letterbox_center", pad_value: float = 0.0,
-                              device: str = "cuda") -> np.ndarray:
-        self.calls.append("preprocess")
+                              device: str = "cuda", **source: Any) -> np.ndarray:
+        self.calls.append("preprocess " + source.get("pixel_format", "rgb"))
         o = host_view(out)
         _, transforms = core.preprocess_batch(host_images(images), o.shape[2], o.shape[3], channel_order=channel_order,
-                                              mean=mean, scale=scale, fit=fit, pad_value=pad_value, out=o)
+                                              mean=mean, scale=scale, fit=fit, pad_value=pad_value, out=o, **source)
         return transforms
 
     def cuda_warp_batch(self, images: Any, index: np.ndarray, matrices: np.ndarray, h: int, w: int, *,
-                        border_value: int = 0, out: Any = None, device: str = "cuda") -> Any:
-        self.calls.append("warp")
-        crops = core.warp_batch(host_images(images), index, matrices, h, w, border_value=border_value)
+                        border_value: int = 0, out: Any = None, device: str = "cuda", **source: Any) -> Any:
+        self.calls.append("warp " + source.get("pixel_format", "rgb"))
+        crops = core.warp_batch(host_images(images), index, matrices, h, w, border_value=border_value, **source)
         if out is None:
             return crops
         host_view(out)[...] = crops
@@ -108,10 +108,15 @@ class HostBuffers:
 @pytest.fixture
 def kernels(monkeypatch: pytest.MonkeyPatch) -> CpuKernels:
     fake = CpuKernels()
+    def upload(array: np.ndarray, device_id: int) -> HostCuda:
+        fake.calls.append(f"upload {array.ndim}-d")
+        return HostCuda(np.ascontiguousarray(array))
+
     for module in (kuzet.faces.gpu, kuzet.plates.gpu):
         monkeypatch.setattr(module, "core", fake)
-        monkeypatch.setattr(module, "upload", lambda array, device_id: HostCuda(np.ascontiguousarray(array)))
+        monkeypatch.setattr(module, "upload", upload)
         monkeypatch.setattr(module, "buffer_cache", lambda local, device_id: HostBuffers())
+    monkeypatch.setattr(kuzet.models.device_buffers, "upload", upload)  # NV12 frames are uploaded there
     return fake
 
 
@@ -166,8 +171,8 @@ def test_gpu_face_path_equals_the_cpu_path(face_stills: list[np.ndarray], face_m
     expected = cpu.process(face_stills)
     assert sum(map(len, expected)) == 11 and expected[2][0].identity == "astronaut"
     assert_same_faces(gpu.process(face_stills), expected, embeddings=True)
-    assert kernels.calls.count("preprocess") == 2 + 3  # 2 detector chunks (batch 3), 3 embedder chunks (4)
-    assert kernels.calls.count("warp") == 3
+    assert kernels.calls.count("preprocess rgb") == 2 + 3  # 2 detector chunks (batch 3), 3 embedder chunks (4)
+    assert kernels.calls.count("warp rgb") == 3
     # Frames already in (stand-in) GPU memory, one by one or as one (N,H,W,3) array; a strided crop.
     assert_same_faces(gpu.process([HostCuda(f) for f in face_stills]), expected, embeddings=True)
     two = np.stack([face_stills[1], face_stills[1]])
@@ -196,34 +201,99 @@ def test_gpu_face_path_rejects_bad_frames(face_models: tuple[Any, ...]) -> None:
         gpu_det.detect([SimpleNamespace(__cuda_array_interface__={"typestr": "|u1"})])
 
 
+def nv12_frames(path: Path, picks: list[int]) -> tuple[list[np.ndarray], dict[str, Any]]:
+    """Frames `picks` of a clip as decoded NV12 ((H*3/2, W) each) and the colour arguments that describe them."""
+    with kuzet.VideoReader(path, device="cpu", layout="nv12") as reader:
+        meta = reader.metadata
+        frames = list(reader.get_frames(picks).data.reshape(len(picks), meta.height * 3 // 2, meta.width))
+    return frames, {"pixel_format": "nv12", "color_space": meta.color_space, "full_range": meta.color_range == "pc"}
+
+
+def test_gpu_face_path_takes_nv12_frames(data_dir: Path, face_models: tuple[Any, ...], kernels: CpuKernels) -> None:
+    """NV12 frames (NVDEC's own output) on the GPU path: host ones uploaded as NV12, CUDA ones used in place,
+    one by one or as an (N, H*3/2, W) array; the kernels convert the colour (pixel_format passed on) and the
+    faces equal the CPU path's on the same NV12 frames."""
+    (cpu_det, cpu_emb), (gpu_det, gpu_emb) = face_models
+    frames, colour = nv12_frames(data_dir / "faces/video/short_hamilton_clip.mp4", [0, 10, 20, 30])
+    cpu = FacePipeline(detector=cpu_det, embedder=cpu_emb)
+    gpu = FacePipeline(detector=gpu_det, embedder=gpu_emb)
+    expected = cpu.process(frames, **colour)
+    assert all(len(f) >= 1 for f in expected)  # a real face in each of these frames
+    assert_same_faces(gpu.process(frames, **colour), expected, embeddings=True)
+    assert kernels.calls.count("upload 2-d") == len(frames)  # uploaded as NV12 (half the bytes of RGB)
+    # The detector's letterbox (2 chunks of 3) and the alignment warps read NV12; the embedder's input
+    # kernel reads the aligned crops, which are RGB.
+    assert kernels.calls.count("preprocess nv12") == 2 and "warp nv12" in kernels.calls
+    assert "warp rgb" not in kernels.calls
+    kernels.calls.clear()
+    on_device = [HostCuda(f) for f in frames]
+    assert_same_faces(gpu.process(on_device, **colour), expected, embeddings=True)
+    assert_same_faces(gpu.process(HostCuda(np.stack(frames)), **colour), expected, embeddings=True)
+    assert_same_faces(gpu_det.detect(on_device, **colour), cpu_det.detect(frames, **colour), embeddings=False)
+    assert not any(c.startswith("upload") for c in kernels.calls)
+    with pytest.raises(kuzet.InvalidArgument, match=r"images\[0\]: expected an NV12 \(H\*3/2, W\) CUDA image"):
+        gpu_det.detect([HostCuda(np.zeros((12, 8, 3), np.uint8))], **colour)
+    with pytest.raises(kuzet.InvalidArgument, match="reshape"):
+        gpu.process([frames[0].ravel()], **colour)  # a flat host frame: the hint to reshape it
+    with pytest.raises(kuzet.InvalidArgument, match="pixel_format"):
+        gpu.process(frames, pixel_format="yuv")
+
+
 # -- plates -------------------------------------------------------------------------------------------------------
 PLATE_STILLS = ["yolov4_custom_functions/car.jpg", "yolov4_custom_functions/car3.jpg", "parkpow/demo.jpg"]
+
+
+def plate_pipelines(model_dir: Path, monkeypatch: pytest.MonkeyPatch,
+                    formats: str) -> tuple[PlatePipeline, PlatePipeline]:
+    """A CPU plate pipeline, and one whose detector takes the GPU path (kernels on the host), same reader."""
+    reader = PlateReader(model_dir=model_dir, device="cpu")
+    cpu = PlatePipeline(PlateDetector(model_dir=model_dir, device="cpu"), reader, formats=(formats,))
+    det = PlateDetector(model_dir=model_dir, device="cpu")
+    det.gpu = GpuPlateDetector(det, 0)
+    bind_on_host(monkeypatch, det.model)
+    gpu = PlatePipeline(det, reader, formats=(formats,))
+    assert gpu.gpu_preprocessing and not cpu.gpu_preprocessing
+    return cpu, gpu
+
+
+def assert_same_reads(got: list[list[kuzet.PlateRead]], expected: list[list[kuzet.PlateRead]]) -> None:
+    assert [[r.text for r in reads] for reads in got] == [[r.text for r in reads] for reads in expected]
+    for ga, ea in zip(got, expected, strict=True):
+        for g, e in zip(ga, ea, strict=True):
+            np.testing.assert_allclose(g.box, e.box, atol=0.05)
+            np.testing.assert_allclose(g.char_confidences, e.char_confidences, atol=1e-3)
 
 
 def test_gpu_plate_path_equals_the_cpu_path(data_dir: Path, model_dir: Path, monkeypatch: pytest.MonkeyPatch,
                                             kernels: CpuKernels) -> None:
     images = [cv2.cvtColor(cv2.imread(str(data_dir / "plates" / "images" / n)), cv2.COLOR_BGR2RGB)
               for n in PLATE_STILLS]
-    reader = PlateReader(model_dir=model_dir, device="cpu")
-    cpu = PlatePipeline(PlateDetector(model_dir=model_dir, device="cpu"), reader, formats=("it",))
-    det = PlateDetector(model_dir=model_dir, device="cpu")
-    det.gpu = GpuPlateDetector(det, 0)
-    bind_on_host(monkeypatch, det.model)
-    gpu = PlatePipeline(det, reader, formats=("it",))
-    assert gpu.gpu_preprocessing and not cpu.gpu_preprocessing
+    cpu, gpu = plate_pipelines(model_dir, monkeypatch, "it")
     expected = cpu.process(images)
     assert [sorted(r.text for r in reads) for reads in expected] == [["FMA6383"], ["VODKAA"], ["BY649AG", "ZA834CO"]]
     for frames in (images, [HostCuda(np.ascontiguousarray(i)) for i in images]):
-        got = gpu.process(frames)
-        assert [[r.text for r in reads] for reads in got] == [[r.text for r in reads] for reads in expected]
-        for ga, ea in zip(got, expected, strict=True):
-            for g, e in zip(ga, ea, strict=True):
-                np.testing.assert_allclose(g.box, e.box, atol=0.05)
-                np.testing.assert_allclose(g.char_confidences, e.char_confidences, atol=1e-3)
-    assert "warp" in kernels.calls and "preprocess" in kernels.calls
+        assert_same_reads(gpu.process(frames), expected)
+    assert "warp rgb" in kernels.calls and "preprocess rgb" in kernels.calls
     with pytest.raises(kuzet.InvalidArgument, match="one CUDA image"):
         gpu.process(HostCuda(np.ascontiguousarray(images[0])))  # type: ignore[arg-type]
     assert gpu.update([images[0]], [0.0]) == [] and [t.text for t in gpu.flush()] == ["FMA6383"]
+
+
+def test_gpu_plate_path_takes_nv12_frames(data_dir: Path, model_dir: Path, monkeypatch: pytest.MonkeyPatch,
+                                          kernels: CpuKernels) -> None:
+    """NV12 frames of the UK clip on the GPU path (uploaded, or in place as CUDA arrays): detected and
+    rectified by the kernels with the frames' colour conversion, read as on the CPU path, one track LS15EBC."""
+    frames, colour = nv12_frames(data_dir / "plates/video/license_plate_uk.mp4", list(range(100, 140, 4)))
+    cpu, gpu = plate_pipelines(model_dir, monkeypatch, "uk")
+    expected = cpu.process(frames, **colour)
+    assert sum(map(len, expected)) >= len(frames) - 1  # the Mercedes' plate in (almost) every frame
+    for batch in (frames, [HostCuda(f) for f in frames], HostCuda(np.stack(frames))):
+        assert_same_reads(gpu.process(batch, **colour), expected)
+    assert kernels.calls.count("upload 2-d") == len(frames)  # the host batch only, uploaded as NV12
+    assert "preprocess nv12" in kernels.calls and "warp nv12" in kernels.calls
+    assert not any(c.endswith("rgb") for c in kernels.calls)
+    assert gpu.update(frames, [i / 30 for i in range(len(frames))], **colour) == []
+    assert [t.text for t in gpu.flush()] == ["LS15EBC"]
 
 
 # -- watchlist ----------------------------------------------------------------------------------------------------

@@ -145,6 +145,45 @@ def test_face_pipeline_on_nvdec_frames(pipelines: tuple[FacePipeline, FacePipeli
     assert_faces_agree(expected, gpu.process(device_frames))
 
 
+def nv12_clip_frames(path: Path, picks: list[int]) -> tuple[list[np.ndarray], list[Any], dict[str, Any]]:
+    """Frames `picks` as NV12 ((H*3/2, W)) decoded on the CPU and, where NVDEC works, by NVDEC (else the CPU
+    frames uploaded), with the colour arguments that describe them."""
+    with kuzet.VideoReader(path, device="cpu", layout="nv12") as reader:
+        meta = reader.metadata
+        host = list(reader.get_frames(picks).data.reshape(len(picks), meta.height * 3 // 2, meta.width))
+    colour = {"pixel_format": "nv12", "color_space": meta.color_space, "full_range": meta.color_range == "pc"}
+    if not kuzet.cuda.is_available():
+        return host, [upload(f, 0) for f in host], colour
+    with kuzet.cuda.CudaVideoReader(path, layout="nv12") as reader:
+        device = [f.data.reshape(meta.height * 3 // 2, meta.width) for f in reader.get_frames(picks)]
+    for h, d in zip(host, device, strict=True):
+        np.testing.assert_array_equal(d.numpy(), h)  # NVDEC's NV12 is the CPU decoder's, bit for bit
+    return host, device, colour
+
+
+def test_pipelines_on_nvdec_nv12_frames(pipelines: tuple[FacePipeline, FacePipeline], data_dir: Path,
+                                        model_dir: Path) -> None:
+    """NVDEC's own NV12 frames go through the GPU face and plate pipelines without an RGB frame being made,
+    and give what the CPU pipelines give on the same NV12 frames."""
+    cpu, gpu = pipelines
+    host, device, colour = nv12_clip_frames(data_dir / "faces" / "video" / "short_hamilton_clip.mp4", [0, 100, 200])
+    expected = cpu.process(host, **colour)
+    assert all(len(f) >= 1 for f in expected)
+    assert_faces_agree(expected, gpu.process(device, **colour))
+    host, device, colour = nv12_clip_frames(data_dir / "plates" / "video" / "license_plate_uk.mp4",
+                                            list(range(0, 140, 5)))
+    plates = PlatePipeline(PlateDetector(model_dir=model_dir, device="cuda"),
+                           PlateReader(model_dir=model_dir, device="cuda"), formats=("uk",))
+    cpu_plates = PlatePipeline(PlateDetector(model_dir=model_dir, device="cpu"),
+                               PlateReader(model_dir=model_dir, device="cpu"), formats=("uk",))
+    assert [[r.text for r in f] for f in plates.process(device, **colour)] == \
+        [[r.text for r in f] for f in cpu_plates.process(host, **colour)]
+    assert plates.update(device, [i / 6 for i in range(len(device))], **colour) == []
+    assert [t.text for t in plates.flush()] == ["LS15EBC"]
+    if not kuzet.cuda.is_available():
+        skip_now_without_gpu(f"NVDEC unavailable ({kuzet.cuda.nvdec_info()['reason']}); uploaded NV12 frames agreed")
+
+
 def test_plate_pipeline_cpu_and_cuda_read_the_same(data_dir: Path, model_dir: Path) -> None:
     images = [np.ascontiguousarray(cv2.cvtColor(cv2.imread(str(data_dir / "plates" / "images" / n)),
                                                 cv2.COLOR_BGR2RGB)) for n in sorted(PLATE_STILLS)]

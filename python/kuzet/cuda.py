@@ -11,6 +11,8 @@ that CuPy, PyTorch, JAX, ... take without a copy::
 A DeviceArray is complete when it is handed out (kuzet synchronises its decode stream first), so its
 ``__cuda_array_interface__`` carries no stream and ``__dlpack__`` needs none. Its memory is freed when the
 last reference (the array, or a tensor made from it) goes away. ``.numpy()`` copies it to the host.
+``.reshape(...)`` views it under another shape (no copy), e.g. an NV12 frame as ``(h * 3 // 2, w)``, the form
+the face and plate pipelines take with ``pixel_format="nv12"`` on the GPU.
 """
 
 from __future__ import annotations

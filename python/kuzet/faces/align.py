@@ -3,6 +3,8 @@ estimated for a whole batch at once in numpy; the pixel work is one kuzet._core.
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 
 from kuzet._native import core
@@ -62,11 +64,13 @@ def alignment_matrices(landmarks: np.ndarray, size: int = 112) -> np.ndarray:
 
 
 def align_faces(images: list[np.ndarray], image_index: np.ndarray, landmarks: np.ndarray,
-                size: int = 112, *, threads: int = 0) -> np.ndarray:
+                size: int = 112, *, threads: int = 0, source: dict[str, Any] | None = None) -> np.ndarray:
     """Aligned RGB uint8 crops (M,size,size,3) of the faces with the given landmarks in images[image_index].
-    threads: native threads for the warps (0: all cores; 1 when the caller already runs one per core)."""
+    threads: native threads for the warps (0: all cores; 1 when the caller already runs one per core).
+    source: the images' pixel format (faces.images.pixel_source: NV12 frames), RGB by default."""
     matrices = alignment_matrices(np.asarray(landmarks, np.float64).reshape(-1, 5, 2), size)
-    return core.warp_batch(images, np.asarray(image_index, np.int32), matrices, size, size, threads=threads)
+    return core.warp_batch(images, np.asarray(image_index, np.int32), matrices, size, size, threads=threads,
+                           **(source or {}))
 
 
 __all__ = ["ARCFACE_TEMPLATE", "similarity_transforms", "alignment_matrices", "align_faces"]

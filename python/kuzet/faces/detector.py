@@ -6,6 +6,7 @@ from __future__ import annotations
 import os
 import threading
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
@@ -13,7 +14,7 @@ from kuzet._native import core
 from kuzet.array_types import Frames
 from kuzet.errors import InvalidArgument, ModelError
 from kuzet.faces import gpu
-from kuzet.faces.images import as_nv12_list, frame_size
+from kuzet.faces.images import as_nv12_list, frame_size, pixel_source
 from kuzet.models import OrtModel, load_model
 from kuzet.models.fp16 import half_precision
 from kuzet.models.parallel import cpu_workers, map_chunks
@@ -36,15 +37,6 @@ _FORMATS = {
     "scrfd": _InputFormat("rgb", (127.5, 127.5, 127.5), (1 / 128, 1 / 128, 1 / 128), -127.5 / 128),
     "retinaface": _InputFormat("bgr", (104.0, 117.0, 123.0), (1.0, 1.0, 1.0), 0.0),
 }
-
-
-@dataclass(frozen=True)
-class _Colour:
-    """How NV12 frames encode colour: a colour-space name (bt601, bt709, or a VideoReader's metadata
-    color_space) and whether samples use the full 0..255 range."""
-
-    space: str
-    full_range: bool
 
 
 @dataclass(frozen=True)
@@ -140,41 +132,36 @@ class FaceDetector:
         pixel_format="nv12": the images are decoder NV12 frames, (H*3/2, W) uint8 each (a VideoReader
         layout="nv12" frame reshaped), converted to RGB inside the pre-processing pass; color_space and
         full_range describe them (VideoReader metadata: color_space, and color_range == "pc" or a yuvj
-        pixel_format for full range). NV12 frames are detected on the CPU path (host arrays)."""
-        if pixel_format != "rgb":
-            if pixel_format != "nv12":
-                raise InvalidArgument(f"pixel_format must be 'rgb' or 'nv12', got {pixel_format!r}")
-            nv12 = as_nv12_list(images)
-            return self.detect_nv12_arrays(nv12, color_space, full_range).to_faces(len(nv12))
+        pixel_format for full range). On the GPU path they may be NV12 CUDA arrays too ((H*3/2, W) each, or
+        one (N, H*3/2, W)), e.g. NVDEC frames of layout "nv12" reshaped; host NV12 frames are uploaded."""
+        source = pixel_source(pixel_format, color_space, full_range)
         if self.gpu is not None:
-            frames = gpu.frames_on_device(images, self.gpu.device_id)
-            return self.gpu.detect(frames).to_faces(len(frames))
-        frames = gpu.host_frames(images, "FaceDetector.detect")  # CUDA arrays refused with the reason
-        return self.detect_arrays(frames).to_faces(len(frames))
+            frames = gpu.device_frames(images, self.gpu.device_id, source)
+        elif source:
+            frames = as_nv12_list(images)
+        else:
+            frames = gpu.host_frames(images, "FaceDetector.detect")  # CUDA arrays refused with the reason
+        return self.detect_arrays(frames, source).to_faces(len(frames))
 
-    def detect_arrays(self, frames: list[np.ndarray]) -> Detections:
-        """Faces of already-validated frames as flat arrays (the pipeline's fast path). On the GPU path the
-        frames may also be CUDA arrays (see kuzet.faces.gpu)."""
+    def detect_arrays(self, frames: list[np.ndarray], source: dict[str, Any] | None = None) -> Detections:
+        """Faces of already-validated frames as flat arrays (the pipeline's fast path): RGB frames, or NV12
+        frames when `source` (faces.images.pixel_source) says so. On the GPU path the frames may also be CUDA
+        arrays (see kuzet.faces.gpu)."""
         if self.gpu is not None:
-            return self.gpu.detect(frames)
-        return self._detect_host(frames, None)
+            return self.gpu.detect(frames, source)
+        return self._detect_host(frames, source or {})
 
-    def detect_nv12_arrays(self, frames: list[np.ndarray], color_space: str, full_range: bool) -> Detections:
-        """detect_arrays for host NV12 frames ((H*3/2, W) uint8 each), pre-processed on the CPU whatever the
-        device (the models still run on it)."""
-        return self._detect_host(frames, _Colour(color_space, bool(full_range)))
-
-    def _detect_host(self, frames: list[np.ndarray], colour: _Colour | None) -> Detections:
-        """Host frames (RGB, or NV12 when colour is given) through the CPU pre-processing."""
+    def _detect_host(self, frames: list[np.ndarray], source: dict[str, Any]) -> Detections:
+        """Host frames (RGB, or NV12 per `source`) through the CPU pre-processing."""
         # Frames go through the model in chunks of one input size: the model's fixed size, or each frame's
         # fitted size (so a frame gives the same faces alone or in any batch; video frames share one size).
         groups: dict[tuple[int, int], list[int]] = {}
         for i, f in enumerate(frames):
-            size = self.input_size or self._fitted_size_of([frame_size(f, colour is not None)])
+            size = self.input_size or self._fitted_size_of([frame_size(f, bool(source))])
             groups.setdefault(size, []).append(i)
         tasks = [(size, idx[a:a + self.batch_size]) for size, idx in groups.items()
                  for a in range(0, len(idx), self.batch_size)]
-        parts = map_chunks(lambda a, b: self._detect_chunk(frames, tasks[a][1], tasks[a][0], colour), len(tasks), 1,
+        parts = map_chunks(lambda a, b: self._detect_chunk(frames, tasks[a][1], tasks[a][0], source), len(tasks), 1,
                            self.workers)
         if not parts:
             return Detections(np.zeros(0, np.int32), np.zeros((0, 4), np.float32), np.zeros(0, np.float32),
@@ -183,14 +170,11 @@ class FaceDetector:
         order = np.argsort(index, kind="stable")  # by image, best first within an image
         return Detections(index[order], boxes[order], scores[order], landmarks[order])
 
-    def _detect_chunk(self, frames: list[np.ndarray], which: list[int],
-                      size: tuple[int, int],
-                      colour: _Colour | None = None) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    def _detect_chunk(self, frames: list[np.ndarray], which: list[int], size: tuple[int, int],
+                      source: dict[str, Any]) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
         fmt = self._format
         h, w = size
         chunk = [frames[i] for i in which]
-        source: dict[str, object] = {} if colour is None else {
-            "pixel_format": "nv12", "color_space": colour.space, "full_range": colour.full_range}
         batch, transforms = core.preprocess_batch(
             chunk, h, w, channel_order=fmt.channel_order, mean=fmt.mean, scale=fmt.scale,
             fit="letterbox_topleft", pad_value=fmt.pad_value, out=self._input_buffer(len(chunk), h, w),

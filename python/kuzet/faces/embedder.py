@@ -6,6 +6,7 @@ from __future__ import annotations
 import os
 import threading
 from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
 
@@ -74,12 +75,13 @@ class FaceEmbedder:
         landmarks = np.array([f.landmarks for fs in faces for f in fs], np.float64).reshape(-1, 5, 2)
         return self.embed_landmarks(frames, index, landmarks)
 
-    def embed_landmarks(self, frames: list[np.ndarray], image_index: np.ndarray, landmarks: np.ndarray) -> np.ndarray:
-        """Embeddings of the faces with these 5-point landmarks in frames[image_index] (on the GPU path the
-        frames may be CUDA arrays)."""
+    def embed_landmarks(self, frames: list[np.ndarray], image_index: np.ndarray, landmarks: np.ndarray,
+                        source: dict[str, Any] | None = None) -> np.ndarray:
+        """Embeddings of the faces with these 5-point landmarks in frames[image_index]: RGB frames, or NV12
+        frames when `source` (faces.images.pixel_source) says so (on the GPU path they may be CUDA arrays)."""
         if self.gpu is not None:
-            return self.gpu.embed_landmarks(frames, image_index, landmarks)
-        return self.embed_aligned(align_faces(frames, image_index, landmarks, CROP))
+            return self.gpu.embed_landmarks(frames, image_index, landmarks, source)
+        return self.embed_aligned(align_faces(frames, image_index, landmarks, CROP, source=source))
 
     def embed_aligned(self, crops: np.ndarray) -> np.ndarray:
         """Embeddings of aligned RGB uint8 crops (M,112,112,3)."""

@@ -8,11 +8,13 @@ Anything else (another dtype, an empty image, not an array) raises kuzet.Invalid
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
 
-from kuzet.array_types import Frames
+from kuzet.array_types import CudaArrayLike, Frames
 from kuzet.errors import InvalidArgument
+from kuzet.models.device_buffers import cuda_shape, is_cuda_array
 
 Images = np.ndarray | Sequence[np.ndarray]
 
@@ -48,7 +50,7 @@ def as_image_list(images: Frames) -> list[np.ndarray]:
     return [_as_rgb(img, f"images[{i}]") for i, img in enumerate(images)]
 
 
-def _as_nv12(img: object, name: str) -> np.ndarray:
+def as_nv12_frame(img: object, name: str) -> np.ndarray:
     if not isinstance(img, np.ndarray):
         raise InvalidArgument(f"{name}: expected a numpy array (NV12 uint8 (H*3/2, W)), got {type(img).__name__}")
     if img.dtype != np.uint8:
@@ -64,16 +66,28 @@ def as_nv12_list(images: Frames) -> list[np.ndarray]:
     """NV12 frames ((H*3/2, W) uint8: luma rows, then the interleaved U/V rows) as a list, no copy."""
     if isinstance(images, np.ndarray):
         if images.ndim == 3:
-            return [_as_nv12(img, f"images[{i}]") for i, img in enumerate(images)]
-        return [_as_nv12(images, "image")]
+            return [as_nv12_frame(img, f"images[{i}]") for i, img in enumerate(images)]
+        return [as_nv12_frame(images, "image")]
     if isinstance(images, (str, bytes)) or not isinstance(images, Sequence):
         raise InvalidArgument(f"images: expected NV12 uint8 arrays, got {type(images).__name__}")
-    return [_as_nv12(img, f"images[{i}]") for i, img in enumerate(images)]
+    return [as_nv12_frame(img, f"images[{i}]") for i, img in enumerate(images)]
 
 
-def frame_size(frame: np.ndarray, nv12: bool) -> tuple[int, int]:
-    """(height, width) of an RGB frame or an NV12 frame."""
-    return (frame.shape[0] * 2 // 3, frame.shape[1]) if nv12 else (frame.shape[0], frame.shape[1])
+def pixel_source(pixel_format: str, color_space: str, full_range: bool) -> dict[str, Any]:
+    """The keyword arguments that describe frames in `pixel_format` for the native pre-processing and warps
+    (CPU and CUDA) and for the detectors' and pipelines' internal calls: {} for RGB, the default (a caller's own
+    plate detector that only knows RGB frames keeps working), else the NV12 frames' colour conversion."""
+    if pixel_format == "rgb":
+        return {}
+    if pixel_format != "nv12":
+        raise InvalidArgument(f"pixel_format must be 'rgb' or 'nv12', got {pixel_format!r}")
+    return {"pixel_format": "nv12", "color_space": color_space, "full_range": bool(full_range)}
 
 
-__all__ = ["Images", "as_image_list", "as_nv12_list", "frame_size"]
+def frame_size(frame: np.ndarray | CudaArrayLike, nv12: bool) -> tuple[int, int]:
+    """(height, width) of an RGB (H,W,3) or NV12 (H*3/2,W) frame, in host or GPU memory."""
+    shape = cuda_shape(frame) if is_cuda_array(frame) else frame.shape  # type: ignore[union-attr]
+    return (shape[0] * 2 // 3, shape[1]) if nv12 else (shape[0], shape[1])
+
+
+__all__ = ["Images", "as_image_list", "as_nv12_frame", "as_nv12_list", "frame_size", "pixel_source"]

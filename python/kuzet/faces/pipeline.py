@@ -4,18 +4,18 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from concurrent.futures import Future
+from typing import Any
 
 import numpy as np
 
-from kuzet._native import core
 from kuzet.array_types import Frames
 from kuzet.errors import InvalidArgument
 from kuzet.faces import gpu
-from kuzet.faces.align import align_faces, alignment_matrices
+from kuzet.faces.align import align_faces
 from kuzet.faces.detector import Detections, FaceDetector
 from kuzet.faces.embedder import CROP, FaceEmbedder
 from kuzet.faces.gpu_watchlist import GPU_WATCHLIST_MIN, cupy_available, parse_cuda_device
-from kuzet.faces.images import Images, as_image_list, as_nv12_list
+from kuzet.faces.images import Images, as_image_list, as_nv12_list, pixel_source
 from kuzet.faces.watchlist import Watchlist
 from kuzet.models.parallel import in_pool_thread, shared_pool
 from kuzet.results import Face
@@ -77,26 +77,22 @@ class FacePipeline:
                 full_range: bool = False) -> list[list[Face]]:
         """Faces of each image with embeddings and, with a watchlist, identity and similarity.
 
-        pixel_format="nv12": the images are host NV12 frames ((H*3/2, W) uint8, a VideoReader layout="nv12"
-        frame reshaped) with the stream's color_space and full_range (see FaceDetector.detect); detection
-        and alignment read them directly (no RGB frame is made), on the CPU, the models on their device."""
-        if pixel_format != "rgb":
-            if pixel_format != "nv12":
-                raise InvalidArgument(f"pixel_format must be 'rgb' or 'nv12', got {pixel_format!r}")
-            nv12 = as_nv12_list(images)
-            dets = self.detector.detect_nv12_arrays(nv12, color_space, full_range)
-            crops = core.warp_batch(nv12, dets.image_index, alignment_matrices(dets.landmarks, CROP), CROP, CROP,
-                                    pixel_format="nv12", color_space=color_space, full_range=full_range)
-            return self._faces(len(nv12), dets, self.embedder.embed_aligned(crops))
+        pixel_format="nv12": the images are NV12 frames ((H*3/2, W) uint8, a VideoReader layout="nv12" frame
+        reshaped) with the stream's color_space and full_range (see FaceDetector.detect); detection and
+        alignment read them directly (no RGB frame is made). On the GPU path they may be NV12 CUDA arrays
+        (NVDEC's own output; host ones are uploaded, half the bytes of RGB)."""
+        source = pixel_source(pixel_format, color_space, full_range)
         if self._gpu_id is not None:  # frames uploaded once, used by the detector and the embedder
-            frames = gpu.frames_on_device(images, self._gpu_id)
+            frames = gpu.device_frames(images, self._gpu_id, source)
+        elif source:
+            frames = as_nv12_list(images)
         else:
             frames = gpu.host_frames(images, "FacePipeline.process")
         if self._gpu_id is None and self.detector.workers > 1 and self.embedder.workers > 1 and not in_pool_thread():
-            dets, embeddings = self._detect_embed_overlapped(frames)
+            dets, embeddings = self._detect_embed_overlapped(frames, source)
         else:  # one device stream (CUDA) or a single worker: whole batches, stage by stage
-            dets = self.detector.detect_arrays(frames)
-            embeddings = self.embedder.embed_landmarks(frames, dets.image_index, dets.landmarks)
+            dets = self.detector.detect_arrays(frames, source)
+            embeddings = self.embedder.embed_landmarks(frames, dets.image_index, dets.landmarks, source)
         return self._faces(len(frames), dets, embeddings)
 
     def _faces(self, n_frames: int, dets: Detections, embeddings: np.ndarray) -> list[list[Face]]:
@@ -114,7 +110,8 @@ class FacePipeline:
                                similarity=best.similarity if best else None))
         return out
 
-    def _detect_embed_overlapped(self, frames: list[np.ndarray]) -> tuple[Detections, np.ndarray]:
+    def _detect_embed_overlapped(self, frames: list[np.ndarray],
+                                 source: dict[str, Any]) -> tuple[Detections, np.ndarray]:
         """CPU, several workers: each chunk of frames is detected and its faces aligned in one pool task,
         which queues the embedding of those faces as further tasks. No stage waits for the previous one to
         finish everywhere, so no core idles at a stage's tail, and the pre/post-processing runs on the workers."""
@@ -123,8 +120,8 @@ class FacePipeline:
 
         def detect_align(a: int) -> tuple[Detections, list[Future[np.ndarray]]]:
             chunk = frames[a:a + step]
-            dets = self.detector.detect_arrays(chunk)
-            crops = align_faces(chunk, dets.image_index, dets.landmarks, CROP, threads=1)
+            dets = self.detector.detect_arrays(chunk, source)
+            crops = align_faces(chunk, dets.image_index, dets.landmarks, CROP, threads=1, source=source)
             return dets, [pool.submit(self.embedder.embed_aligned, crops[k:k + per_run])
                           for k in range(0, len(crops), per_run)]
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import threading
 import warnings
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -80,17 +81,19 @@ def is_cuda_array(obj: object) -> bool:
 
 
 class _FrameOfBatch:
-    """Frame i of an (N,H,W,3) CUDA array as an HxWx3 CUDA array (keeps the batch alive)."""
+    """Frame i of a CUDA array of frames ((N,H,W,3) RGB or (N,H*3/2,W) NV12) as a CUDA array of the frame's own
+    shape (keeps the batch alive)."""
 
     def __init__(self, batch: Any, i: int) -> None:
         cai = batch.__cuda_array_interface__
-        shape = tuple(int(d) for d in cai["shape"][1:])
-        strides = cai.get("strides") or (int(np.prod(shape)) * np.dtype(cai["typestr"]).itemsize,
-                                         shape[1] * shape[2], shape[2], 1)
+        full = tuple(int(d) for d in cai["shape"])
+        itemsize = np.dtype(cai["typestr"]).itemsize
+        strides = cai.get("strides") or tuple(int(np.prod(full[k + 1:], dtype=np.int64)) * itemsize
+                                              for k in range(len(full)))
         self._batch = batch
-        self.shape = shape
+        self.shape = full[1:]
         self.__cuda_array_interface__ = {
-            "shape": shape, "typestr": cai["typestr"], "strides": tuple(int(s) for s in strides[1:]),
+            "shape": self.shape, "typestr": cai["typestr"], "strides": tuple(int(s) for s in strides[1:]),
             "data": (int(cai["data"][0]) + i * int(strides[0]), bool(cai["data"][1])),
             "version": 3, "stream": cai.get("stream")}
 
@@ -103,10 +106,25 @@ def cuda_shape(obj: Any, what: str = "images") -> tuple[int, ...]:
         raise InvalidArgument(f"{what}: malformed __cuda_array_interface__ ({exc!r})") from exc
 
 
-def split_batch(images: Any) -> list[Any]:
-    """A CUDA array of frames: (N,H,W,3) -> N HxWx3 CUDA arrays; anything else -> [images] (one frame)."""
+def split_batch(images: Any, frame_ndim: int = 3) -> list[Any]:
+    """A CUDA array of frames -> its frames: (N,H,W,3) -> N HxWx3 CUDA arrays (frame_ndim 3), (N,H*3/2,W) -> N
+    NV12 frames (frame_ndim 2); anything else -> [images] (one frame)."""
     shape = cuda_shape(images)
-    return [_FrameOfBatch(images, i) for i in range(shape[0])] if len(shape) == 4 else [images]
+    return [_FrameOfBatch(images, i) for i in range(shape[0])] if len(shape) == frame_ndim + 1 else [images]
+
+
+def nv12_frames_on_device(images: Any, device_id: int) -> list[Any]:
+    """Each NV12 frame ((H*3/2, W) uint8) as a CUDA array: CUDA arrays as they are (one frame, or an
+    (N,H*3/2,W) batch; the kernels check them), host frames checked like the CPU path's and uploaded (half
+    the bytes of an RGB frame)."""
+    from kuzet.faces.images import as_nv12_frame, as_nv12_list  # kuzet.faces imports this module
+
+    if is_cuda_array(images):
+        return split_batch(images, frame_ndim=2)
+    if isinstance(images, Sequence) and not isinstance(images, (str, bytes)):
+        return [img if is_cuda_array(img) else upload(as_nv12_frame(img, f"images[{i}]"), device_id)
+                for i, img in enumerate(images)]
+    return [upload(f, device_id) for f in as_nv12_list(images)]  # an array, or refused with the reason
 
 
 def cuda_device_id(device: str) -> int:
@@ -141,4 +159,4 @@ def buffer_cache(local: threading.local, device_id: int) -> BufferCache:
 
 
 __all__ = ["CudaView", "BufferCache", "upload", "cuda_device_id", "cuda_shape", "is_cuda_array", "split_batch",
-           "kernels_for", "buffer_cache"]
+           "nv12_frames_on_device", "kernels_for", "buffer_cache"]

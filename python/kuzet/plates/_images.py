@@ -8,6 +8,7 @@ from typing import Any
 import numpy as np
 
 from kuzet.errors import InvalidArgument
+from kuzet.faces.images import frame_size
 
 Images = Sequence[np.ndarray] | np.ndarray
 
@@ -34,19 +35,6 @@ def as_image_batch(images: Images, what: str) -> list[np.ndarray] | np.ndarray:
     return batch
 
 
-def pixel_source(pixel_format: str, color_space: str, full_range: bool) -> dict[str, Any]:
-    """The keyword arguments that describe frames in `pixel_format`, for the native pre-processing and warps
-    and for PlateDetector.detect / PlatePipeline.process ({} for RGB, the default: a caller's own detector
-    object that only knows RGB frames keeps working)."""
-    if pixel_format == "rgb":
-        return {}
-    if pixel_format != "nv12":
-        raise InvalidArgument(f"pixel_format must be 'rgb' or 'nv12', got {pixel_format!r}")
-    return {"pixel_format": "nv12", "color_space": color_space, "full_range": bool(full_range)}
-
-
-def frame_sizes(batch: Sequence[np.ndarray] | np.ndarray, source: dict[str, Any]) -> np.ndarray:
-    """(N, 2) float32 (height, width) of RGB frames, or of NV12 frames ((H*3/2, W) arrays)."""
-    if source:
-        return np.array([(f.shape[0] * 2 // 3, f.shape[1]) for f in batch], np.float32)
-    return np.array([f.shape[:2] for f in batch], np.float32)
+def frame_sizes(batch: Sequence[Any] | np.ndarray, source: dict[str, Any]) -> np.ndarray:
+    """(N, 2) float32 (height, width) of RGB frames, or of NV12 frames ((H*3/2, W) arrays), host or GPU."""
+    return np.array([frame_size(f, bool(source)) for f in batch], np.float32).reshape(-1, 2)

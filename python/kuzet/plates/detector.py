@@ -10,10 +10,10 @@ import numpy as np
 from kuzet._native import core
 from kuzet.array_types import Frames
 from kuzet.errors import InvalidArgument, ModelError
-from kuzet.faces.images import as_nv12_list
+from kuzet.faces.images import as_nv12_list, pixel_source
 from kuzet.models import ModelSpec
 from kuzet.plates import gpu
-from kuzet.plates._images import frame_sizes, pixel_source
+from kuzet.plates._images import frame_sizes
 from kuzet.plates._runner import ChunkedRunner, native_threads
 from kuzet.plates.results import PlateDetection
 
@@ -57,18 +57,20 @@ class PlateDetector:
 
         pixel_format="nv12": host NV12 frames ((H*3/2, W) uint8, a VideoReader layout="nv12" frame reshaped)
         with the stream's color_space and full_range (VideoReader metadata), converted to RGB inside the
-        letterbox pass (on the CPU, the model on its device); no RGB frame is made."""
+        letterbox pass; no RGB frame is made. On the GPU path they may be NV12 CUDA arrays too ((H*3/2, W) each,
+        or one (N, H*3/2, W)), e.g. NVDEC frames of layout "nv12" reshaped; host NV12 frames are uploaded."""
         what = "PlateDetector.detect"
         source = pixel_source(pixel_format, color_space, full_range)
-        if source:
-            batch: list[Any] | np.ndarray = as_nv12_list(images)
+        batch: list[Any] | np.ndarray
+        if self.gpu is not None:
+            batch = gpu.plate_frames(images, self.gpu.device_id, what, source)
         else:
-            batch = gpu.plate_frames(images, self.gpu.device_id, what) if self.gpu else gpu.host_batch(images, what)
+            batch = as_nv12_list(images) if source else gpu.host_batch(images, what)
         if len(batch) == 0:
             return []
         h, w = self.input_size
-        if self.gpu is not None and not source:
-            output, transforms = self.gpu.run(list(batch))
+        if self.gpu is not None:
+            output, transforms = self.gpu.run(list(batch), source)
         else:
             tensor, transforms = core.preprocess_batch(batch, h, w, channel_order="rgb", scale=(1 / 255,) * 3,
                                                        fit="letterbox_center", pad_value=0.0,

@@ -2,7 +2,8 @@
 
 When the plate detector runs on ONNX Runtime's CUDA EP and this kuzet build has its CUDA kernels, frames that
 are CUDA arrays (kuzet DeviceArray from NVDEC, CuPy, PyTorch) are used in place and host frames are uploaded
-once per batch; the letterbox kernel writes the detector input into a GPU buffer bound with IOBinding (only the
+once per batch (RGB frames, or NV12 ones with pixel_format="nv12": NVDEC's own output, converted inside the
+kernels' pass); the letterbox kernel writes the detector input into a GPU buffer bound with IOBinding (only the
 detector's small output comes back for the C++ decoding and NMS), and the perspective warp kernel rectifies
 every plate of the batch on the GPU from the frames there. The rectified crops (a few KB each) come back to the
 host for the recogniser, whose per-width batches are small. The arithmetic is the CPU path's, so the reads
@@ -19,7 +20,14 @@ import numpy as np
 
 from kuzet._native import core
 from kuzet.errors import InvalidArgument
-from kuzet.models.device_buffers import buffer_cache, is_cuda_array, kernels_for, split_batch, upload
+from kuzet.models.device_buffers import (
+    buffer_cache,
+    is_cuda_array,
+    kernels_for,
+    nv12_frames_on_device,
+    split_batch,
+    upload,
+)
 from kuzet.plates._images import as_image_batch
 
 if TYPE_CHECKING:
@@ -28,9 +36,12 @@ if TYPE_CHECKING:
 GPU_DETECT_BATCH = 64  # frames per detector run on a GPU (64 x 320x320 inputs of the default model = 79 MB)
 
 
-def plate_frames(images: Any, device_id: int, what: str) -> list[Any]:
-    """Each frame as an HxWx3 uint8 CUDA array: CUDA arrays as they are (the kernels check them), host frames
-    checked like the CPU path's and uploaded."""
+def plate_frames(images: Any, device_id: int, what: str, source: dict[str, Any] | None = None) -> list[Any]:
+    """Each frame as an HxWx3 uint8 CUDA array (or an NV12 one when `source`, faces.images.pixel_source, says
+    so): CUDA arrays as they are (the kernels check them), host frames checked like the CPU path's and
+    uploaded."""
+    if source:
+        return nv12_frames_on_device(images, device_id)
     if is_cuda_array(images):
         frames = split_batch(images)
         if len(frames) == 1 and len(images.__cuda_array_interface__["shape"]) != 4:
@@ -60,8 +71,9 @@ class GpuPlateDetector:
         self.device_id = device_id
         self._local = threading.local()
 
-    def run(self, frames: list[Any]) -> tuple[np.ndarray, np.ndarray]:
-        """The model's (N,M,C) output and the (N,4) letterbox transforms of frames in GPU memory."""
+    def run(self, frames: list[Any], source: dict[str, Any] | None = None) -> tuple[np.ndarray, np.ndarray]:
+        """The model's (N,M,C) output and the (N,4) letterbox transforms of frames in GPU memory (RGB, or NV12
+        per `source`)."""
         det = self.detector
         h, w = det.input_size
         outputs, transforms = [], []
@@ -71,7 +83,7 @@ class GpuPlateDetector:
                                                                     np.float32)
             transforms.append(core.cuda_preprocess_batch(chunk, batch, channel_order="rgb", scale=(1 / 255,) * 3,
                                                          fit="letterbox_center", pad_value=0.0,
-                                                         device=det.model.device))
+                                                         device=det.model.device, **(source or {})))
             outputs.append(next(iter(det.model.run_device(batch).values())))
         return np.concatenate(outputs), np.concatenate(transforms)
 
@@ -82,9 +94,11 @@ def gpu_detector(detector: PlateDetector) -> GpuPlateDetector | None:
 
 
 def rectify(frames: list[Any], index: np.ndarray, matrices: np.ndarray, height: int, width: int,
-            device: str) -> np.ndarray:
-    """warp_batch on the GPU from frames in GPU memory; the (M,height,width,3) crops come back to the host."""
-    return np.asarray(core.cuda_warp_batch(frames, index, matrices, height, width, device=device))
+            device: str, source: dict[str, Any] | None = None) -> np.ndarray:
+    """warp_batch on the GPU from frames in GPU memory (RGB, or NV12 per `source`); the (M,height,width,3) RGB
+    crops come back to the host."""
+    return np.asarray(core.cuda_warp_batch(frames, index, matrices, height, width, device=device,
+                                           **(source or {})))
 
 
 __all__ = ["GpuPlateDetector", "gpu_detector", "plate_frames", "host_batch", "rectify", "GPU_DETECT_BATCH"]

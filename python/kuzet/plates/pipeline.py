@@ -12,10 +12,9 @@ import numpy as np
 from kuzet._native import core
 from kuzet.array_types import Frames
 from kuzet.errors import InvalidArgument
-from kuzet.faces.images import as_nv12_list
+from kuzet.faces.images import as_nv12_list, pixel_source
 from kuzet.models.parallel import in_pool_thread, shared_pool
 from kuzet.plates import gpu, rectify
-from kuzet.plates._images import pixel_source
 from kuzet.plates._runner import native_threads
 from kuzet.plates.detector import PlateDetector
 from kuzet.plates.formats import FormatSet
@@ -78,8 +77,9 @@ class PlatePipeline:
                 full_range: bool = False) -> list[list[PlateRead]]:
         """Every plate read in each RGB frame of the batch (one list per frame, best detection first).
 
-        pixel_format="nv12": host NV12 frames with the stream's color_space and full_range (see
-        PlateDetector.detect); detection and rectification read them directly (no RGB frame is made)."""
+        pixel_format="nv12": NV12 frames with the stream's color_space and full_range (see
+        PlateDetector.detect: host arrays, or on the GPU path CUDA arrays); detection and rectification read
+        them directly (no RGB frame is made)."""
         source = pixel_source(pixel_format, color_space, full_range)
         return self._process_frames(self._frames(images, source, "PlatePipeline.process"), source)
 
@@ -111,12 +111,10 @@ class PlatePipeline:
         return finished
 
     def _frames(self, images: Frames, source: dict[str, Any], what: str) -> list[Any] | np.ndarray:
-        """The checked batch: NV12 host frames, frames for the GPU path (uploaded or in place), or host RGB."""
-        if source:
-            return as_nv12_list(images)
+        """The checked batch: frames for the GPU path (uploaded or in place), or host NV12 or RGB frames."""
         if self._gpu is not None:
-            return gpu.plate_frames(images, self._gpu.device_id, what)
-        return gpu.host_batch(images, what)
+            return gpu.plate_frames(images, self._gpu.device_id, what, source)
+        return as_nv12_list(images) if source else gpu.host_batch(images, what)
 
     def flush(self) -> list[PlateTrack]:
         """End of stream: the tracks still open."""
@@ -199,8 +197,8 @@ class PlatePipeline:
                 for i in members
             ])
             index = np.array([flat[lines[i].plate][0] for i in members], np.int32)
-            if self._gpu is not None and not source:  # frames in GPU memory: rectified there (plates/gpu.py)
-                warped = gpu.rectify(list(batch), index, matrices, HEIGHT, int(width), self.device)
+            if self._gpu is not None:  # frames in GPU memory: rectified there (plates/gpu.py)
+                warped = gpu.rectify(list(batch), index, matrices, HEIGHT, int(width), self.device, source)
             else:
                 warped = core.warp_batch(batch, index, matrices, HEIGHT, int(width), threads=native_threads(),
                                          **source)

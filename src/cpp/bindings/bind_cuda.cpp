@@ -11,6 +11,7 @@
 #include <pybind11/stl.h>
 
 #include <cstring>
+#include <limits>
 #include <utility>
 
 #include "bindings/bindings.hpp"
@@ -146,6 +147,42 @@ py::array to_numpy(const DeviceArray& a) {
   return std::move(out);
 }
 
+// numpy's reshape for a C-contiguous array: the same memory (shared, no copy) under another shape of the
+// same size, one dimension may be -1. Used to view a flat NVDEC NV12 frame as (H*3/2, W), as on the CPU.
+std::shared_ptr<DeviceArray> reshape(const DeviceArray& a, const py::args& args) {
+  py::sequence dims = args;
+  if (args.size() == 1 && py::isinstance<py::sequence>(args[0])) dims = args[0].cast<py::sequence>();
+  std::vector<int64_t> shape;
+  int64_t known = 1;
+  int unknown = -1;
+  for (size_t i = 0; i < dims.size(); ++i) {
+    PyObject* index = PyNumber_Index(dims[i].ptr());  // ints and numpy integers, as numpy takes them
+    if (index == nullptr) {
+      PyErr_Clear();
+      throw InvalidArgument("DeviceArray.reshape: dimensions must be integers");
+    }
+    const int64_t d = py::reinterpret_steal<py::int_>(index).cast<int64_t>();
+    if (d == -1 && unknown < 0) {
+      unknown = static_cast<int>(i);
+    } else if (d < 0 || (d > 0 && known > std::numeric_limits<int64_t>::max() / d)) {
+      throw InvalidArgument("DeviceArray.reshape: dimensions must be >= 0 (one may be -1) and fit in memory");
+    } else {
+      known *= d;
+    }
+    shape.push_back(d);
+  }
+  const auto size = static_cast<int64_t>(a.nbytes());
+  if (unknown >= 0 && known != 0 && size % known == 0) {
+    shape[static_cast<size_t>(unknown)] = size / known;
+    known = size;
+  }
+  if (known != size || (unknown >= 0 && shape[static_cast<size_t>(unknown)] < 0)) {
+    throw InvalidArgument("DeviceArray.reshape: cannot reshape " + std::to_string(size) + " elements into " +
+                          py::str(py::tuple(dims)).cast<std::string>());
+  }
+  return std::make_shared<DeviceArray>(a.buffer(), std::move(shape));
+}
+
 std::string repr(const DeviceArray& a) {
   std::string s = "DeviceArray(shape=(";
   for (size_t i = 0; i < a.shape().size(); ++i) s += (i ? ", " : "") + std::to_string(a.shape()[i]);
@@ -230,6 +267,9 @@ void bind_cuda(py::module_& m) {
       .def("__dlpack_device__", &dlpack_device)
       .def("numpy", &to_numpy, "A host copy as a numpy array.")
       .def("cpu", &to_numpy, "A host copy as a numpy array (same as .numpy()).")
+      .def("reshape", &reshape,
+           "The same memory (no copy) under another shape of the same size, as numpy's reshape (one "
+           "dimension may be -1): e.g. a flat NV12 frame as (height * 3 // 2, width).")
       .def("__len__", [](const DeviceArray& a) { return a.shape().empty() ? 0 : a.shape()[0]; })
       .def("__repr__", &repr);
 
