@@ -592,3 +592,110 @@ def test_face_pipeline_searches_the_watchlist_where_it_should(face_stills: list[
     assert gpu._search_device() == "cpu"  # "auto" without CuPy stays on the CPU
     with pytest.raises(kuzet.InvalidArgument, match="device"):
         FacePipeline(detector=cpu_det, embedder=cpu_emb, watchlist_device="gpu")
+
+
+# -- the multi-source pipeline with frames in GPU memory ---------------------------------------------------------
+class HostCudaReader:
+    """kuzet.cuda.CudaVideoReader as the pipeline's readers open it, its frames in (stand-in) GPU memory.
+    NVDEC "cannot decode" the sources in `refused` (known when the reader opens) and in `refused_late` (known
+    at the first frame, as for a profile or size NVDEC turns down)."""
+
+    refused: set[str] = set()
+    refused_late: set[str] = set()
+    opened: list[str] = []
+
+    def __init__(self, source: str, *, device: str, layout: str, **options: Any) -> None:
+        assert device == "cuda:0" and layout == "rgb"
+        if source in self.refused:
+            raise kuzet.DeviceUnavailable(f"{source}: NVDEC cannot decode this stream (stand-in)")
+        self._reader = kuzet.VideoReader(source, device="cpu", layout="rgb", **options)
+        self.stats = self._reader.stats
+        self.source = source
+        HostCudaReader.opened.append(source)
+
+    def read(self) -> Any:
+        if self.source in self.refused_late:
+            raise kuzet.DeviceUnavailable(f"{self.source}: NVDEC cannot decode this stream's profile (stand-in)")
+        f = self._reader.read()
+        return None if f is None else SimpleNamespace(index=f.index, pts=f.pts, data=HostCuda(f.data.copy()))
+
+    def __iter__(self) -> Any:
+        while (frame := self.read()) is not None:
+            yield frame
+
+    def close(self) -> None:
+        self._reader.close()
+
+
+def test_pipeline_keeps_nvdec_frames_in_gpu_memory(data_dir: Path, model_dir: Path, face_models: tuple[Any, ...],
+                                                   kernels: CpuKernels, monkeypatch: pytest.MonkeyPatch) -> None:
+    """With its face and plate tasks on a GPU, kuzet.Pipeline decodes files with NVDEC into GPU memory and hands
+    those frames to the tasks (never copied to the host and back); a stream NVDEC refuses is decoded on the CPU
+    and its frames uploaded. The events equal a CPU pipeline's on the same sources."""
+    from kuzet.pipeline.builtin_tasks import FaceTask, PlateTask
+    from kuzet.pipeline.pipeline import frames_device
+
+    (cpu_det, cpu_emb), (gpu_det, gpu_emb) = face_models
+    gpu_faces = FacePipeline(detector=gpu_det, embedder=gpu_emb)
+    cpu_plates, gpu_plates = plate_pipelines(model_dir, monkeypatch, "uk")
+    gpu_faces.device = gpu_plates.device = "cuda:0"  # the (host-bound) stand-in models report CUDA
+    monkeypatch.setattr(kuzet.cuda, "CudaVideoReader", HostCudaReader)
+    faces_clip = str(data_dir / "faces/video/short_hamilton_clip.mp4")
+    plates_clip = str(data_dir / "plates/video/license_plate_uk.mp4")
+    refused = str(data_dir / "faces/video/carphone_qcif.mp4")
+    refused_late = str(data_dir / "faces/video/intel_asl_yes.mkv")
+    monkeypatch.setattr(HostCudaReader, "refused", {refused})
+    monkeypatch.setattr(HostCudaReader, "refused_late", {refused_late})
+    monkeypatch.setattr(HostCudaReader, "opened", [])
+    sources = [faces_clip, plates_clip, refused, refused_late]
+
+    analysed: dict[str, int] = {}
+
+    def summary(tasks: list[Any]) -> tuple[str, list[Any]]:
+        pipeline = kuzet.Pipeline(tasks, every_n=10)
+        events = []
+        for e in pipeline.run(sources):
+            if e.kind == "source_end":
+                analysed[e.source] = e.data["analysed"]
+            else:
+                events.append((e.source, e.kind, e.frame_index, np.round(e.data.get("box", ()), 1).tolist(),
+                               e.data.get("text")))
+        return pipeline.frames_device, sorted(events, key=repr)
+
+    cpu_faces = FacePipeline(detector=cpu_det, embedder=cpu_emb)
+    on_cpu, expected = summary([FaceTask(cpu_faces), PlateTask(cpu_plates)])
+    assert on_cpu == "cpu" and HostCudaReader.opened == []
+    assert ("license_plate_uk.mp4", "plate", None, [], "LS15EBC") in [(s, k, i, [], t) for s, k, i, _, t in expected]
+    assert any(k == "face" for s, k, *_ in expected if s == "carphone_qcif.mp4")
+    analysed_on_cpu = dict(analysed)
+    with pytest.warns(RuntimeWarning, match="intel_asl_yes.mkv: NVDEC cannot decode.*on the CPU from its start"):
+        on_gpu, got = summary([FaceTask(gpu_faces), PlateTask(gpu_plates)])
+    assert analysed == analysed_on_cpu  # every frame of every source, whichever reader decoded it
+    assert on_gpu == "cuda:0" and sorted(HostCudaReader.opened) == sorted([faces_clip, plates_clip, refused_late])
+    assert [e[:3] + e[4:] for e in got] == [e[:3] + e[4:] for e in expected]
+    for g, e in zip(got, expected, strict=True):
+        np.testing.assert_allclose(g[3], e[3], atol=0.2)
+    # Only the refused sources' frames were uploaded (RGB frames, by each of the two tasks), all of them.
+    refused_frames = analysed["carphone_qcif.mp4"] + analysed["intel_asl_yes.mkv"]
+    assert analysed["carphone_qcif.mp4"] >= 10 and analysed["intel_asl_yes.mkv"] >= 5
+    assert kernels.calls.count("upload 3-d") == 2 * refused_frames and "upload 2-d" not in kernels.calls
+    # A caller's own task, or a caller's own frame source, keeps the frames on the host.
+    assert frames_device([FaceTask(gpu_faces), SimpleNamespace(name="mine")]) == "cpu"
+    assert kuzet.Pipeline([FaceTask(gpu_faces)], open_source=lambda url: iter(())).frames_device == "cpu"
+
+
+def test_annotator_copies_gpu_frames_to_the_host(tmp_path: Path) -> None:
+    from kuzet.commands.annotator import BestFrameAnnotator
+    from kuzet.pipeline import FrameItem
+
+    class DeviceFrame(HostCuda):
+        def numpy(self) -> np.ndarray:
+            return self.host.copy()
+
+    frame = np.full((40, 60, 3), 90, np.uint8)
+    annotator = BestFrameAnnotator(tmp_path)
+    annotator(FrameItem("cam", 3, 0.1, DeviceFrame(frame)),
+              [{"kind": "face", "box": [10, 10, 30, 30], "score": 0.9, "identity": None}])
+    frame[:] = 0  # the decoder reuses the frame's memory: the annotator kept its own copy
+    [path] = annotator.write()
+    assert path.name == "cam.frame3.png" and path.stat().st_size > 0

@@ -254,3 +254,34 @@ def test_fp16_embedder_keeps_real_embeddings(model_dir: Path, face_stills: list[
     assert len(a) == 25 and float(np.min(np.sum(a * b, axis=1))) >= 0.999
     with pytest.raises(kuzet.ModelError, match="fp16"):  # a float32 watchlist refuses float16 embeddings
         Watchlist(model_id=fp32.model_id).search(b, model_id=fp16.model_id)
+
+
+def test_multi_source_pipeline_on_the_gpu_equals_the_cpu(data_dir: Path, model_dir: Path) -> None:
+    """kuzet.Pipeline with its tasks on CUDA: files decoded by NVDEC into GPU memory (frames_device), the same
+    detections and plate tracks as the CPU pipeline, every frame analysed."""
+    sources = [str(data_dir / "faces" / "video" / "short_hamilton_clip.mp4"),
+               str(data_dir / "plates" / "video" / "license_plate_uk.mp4")]
+
+    def run(device: str) -> tuple[str, dict[str, int], list[Any]]:
+        pipeline = kuzet.Pipeline(("faces", "plates"), device=device, model_dir=model_dir, plate_formats=("uk",),
+                                  every_n=5)
+        analysed, events = {}, []
+        for e in pipeline.run(sources):
+            if e.kind == "source_end":
+                analysed[e.source] = e.data["analysed"]
+            elif e.kind in ("face", "plate_read", "plate"):
+                events.append((e.source, e.kind, e.frame_index, e.data.get("text"), e.data["box"]))
+            else:
+                raise AssertionError(f"unexpected event {e.to_dict()}")
+        return pipeline.frames_device, analysed, sorted(events, key=lambda ev: repr(ev[:4]))
+
+    cpu_device, cpu_analysed, cpu_events = run("cpu")
+    gpu_device, gpu_analysed, gpu_events = run("cuda")
+    assert cpu_device == "cpu" and gpu_device == "cuda:0"
+    assert gpu_analysed == cpu_analysed and min(cpu_analysed.values()) >= 20
+    assert ("license_plate_uk.mp4", "plate", None, "LS15EBC") in [ev[:4] for ev in cpu_events]
+    assert [ev[:4] for ev in gpu_events] == [ev[:4] for ev in cpu_events]
+    for g, c in zip(gpu_events, cpu_events, strict=True):
+        assert np.abs(np.subtract(g[4], c[4])).max() <= 1.0, (g, c)
+    if not kuzet.cuda.is_available():
+        skip_now_without_gpu(f"NVDEC unavailable ({kuzet.cuda.nvdec_info()['reason']}); host frames agreed")

@@ -10,6 +10,7 @@ from typing import Any
 import numpy as np
 
 from kuzet.annotate import draw_detections, save_png
+from kuzet.models.device_buffers import is_cuda_array
 from kuzet.pipeline import FrameItem
 
 _DRAWN = ("face", "plate_read")
@@ -36,8 +37,10 @@ class BestFrameAnnotator:
         with self._lock:
             best = self._best.get(item.source)
             if best is None or score > best[0]:
-                # the frame's buffer may be reused by the decoder after this call: keep a copy
-                copy = FrameItem(item.source, item.index, item.pts, np.array(item.image, copy=True))
+                # the frame's buffer may be reused by the decoder after this call: keep a copy (on the host, for
+                # a frame in GPU memory)
+                image = item.image.numpy() if is_cuda_array(item.image) else np.array(item.image, copy=True)
+                copy = FrameItem(item.source, item.index, item.pts, image)
                 self._best[item.source] = (score, copy, drawn)
 
     def write(self) -> list[Path]:

@@ -16,7 +16,8 @@ class FrameItem:
     source: str
     index: int
     pts: float
-    image: np.ndarray  # HxWx3 uint8 RGB
+    # HxWx3 uint8 RGB: a numpy array, or a kuzet.DeviceArray in GPU memory (Pipeline.frames_device "cuda:N")
+    image: Any
 
 
 @dataclass(frozen=True)

@@ -12,51 +12,30 @@ from typing import Any
 from kuzet.errors import InvalidArgument
 from kuzet.models.parallel import cpu_workers
 from kuzet.pipeline.batcher import DynamicBatcher
-from kuzet.pipeline.builtin_tasks import EvidenceTask
+from kuzet.pipeline.builtin_tasks import EvidenceTask, FaceTask, PlateTask
 from kuzet.pipeline.events import Event, FrameItem
 from kuzet.pipeline.factory import TaskOptions, build_task
 from kuzet.pipeline.metrics import Metrics
+from kuzet.pipeline.readers import is_live, recording_opener, video_reader_opener
 from kuzet.pipeline.source_worker import OpenSource, Sampling, SourceWorker
 from kuzet.pipeline.tasks import Task
 
 _DONE = object()
 
 
-LIVE_SCHEMES = ("rtsp", "rtsps", "rtmp", "tcp", "udp", "srt")
-
-
-def _is_live(url: str) -> bool:
-    return url.split("://", 1)[0].lower() in LIVE_SCHEMES if "://" in url else False
-
-
-def _recording_opener(evidence: EvidenceTask, source: str, device: str, read_timeout: float, live_buffer: str,
-                      reconnect: int, corrupt_frames: str, threads: int, sampling: Sampling) -> OpenSource:
-    """Live sources under the evidence task: the reader records what it analyses (see EvidenceTask), and
-    samples natively like _video_reader_opener's."""
-
-    def open_reader(url: str) -> Any:
-        return evidence.open_live(source, url, device="cpu" if device == "cpu" else "auto", timeout=read_timeout,
-                                  threads=threads, errors=corrupt_frames, buffer=live_buffer, reconnect=reconnect,
-                                  every_n=sampling.every_n, sample_fps=sampling.fps)
-
-    return open_reader
-
-
-def _video_reader_opener(device: str, read_timeout: float, live_buffer: str, reconnect: int,
-                         corrupt_frames: str, threads: int, sampling: Sampling) -> OpenSource:
-    """kuzet's own readers; they sample natively: frames left out are never converted (SourceWorker)."""
-
-    def open_reader(url: str) -> Any:
-        from kuzet.video import VideoReader
-
-        live = _is_live(url)
-        # NVDEC only where it is usable: "auto" falls back to the CPU and says why
-        return VideoReader(url, device="cpu" if device == "cpu" else "auto", timeout=read_timeout, threads=threads,
-                           errors=corrupt_frames,  # type: ignore[arg-type]
-                           buffer=live_buffer if live else None,  # type: ignore[arg-type]
-                           reconnect=reconnect if live else 0, every_n=sampling.every_n, sample_fps=sampling.fps)
-
-    return open_reader
+def frames_device(tasks: Sequence[Task]) -> str:
+    """Where the pipeline's own readers put decoded frames: "cuda:N" when every task that looks at pixels is a
+    built-in face or plate task doing its pixel work on that GPU (the frames then never visit the host), else
+    "cpu" (a caller's own task may expect numpy frames)."""
+    devices = set()
+    for task in tasks:
+        if isinstance(task, EvidenceTask):
+            continue  # hashes the compressed stream, never the frames
+        pipeline = task.faces if isinstance(task, FaceTask) else task.plates if isinstance(task, PlateTask) else None
+        if pipeline is None or not pipeline.gpu_preprocessing:
+            return "cpu"
+        devices.add(pipeline.device)
+    return devices.pop() if len(devices) == 1 else "cpu"
 
 
 def source_name(url: str, taken: set[str]) -> str:
@@ -86,7 +65,9 @@ class Pipeline:
     `tasks` are built-in task names ("faces", "plates", "evidence", built from the keyword options) or Task
     objects. `every_n`/`fps` sample frames per source (sampled-out frames are counted, never silently lost).
     Use as `for event in pipeline.run(sources): ...`, or pass `on_event`; `on_frame(item, detections)` sees
-    every analysed frame with its detections (e.g. to draw them); `pipeline.metrics` has per-stage
+    every analysed frame with its detections (e.g. to draw them; `item.image` is a CUDA array when
+    `pipeline.frames_device` is "cuda:N": the face and plate tasks run on that GPU, and NVDEC decodes files
+    into GPU memory there); `pipeline.metrics` has per-stage
     timings, per-source counters and queue depths (also as Prometheus text: `pipeline.metrics.prometheus()`).
     """
 
@@ -128,6 +109,8 @@ class Pipeline:
             raise InvalidArgument("live_buffer must be 'drop_oldest' or 'block', corrupt_frames 'skip' or 'raise', "
                                   "reconnect >= 0")
         self.open_source = open_source
+        # "cuda:N": the pipeline's readers decode files with NVDEC and hand the tasks frames in GPU memory
+        self.frames_device = frames_device(self.tasks) if open_source is None else "cpu"
         self._reader_options = (device, read_timeout, live_buffer, reconnect, corrupt_frames)
         if queue_size is not None and queue_size < 1:
             raise InvalidArgument(f"queue_size must be >= 1, got {queue_size}")
@@ -177,7 +160,8 @@ class Pipeline:
         if self.open_source is None:
             # Many sources already keep the cores busy: each decoder gets its share of them rather than a
             # frame thread per core each (which would only add threads and reference-frame copies).
-            self.open_source = _video_reader_opener(*self._reader_options, threads=threads, sampling=self.sampling)
+            self.open_source = video_reader_opener(*self._reader_options, threads=threads, sampling=self.sampling,
+                                                    frames_device=self.frames_device)
         batcher: DynamicBatcher[FrameItem] = DynamicBatcher(max_batch=max_batch, max_wait=max_wait,
                                                             queue_size=queue_size)
         self.batcher = batcher
@@ -191,8 +175,8 @@ class Pipeline:
             batcher.add_source(name)
             self.metrics.source(name)
             opener = open_source
-            if record_live and self.evidence is not None and _is_live(os.fspath(url)):
-                opener = _recording_opener(self.evidence, name, *self._reader_options, threads=threads,
+            if record_live and self.evidence is not None and is_live(os.fspath(url)):
+                opener = recording_opener(self.evidence, name, *self._reader_options, threads=threads,
                                            sampling=self.sampling)
             self._workers.append(SourceWorker(name, os.fspath(url), opener, batcher, self.metrics,
                                               self.sampling, self._source_failed, reader_samples=native_sampling))
