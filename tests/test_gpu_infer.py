@@ -652,7 +652,8 @@ def test_pipeline_keeps_nvdec_frames_in_gpu_memory(data_dir: Path, model_dir: Pa
     analysed: dict[str, int] = {}
 
     def summary(tasks: list[Any]) -> tuple[str, list[Any]]:
-        pipeline = kuzet.Pipeline(tasks, every_n=10)
+        # device="cpu": host frames decoded on the CPU (on a GPU machine "auto" would use NVDEC, 1 level apart)
+        pipeline = kuzet.Pipeline(tasks, device="cpu", every_n=10)
         events = []
         for e in pipeline.run(sources):
             if e.kind == "source_end":
