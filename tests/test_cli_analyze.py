@@ -30,6 +30,8 @@ def test_analyze_plates_with_evidence(data_dir: Path, model_dir: Path, tmp_path:
     ends = {e["source"]: e for e in events if e["kind"] == "source_end"}
     assert ends["license_plate_uk.mp4"]["decoded"] == 140 and ends["license_plate_uk.mp4"]["analysed"] == 35
     assert ends["camera-offline.mp4"]["state"] == "failed"
+    assert ends["license_plate_uk.mp4"]["decoder"] == "cpu" and ends["license_plate_uk.mp4"]["gpu_frames"] is False
+    assert ends["camera-offline.mp4"]["decoder"] is None  # it never opened
     (frame,) = (tmp_path / "frames").glob("license_plate_uk.mp4.frame*.png")
     image = np.asarray(Image.open(frame))
     assert image.shape == (720, 1280, 3)

@@ -611,6 +611,7 @@ class HostCudaReader:
         self._reader = kuzet.VideoReader(source, device="cpu", layout="rgb", **options)
         self.stats = self._reader.stats
         self.source = source
+        self.device = device
         HostCudaReader.opened.append(source)
 
     def read(self) -> Any:
@@ -650,6 +651,7 @@ def test_pipeline_keeps_nvdec_frames_in_gpu_memory(data_dir: Path, model_dir: Pa
     sources = [faces_clip, plates_clip, refused, refused_late]
 
     analysed: dict[str, int] = {}
+    decoders: dict[str, tuple[str, bool]] = {}
 
     def summary(tasks: list[Any]) -> tuple[str, list[Any]]:
         # device="cpu": host frames decoded on the CPU (on a GPU machine "auto" would use NVDEC, 1 level apart)
@@ -658,6 +660,7 @@ def test_pipeline_keeps_nvdec_frames_in_gpu_memory(data_dir: Path, model_dir: Pa
         for e in pipeline.run(sources):
             if e.kind == "source_end":
                 analysed[e.source] = e.data["analysed"]
+                decoders[e.source] = (e.data["decoder"], e.data["gpu_frames"])
             else:
                 events.append((e.source, e.kind, e.frame_index, np.round(e.data.get("box", ()), 1).tolist(),
                                e.data.get("text")))
@@ -672,6 +675,8 @@ def test_pipeline_keeps_nvdec_frames_in_gpu_memory(data_dir: Path, model_dir: Pa
     with pytest.warns(RuntimeWarning, match="intel_asl_yes.mkv: NVDEC cannot decode.*on the CPU from its start"):
         on_gpu, got = summary([FaceTask(gpu_faces), PlateTask(gpu_plates)])
     assert analysed == analysed_on_cpu  # every frame of every source, whichever reader decoded it
+    assert decoders == {"short_hamilton_clip.mp4": ("cuda:0", True), "license_plate_uk.mp4": ("cuda:0", True),
+                        "carphone_qcif.mp4": ("cpu", False), "intel_asl_yes.mkv": ("cpu", False)}
     assert on_gpu == "cuda:0" and sorted(HostCudaReader.opened) == sorted([faces_clip, plates_clip, refused_late])
     assert [e[:3] + e[4:] for e in got] == [e[:3] + e[4:] for e in expected]
     for g, e in zip(got, expected, strict=True):

@@ -261,6 +261,7 @@ def test_multi_source_pipeline_on_the_gpu_equals_the_cpu(data_dir: Path, model_d
     detections and plate tracks as the CPU pipeline, every frame analysed."""
     sources = [str(data_dir / "faces" / "video" / "short_hamilton_clip.mp4"),
                str(data_dir / "plates" / "video" / "license_plate_uk.mp4")]
+    decoded_on: dict[tuple[str, str], tuple[str, bool]] = {}
 
     def run(device: str) -> tuple[str, dict[str, int], list[Any]]:
         pipeline = kuzet.Pipeline(("faces", "plates"), device=device, model_dir=model_dir, plate_formats=("uk",),
@@ -269,6 +270,7 @@ def test_multi_source_pipeline_on_the_gpu_equals_the_cpu(data_dir: Path, model_d
         for e in pipeline.run(sources):
             if e.kind == "source_end":
                 analysed[e.source] = e.data["analysed"]
+                decoded_on[device, e.source] = (e.data["decoder"], e.data["gpu_frames"])
             elif e.kind in ("face", "plate_read", "plate"):
                 events.append((e.source, e.kind, e.frame_index, e.data.get("text"), e.data["box"]))
             else:
@@ -283,5 +285,7 @@ def test_multi_source_pipeline_on_the_gpu_equals_the_cpu(data_dir: Path, model_d
     assert [ev[:4] for ev in gpu_events] == [ev[:4] for ev in cpu_events]
     for g, c in zip(gpu_events, cpu_events, strict=True):
         assert np.abs(np.subtract(g[4], c[4])).max() <= 1.0, (g, c)
+    assert {decoded_on["cpu", s] for s in cpu_analysed} == {("cpu", False)}
     if not kuzet.cuda.is_available():
         skip_now_without_gpu(f"NVDEC unavailable ({kuzet.cuda.nvdec_info()['reason']}); host frames agreed")
+    assert {decoded_on["cuda", s] for s in gpu_analysed} == {("cuda:0", True)}  # NVDEC, frames kept on the GPU

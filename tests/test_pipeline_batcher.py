@@ -83,6 +83,9 @@ def test_metrics_prometheus_text():
     assert 'kuzet_stage_items_total{stage="faces"} 3' in text
     assert 'kuzet_source_frames_decoded_total{source="cam \\"1\\""} 5' in text
     assert 'kuzet_source_up{source="cam \\"1\\""} 1' in text
+    assert 'kuzet_source_info{source="cam \\"1\\"",decoder="",gpu_frames="false"} 1' in text
+    m.update_source("cam \"1\"", decoder="cuda:0", gpu_frames=True)
+    assert 'kuzet_source_info{source="cam \\"1\\"",decoder="cuda:0",gpu_frames="true"} 1' in m.prometheus()
     assert 'kuzet_queue_depth{source="cam \\"1\\""} 2' in text
     snap = m.snapshot()
     assert snap["sources"]["cam \"1\""]["analysed"] == 4

@@ -28,6 +28,8 @@ class SourceStats:
     reconnects: int = 0
     error: str | None = None
     last_pts: float | None = None
+    decoder: str | None = None  # where the frames were decoded: "cpu" or "cuda:N" (NVDEC); None: a custom source
+    gpu_frames: bool = False  # frames handed to the tasks in GPU memory (never copied to the host)
     extra: dict[str, float] = field(default_factory=dict)
 
 
@@ -105,6 +107,11 @@ class Metrics:
                       f"# TYPE kuzet_source_frames_{counter}_total counter"]
             for name, s in sorted(sources.items()):
                 lines.append(f'kuzet_source_frames_{counter}_total{{source="{_esc(name)}"}} {s[counter]}')
+        lines += ["# HELP kuzet_source_info Where each source is decoded and whether its frames stay on the GPU.",
+                  "# TYPE kuzet_source_info gauge"]
+        for name, s in sorted(sources.items()):
+            lines.append(f'kuzet_source_info{{source="{_esc(name)}",decoder="{_esc(s["decoder"] or "")}",'
+                         f'gpu_frames="{str(s["gpu_frames"]).lower()}"}} 1')
         lines += ["# HELP kuzet_source_up 1 while a source is running.", "# TYPE kuzet_source_up gauge"]
         for name, s in sorted(sources.items()):
             lines.append(f'kuzet_source_up{{source="{_esc(name)}"}} {int(s["state"] == "running")}')

@@ -281,4 +281,5 @@ class Pipeline:
             stats = self.metrics.source(name)
             self._emit(Event(name, "source_end", None, stats.last_pts,
                              {"state": stats.state, "decoded": stats.decoded, "analysed": stats.analysed,
-                              "sampled_out": stats.sampled_out, "dropped": stats.dropped, "error": stats.error}))
+                              "sampled_out": stats.sampled_out, "dropped": stats.dropped, "error": stats.error,
+                              "decoder": stats.decoder, "gpu_frames": stats.gpu_frames}))

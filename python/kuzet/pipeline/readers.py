@@ -82,12 +82,15 @@ def _open_on_nvdec(url: str, device: str, read_timeout: float, corrupt_frames: s
 
 
 class _FirstFrameRead:
-    """A reader whose first frame was read ahead (to learn whether NVDEC decodes the stream): yields it, then
-    the rest. The pipeline's SourceWorker uses iteration, stats and close."""
+    """A CudaVideoReader whose first frame was read ahead (to learn whether NVDEC decodes the stream): yields
+    it, then the rest. The pipeline's SourceWorker uses iteration, stats, device, gpu_frames and close."""
+
+    gpu_frames = True  # the frames are in GPU memory
 
     def __init__(self, reader: Any, first: Any) -> None:
         self._reader = reader
         self._first = first
+        self.device: str = reader.device
 
     @property
     def stats(self) -> Any:

@@ -85,6 +85,8 @@ class SourceWorker(threading.Thread):
         self.metrics.update_source(name, state="running")
         try:
             self.reader = self.open_source(self.url)
+            self.metrics.update_source(name, decoder=getattr(self.reader, "device", None),
+                                       gpu_frames=bool(getattr(self.reader, "gpu_frames", False)))
             try:
                 state = self._feed(self.reader)
             finally:
