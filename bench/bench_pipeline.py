@@ -27,6 +27,11 @@ SAMPLE_FPS = 3.0  # frames analysed per second of video per source, as a camera 
 DEVICE = os.environ.get("KUZET_BENCH_DEVICE", "cpu")
 
 
+# Where the last run's sources were decoded and whether their frames stayed in GPU memory (printed with the
+# figures: on a GPU machine NVDEC should decode every source into GPU memory).
+LAST_DECODERS: set[str] = set()
+
+
 def _run(sources: list[str], **options: object) -> tuple[float, int]:
     pipeline = Pipeline(("faces", "plates"), device=DEVICE, model_dir=MODELS, fps=SAMPLE_FPS, **options)  # type: ignore[arg-type]
     start = time.perf_counter()
@@ -36,6 +41,9 @@ def _run(sources: list[str], **options: object) -> tuple[float, int]:
     assert not failures, f"{len(failures)} source(s) failed, e.g. {failures[0]}"
     analysed = [s.analysed for s in pipeline.metrics.sources.values()]
     assert len(analysed) == len(sources) and all(analysed), analysed
+    LAST_DECODERS.clear()
+    LAST_DECODERS.update(f"{s.decoder}{' (frames in GPU memory)' if s.gpu_frames else ''}"
+                         for s in pipeline.metrics.sources.values())
     return elapsed, sum(analysed)
 
 
@@ -51,10 +59,11 @@ def test_sources_together_vs_independent_runs(benchmark, n):
         "sources": n, "frames_analysed": analysed, "together_fps": analysed / together,
         "independent_fps": analysed / independent, "ratio": independent / together,
         "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+        "decoded_on": sorted(LAST_DECODERS),
     })
     print(f"\n{n:2d} sources: together {analysed / together:6.1f} fps, independent runs "
           f"{analysed / independent:6.1f} fps, ratio {independent / together:.2f}x, "
-          f"peak RSS {benchmark.extra_info['peak_rss_mb']:.0f} MB")
+          f"peak RSS {benchmark.extra_info['peak_rss_mb']:.0f} MB, decoded on {', '.join(sorted(LAST_DECODERS))}")
 
 
 def make_1080p_clip(folder: Path) -> Path:
@@ -84,7 +93,9 @@ def test_cameras_sustained_at_1080p(benchmark, tmp_path):
     video_seconds = 4 * 140 / 30
     cameras = video_seconds / elapsed
     benchmark.extra_info.update({"analysed_fps": analysed / elapsed, "cameras_sustained": cameras,
-                                 "cameras_sustained_converting_every_frame": video_seconds / elapsed_converting})
+                                 "cameras_sustained_converting_every_frame": video_seconds / elapsed_converting,
+                                 "decoded_on": sorted(LAST_DECODERS)})
     print(f"\n1080p 30 fps cameras, faces+plates on {SAMPLE_FPS:.0f} frames/s each: {cameras:.2f} cameras "
           f"sustained ({analysed / elapsed:.1f} analysed frames/s, all frames decoded); readers converting every "
-          f"frame to RGB (sampling in Python): {video_seconds / elapsed_converting:.2f} cameras")
+          f"frame to RGB (sampling in Python): {video_seconds / elapsed_converting:.2f} cameras; decoded on "
+          f"{', '.join(sorted(LAST_DECODERS))}")
