@@ -15,6 +15,7 @@ import onnxruntime as ort
 from kuzet._native import core
 from kuzet.errors import InvalidArgument, ModelError
 from kuzet.models.contracts import check_contract, graph_inputs, make_batch_dynamic
+from kuzet.models.fusion import fuse_elementwise
 from kuzet.models.parallel import cpu_workers
 from kuzet.models.registry import ModelSpec, get_spec
 from kuzet.models.resolve import resolve_model
@@ -66,6 +67,8 @@ class OrtModel:
             raise ModelError(f"{what} is not a readable ONNX file: {exc}") from exc
         check_contract(graph, spec.family, what)
         self.batch_made_dynamic = make_batch_dynamic(graph)
+        # Equivalent graph with fewer elementwise passes (models/fusion.py); KUZET_FUSE_GRAPHS=0 runs the file as is.
+        self.fused = fuse_elementwise(graph) if os.environ.get("KUZET_FUSE_GRAPHS", "1") != "0" else {}
         choice = choose_providers(device)
         self.device = choice.device
         self.fallback_reason = choice.fallback_reason
