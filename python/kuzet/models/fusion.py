@@ -75,6 +75,17 @@ class _Graph:
                 return value, other
         return None
 
+    def scalar_affine(self, mul: onnx.NodeProto | None) -> tuple[np.float32, str, onnx.NodeProto, np.float32] | None:
+        """(s, x, add, a) when `mul` is Mul(x, scalar s) read only by add = Add(scalar a): x*s + a."""
+        scale = None if mul is None or mul.op_type != "Mul" else self.scalar_operand(mul)
+        if mul is None or scale is None:
+            return None
+        add = self.only_consumer(mul.output[0], "Add")
+        shift = None if add is None else self.scalar_operand(add)
+        if add is None or shift is None:
+            return None
+        return np.float32(scale[0]), scale[1], add, np.float32(shift[0])
+
     def untouched(self, *nodes: onnx.NodeProto) -> bool:
         return not any(n.output[0] in self.removed or n.output[0] in self.replaced for n in nodes)
 
@@ -162,15 +173,11 @@ def fold_affine_after_conv(g: _Graph) -> int:
     count = 0
     for conv in [n for n in g.graph.node if n.op_type == "Conv"]:
         mul = g.only_consumer(conv.output[0], "Mul")
-        scale = None if mul is None else g.scalar_operand(mul)
-        if mul is None or scale is None:
-            continue
-        add = g.only_consumer(mul.output[0], "Add")
-        shift = None if add is None else g.scalar_operand(add)
+        affine = g.scalar_affine(mul)
         weights = g.conv_weights(conv)
-        if add is None or shift is None or weights is None or not g.untouched(conv, mul, add):
+        if mul is None or affine is None or weights is None or not g.untouched(conv, mul, affine[2]):
             continue
-        s, a = np.float32(scale[0]), np.float32(shift[0])
+        s, _, add, a = affine
         w, b = weights
         inputs = [conv.input[0], g.add_initializer(w * s, "w"), g.add_initializer(b * s + a, "b")]
         g.replaced[conv.output[0]] = _conv_like(conv, inputs, add.output[0])
@@ -183,11 +190,10 @@ def fold_affine_into_pointwise_conv(g: _Graph) -> int:
     """h -> Mul(s) -> Add(a) -> unpadded 1x1 Conv (group 1) -> Conv of h with W*s and b + a * sum(W)."""
     count = 0
     for mul in [n for n in g.graph.node if n.op_type == "Mul"]:
-        scale = g.scalar_operand(mul)
-        add = None if scale is None else g.only_consumer(mul.output[0], "Add")
-        shift = None if add is None else g.scalar_operand(add)
-        if scale is None or add is None or shift is None:
+        affine = g.scalar_affine(mul)
+        if affine is None:
             continue
+        s, h, add, a = affine
         conv = g.only_consumer(add.output[0], "Conv")
         if conv is None or conv.input[0] != add.output[0]:
             continue
@@ -197,9 +203,8 @@ def fold_affine_into_pointwise_conv(g: _Graph) -> int:
         if weights is None or weights[0].shape[2:] != (1, 1) or any(pads) or _attribute(conv, "group", 1) != 1 or \
                 auto_pad not in (b"NOTSET", b"VALID", "NOTSET", "VALID") or not g.untouched(mul, add, conv):
             continue
-        s, a = np.float32(scale[0]), np.float32(shift[0])
         w, b = weights
-        inputs = [scale[1], g.add_initializer(w * s, "w"), g.add_initializer(b + a * w.sum(axis=(1, 2, 3)), "b")]
+        inputs = [h, g.add_initializer(w * s, "w"), g.add_initializer(b + a * w.sum(axis=(1, 2, 3)), "b")]
         g.replaced[conv.output[0]] = _conv_like(conv, inputs, conv.output[0])
         g.removed |= {mul.output[0], add.output[0]}
         count += 1
