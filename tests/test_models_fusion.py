@@ -47,26 +47,33 @@ def test_registered_models_give_their_outputs_after_the_rewrites(model_dir: Any,
     for a, b in zip(run(model, x), run(fused, x), strict=True):
         assert a.shape == b.shape
         np.testing.assert_allclose(b, a, rtol=1e-4, atol=1e-5 * max(1.0, float(np.abs(a).max())))
-    if name == "ppocrv4_rec":  # PP-OCRv4's PPLCNetV3 is what the rewrites are for
-        assert counts == {"hard_swish": 28, "affine_after_conv": 28, "affine_into_pointwise_conv": 12}
+    applied = {k: v for k, v in counts.items() if v}
+    if name == "ppocrv4_rec":  # PP-OCRv4's PPLCNetV3
+        assert applied == {"hard_swish": 28, "affine_after_conv": 28, "affine_into_pointwise_conv": 12}
         assert len(fused.graph.node) < len(model.graph.node) - 100
         assert fused.ByteSize() <= model.ByteSize()  # the replaced weights are gone, not kept beside the new
+    elif name == "mobileface_v2":  # an MXNet export: its weights are graph inputs, its ReLU6s Max/Min pairs
+        assert applied == {"weights_as_constants": 193, "relu6": 25}
+        assert [i.name for i in fused.graph.input] == ["data"]
+    else:
+        assert applied == {}, name  # nothing to rewrite in the others
 
 
 def test_models_load_rewritten_unless_switched_off(model_dir: Any, monkeypatch: pytest.MonkeyPatch) -> None:
     assert sum(load_model("ppocrv4_rec", model_dir=model_dir, device="cpu", threads=1).fused.values()) == 68
+    assert load_model("mobileface_v2", model_dir=model_dir, device="cpu", threads=1).fused["relu6"] == 25
     monkeypatch.setenv("KUZET_FUSE_GRAPHS", "0")
     assert load_model("ppocrv4_rec", model_dir=model_dir, device="cpu", threads=2).fused == {}
 
 
 # -- small graphs, one per rewrite ------------------------------------------------------------------------------
 def graph(nodes: list[onnx.NodeProto], constants: dict[str, np.ndarray], outputs: list[str],
-          shape: tuple[int, ...] = (1, 4, 5, 5)) -> onnx.ModelProto:
+          shape: tuple[int, ...] = (1, 4, 5, 5), opset: int = 13) -> onnx.ModelProto:
     inits = [numpy_helper.from_array(np.asarray(v, np.float32), k) for k, v in constants.items()]
     out = [helper.make_tensor_value_info(o, TensorProto.FLOAT, ["n", "c", "h", "w"]) for o in outputs]
     g = helper.make_graph(nodes, "g", [helper.make_tensor_value_info("x", TensorProto.FLOAT, list(shape))], out,
                           inits)
-    return helper.make_model(g, opset_imports=[helper.make_opsetid("", 13)])
+    return helper.make_model(g, opset_imports=[helper.make_opsetid("", opset)])
 
 
 def check(model: onnx.ModelProto, expected_ops: list[str], shape: tuple[int, ...] = (1, 4, 5, 5)) -> dict[str, int]:
@@ -76,6 +83,29 @@ def check(model: onnx.ModelProto, expected_ops: list[str], shape: tuple[int, ...
     for a, b in zip(run(model, x), run(fused, x), strict=True):
         np.testing.assert_allclose(b, a, rtol=1e-5, atol=1e-5)
     return counts
+
+
+def relu6(lo: float = 0.0, hi: float = 6.0, opset: int = 13) -> onnx.ModelProto:
+    nodes = [helper.make_node("Max", ["x", "lo"], ["m"]), helper.make_node("Min", ["hi", "m"], ["y"])]
+    return graph(nodes, {"lo": np.array([lo]), "hi": np.array(hi)}, ["y"], opset=opset)
+
+
+def test_relu6_becomes_one_clip() -> None:
+    assert check(relu6(), ["Clip"])["relu6"] == 1
+    assert check(relu6(-1.0, 2.5, opset=10), ["Clip"])["relu6"] == 1  # bounds as attributes before opset 11
+    check(relu6(6.0, 0.0), ["Max", "Min"])  # lo > hi is not a clip
+    model = relu6()
+    model.graph.output.append(helper.make_tensor_value_info("m", TensorProto.FLOAT, ["n", "c", "h", "w"]))
+    check(model, ["Max", "Min"])  # the Max's output is read elsewhere
+
+
+def test_weights_listed_as_inputs_become_constants() -> None:
+    model = conv_affine()
+    model.graph.input.extend([helper.make_tensor_value_info(name, TensorProto.FLOAT, None) for name in ("w", "b")])
+    fused, counts = fused_copy(model)
+    assert counts["weights_as_constants"] == 2 and [i.name for i in fused.graph.input] == ["x"]
+    x = RNG.uniform(-5, 5, (1, 4, 5, 5)).astype(np.float32)
+    np.testing.assert_allclose(run(fused, x)[0], run(model, x)[0], rtol=1e-5, atol=1e-5)
 
 
 def hard_swish_nodes(x: str = "x", out: str = "y") -> list[onnx.NodeProto]:
@@ -138,4 +168,5 @@ def test_rewrites_chain_and_keep_the_graph_sorted() -> None:
                  "a1": np.array([0.2]), "s2": np.array([0.9]), "a2": np.array([-0.3]),
                  "w2": RNG.normal(size=(3, 4, 1, 1)), "b2": RNG.normal(size=3), **HS_CONSTANTS}
     counts = check(graph(nodes, constants, ["y"]), ["Conv", "HardSigmoid", "Mul", "Conv"])
-    assert counts == {"hard_swish": 1, "affine_after_conv": 1, "affine_into_pointwise_conv": 1}
+    assert {k: v for k, v in counts.items() if v} == {"hard_swish": 1, "affine_after_conv": 1,
+                                                     "affine_into_pointwise_conv": 1}

@@ -1,15 +1,20 @@
 """Load-time rewrites of a network's graph into an equivalent one that runs faster on ONNX Runtime's CPU EP.
 
-Exports from Paddle (PP-OCR's PPLCNetV3) spell out operations that onnxruntime then runs as separate passes
-over the activations, which on a CPU cost as much as a small convolution each:
+Some exports keep onnxruntime from optimising: weights listed as graph inputs (MXNet exports, e.g.
+MobileFace) are treated as values a caller may feed, so batch normalisation is not folded into the
+convolutions and nothing is constant-folded; they are made constants. And exports spell out operations that
+onnxruntime then runs as separate passes over the activations, which on a CPU cost as much as a small
+convolution each:
 
+* ReLU6 as ``Min(Max(x, 0), 6)`` (two passes) -> ``Clip(x, 0, 6)``, which onnxruntime then fuses into the
+  convolution before it (MobileFace);
 * hard-swish as ``x * Clip(x + 3, 0, 6) / 6`` (four passes) -> ``x * HardSigmoid(x)`` (two);
 * a scalar affine after a convolution, ``Conv -> Mul(s) -> Add(a)`` (PPLCNetV3's "learnable affine
   blocks"), folded into the convolution's weights and bias (``W*s``, ``b*s + a``): no pass left;
 * the same affine before an unpadded 1x1 convolution (after an activation), folded into that convolution
   (``W*s``, ``b + a * sum(W)``), exact because a 1x1 convolution without padding sees no border.
 
-Each rewrite is an algebraic identity; only float rounding changes (outputs move by about 1e-6). The weights
+Each rewrite is an algebraic identity; only float rounding changes (outputs move by about 1e-6 relative). The weights
 and the file are those of the registered model (its sha256 is checked before): the rewritten graph lives in
 memory only. Patterns that do not match exactly (a shared intermediate, a non-scalar constant, a graph output
 in the middle) are left as they are. tests/test_models.py checks every registered model against its original.
@@ -40,7 +45,9 @@ class _Graph:
         for node in self.graph.node:
             for name in node.input:
                 self.consumers[name].append(node)
+        self.producer = {o: n for n in self.graph.node for o in n.output}
         self.outputs = {o.name for o in self.graph.output}
+        self.opset = next((o.version for o in model.opset_import if o.domain in ("", "ai.onnx")), 0)
         # Nodes are named by their first output (unique: ONNX graphs are in SSA form).
         self.replaced: dict[str, onnx.NodeProto] = {}  # node -> the node that takes its place
         self.removed: set[str] = set()
@@ -140,6 +147,37 @@ def _attribute(node: onnx.NodeProto, name: str, default: object) -> object:
     return default
 
 
+def weights_as_constants(g: _Graph) -> int:
+    """Initializers also listed as graph inputs (overridable, so never folded) -> inputs no more."""
+    weights = {i.name for i in g.graph.initializer}
+    listed = [i for i in g.graph.input if i.name in weights]
+    _delete(g.graph.input, lambda i: i.name in weights)
+    return len(listed)
+
+
+def fuse_relu6(g: _Graph) -> int:
+    """Min(Max(x, lo), hi) with scalars lo <= hi -> Clip(x, lo, hi) (the same values, one pass)."""
+    count = 0
+    attributes = g.opset < 11  # Clip takes its bounds as attributes before opset 11
+    for high in [n for n in g.graph.node if n.op_type == "Min"]:
+        upper = g.scalar_operand(high)
+        low = None if upper is None else g.producer.get(upper[1])
+        lower = None if low is None or low.op_type != "Max" else g.scalar_operand(low)
+        if upper is None or low is None or lower is None or lower[0] > upper[0] or \
+                g.only_consumer(low.output[0], "Min") is None or not g.untouched(low, high):  # (that Min is high)
+            continue
+        x = lower[1]
+        if attributes:
+            clip = helper.make_node("Clip", [x], [high.output[0]], min=lower[0], max=upper[0])
+        else:
+            bounds = [g.add_initializer(np.array(v, np.float32), "clip") for v in (lower[0], upper[0])]
+            clip = helper.make_node("Clip", [x, *bounds], [high.output[0]])
+        g.replaced[high.output[0]] = clip
+        g.removed.add(low.output[0])
+        count += 1
+    return count
+
+
 def fuse_hard_swish(g: _Graph) -> int:
     """x * Clip(x + 3, 0, 6) / 6 -> Mul(x, HardSigmoid(x, 1/6, 1/2))."""
     count = 0
@@ -212,6 +250,8 @@ def fold_affine_into_pointwise_conv(g: _Graph) -> int:
 
 
 REWRITES: dict[str, Callable[[_Graph], int]] = {
+    "weights_as_constants": weights_as_constants,
+    "relu6": fuse_relu6,
     "hard_swish": fuse_hard_swish,
     "affine_after_conv": fold_affine_after_conv,
     "affine_into_pointwise_conv": fold_affine_into_pointwise_conv,
