@@ -53,6 +53,10 @@ class _Graph:
         self.removed: set[str] = set()
         self.serial = len(self.graph.initializer)  # new names stay unique across rewrites
 
+    def nodes(self, op_type: str) -> list[onnx.NodeProto]:
+        """The graph's nodes of one type, as they are before this rewrite's edits."""
+        return [n for n in self.graph.node if n.op_type == op_type]
+
     def only_consumer(self, name: str, op_type: str) -> onnx.NodeProto | None:
         """The single node reading `name` if it is an `op_type` (and `name` is not a graph output)."""
         readers = self.consumers.get(name, [])
@@ -159,7 +163,7 @@ def fuse_relu6(g: _Graph) -> int:
     """Min(Max(x, lo), hi) with scalars lo <= hi -> Clip(x, lo, hi) (the same values, one pass)."""
     count = 0
     attributes = g.opset < 11  # Clip takes its bounds as attributes before opset 11
-    for high in [n for n in g.graph.node if n.op_type == "Min"]:
+    for high in g.nodes("Min"):
         upper = g.scalar_operand(high)
         low = None if upper is None else g.producer.get(upper[1])
         lower = None if low is None or low.op_type != "Max" else g.scalar_operand(low)
@@ -181,7 +185,7 @@ def fuse_relu6(g: _Graph) -> int:
 def fuse_hard_swish(g: _Graph) -> int:
     """x * Clip(x + 3, 0, 6) / 6 -> Mul(x, HardSigmoid(x, 1/6, 1/2))."""
     count = 0
-    for add in [n for n in g.graph.node if n.op_type == "Add"]:
+    for add in g.nodes("Add"):
         operand = g.scalar_operand(add)
         if operand is None or operand[0] != 3.0:
             continue
@@ -209,7 +213,7 @@ def fuse_hard_swish(g: _Graph) -> int:
 def fold_affine_after_conv(g: _Graph) -> int:
     """Conv -> Mul(s) -> Add(a) -> Conv with weights W*s and bias b*s + a."""
     count = 0
-    for conv in [n for n in g.graph.node if n.op_type == "Conv"]:
+    for conv in g.nodes("Conv"):
         mul = g.only_consumer(conv.output[0], "Mul")
         affine = g.scalar_affine(mul)
         weights = g.conv_weights(conv)
@@ -227,7 +231,7 @@ def fold_affine_after_conv(g: _Graph) -> int:
 def fold_affine_into_pointwise_conv(g: _Graph) -> int:
     """h -> Mul(s) -> Add(a) -> unpadded 1x1 Conv (group 1) -> Conv of h with W*s and b + a * sum(W)."""
     count = 0
-    for mul in [n for n in g.graph.node if n.op_type == "Mul"]:
+    for mul in g.nodes("Mul"):
         affine = g.scalar_affine(mul)
         if affine is None:
             continue
