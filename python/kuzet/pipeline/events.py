@@ -16,7 +16,8 @@ class FrameItem:
     source: str
     index: int
     pts: float
-    # HxWx3 uint8 RGB: a numpy array, or a kuzet.DeviceArray in GPU memory (Pipeline.frames_device "cuda:N")
+    # HxWx3 uint8 RGB: a numpy array, or (Pipeline.frames_device "cuda:N") a CUDA array with .numpy(): a
+    # kuzet.DeviceArray from NVDEC, or a host frame uploaded once for the GPU tasks
     image: Any
 
 

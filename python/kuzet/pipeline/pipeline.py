@@ -229,6 +229,8 @@ class Pipeline:
                 if batch is None:
                     break
                 items = [item for _, item in batch]
+                if self.frames_device != "cpu":
+                    items = self._on_device(items)
                 with self.metrics.stage("batch", items=len(items)):
                     per_task = []
                     for task in self.tasks:
@@ -256,6 +258,18 @@ class Pipeline:
                 except queue.Full:
                     if self._stopping.is_set():
                         break
+
+    def _on_device(self, items: list[FrameItem]) -> list[FrameItem]:
+        """Host frames (live sources, streams NVDEC refused) uploaded once for all the GPU tasks, which would
+        otherwise each upload them."""
+        from kuzet.models.device_buffers import cuda_device_id, is_cuda_array, upload
+
+        if all(is_cuda_array(item.image) for item in items):
+            return items
+        with self.metrics.stage("upload", items=len(items)):
+            device_id = cuda_device_id(self.frames_device)
+            return [item if is_cuda_array(item.image) else
+                    FrameItem(item.source, item.index, item.pts, upload(item.image, device_id)) for item in items]
 
     def _event(self, source: str, det: dict[str, Any], index: int | None, pts: float | None) -> Event:
         data = {k: v for k, v in det.items() if k not in ("kind", "frame_index", "pts")}

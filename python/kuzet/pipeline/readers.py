@@ -38,7 +38,8 @@ def video_reader_opener(device: str, read_timeout: float, live_buffer: str, reco
     With `frames_device` "cuda:N" (every task does its pixel work on that GPU) files are decoded by NVDEC into
     RGB frames that stay in GPU memory. A stream NVDEC cannot decode (found when the reader opens, or at its
     first frame: profile or size limits) is decoded on the CPU instead, from its start, so no frame is lost;
-    so are live sources, whose reader has the live buffer and reconnection. The GPU tasks upload host frames."""
+    so are live sources, whose reader has the live buffer and reconnection. The pipeline uploads host frames
+    once for all the GPU tasks."""
 
     def open_reader(url: str) -> Any:
         from kuzet.video import VideoReader
