@@ -14,7 +14,7 @@ from kuzet._native import core
 from kuzet.array_types import Frames
 from kuzet.errors import InvalidArgument, ModelError
 from kuzet.faces import gpu
-from kuzet.faces.images import as_nv12_list, frame_size, pixel_source
+from kuzet.faces.images import frame_size, pixel_source
 from kuzet.models import OrtModel, load_model
 from kuzet.models.fp16 import half_precision
 from kuzet.models.parallel import cpu_workers, map_chunks
@@ -135,12 +135,8 @@ class FaceDetector:
         pixel_format for full range). On the GPU path they may be NV12 CUDA arrays too ((H*3/2, W) each, or
         one (N, H*3/2, W)), e.g. NVDEC frames of layout "nv12" reshaped; host NV12 frames are uploaded."""
         source = pixel_source(pixel_format, color_space, full_range)
-        if self.gpu is not None:
-            frames = gpu.device_frames(images, self.gpu.device_id, source)
-        elif source:
-            frames = as_nv12_list(images)
-        else:
-            frames = gpu.host_frames(images, "FaceDetector.detect")  # CUDA arrays refused with the reason
+        device_id = None if self.gpu is None else self.gpu.device_id
+        frames = gpu.checked_frames(images, device_id, source, "FaceDetector.detect")
         return self.detect_arrays(frames, source).to_faces(len(frames))
 
     def detect_arrays(self, frames: list[np.ndarray], source: dict[str, Any] | None = None) -> Detections:

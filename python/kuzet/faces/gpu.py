@@ -27,7 +27,7 @@ import numpy as np
 from kuzet._native import core
 from kuzet.errors import InvalidArgument
 from kuzet.faces.align import alignment_matrices
-from kuzet.faces.images import _as_rgb, as_image_list, frame_size
+from kuzet.faces.images import _as_rgb, as_image_list, as_nv12_list, frame_size
 from kuzet.models.device_buffers import (
     CudaView,
     buffer_cache,
@@ -65,6 +65,14 @@ def frames_on_device(images: Any, device_id: int) -> list[Any]:
 def device_frames(images: Any, device_id: int, source: dict[str, Any]) -> list[Any]:
     """frames_on_device, or the NV12 frames in GPU memory when `source` (faces.images.pixel_source) says NV12."""
     return nv12_frames_on_device(images, device_id) if source else frames_on_device(images, device_id)
+
+
+def checked_frames(images: Any, device_id: int | None, source: dict[str, Any], where: str) -> list[Any]:
+    """The frames a face API was given, checked, where its pixel work runs: in GPU memory on `device_id`
+    (device_frames), else host NV12 (`source`) or host RGB frames (host_frames: GPU frames refused)."""
+    if device_id is not None:
+        return device_frames(images, device_id, source)
+    return as_nv12_list(images) if source else host_frames(images, where)
 
 
 def host_frames(images: Any, where: str) -> list[np.ndarray]:
@@ -189,4 +197,4 @@ def gpu_embedder(embedder: FaceEmbedder) -> GpuEmbedder | None:
 
 
 __all__ = ["gpu_detector", "gpu_embedder", "GpuDetector", "GpuEmbedder", "frames_on_device", "device_frames",
-           "host_frames", "GPU_DETECT_BATCH", "GPU_EMBED_BATCH"]
+           "checked_frames", "host_frames", "GPU_DETECT_BATCH", "GPU_EMBED_BATCH"]

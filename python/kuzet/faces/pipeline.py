@@ -15,7 +15,7 @@ from kuzet.faces.align import align_faces
 from kuzet.faces.detector import Detections, FaceDetector
 from kuzet.faces.embedder import CROP, FaceEmbedder
 from kuzet.faces.gpu_watchlist import GPU_WATCHLIST_MIN, cupy_available, parse_cuda_device
-from kuzet.faces.images import Images, as_image_list, as_nv12_list, pixel_source
+from kuzet.faces.images import Images, as_image_list, pixel_source
 from kuzet.faces.watchlist import Watchlist
 from kuzet.models.parallel import in_pool_thread, shared_pool
 from kuzet.results import Face
@@ -82,12 +82,8 @@ class FacePipeline:
         alignment read them directly (no RGB frame is made). On the GPU path they may be NV12 CUDA arrays
         (NVDEC's own output; host ones are uploaded, half the bytes of RGB)."""
         source = pixel_source(pixel_format, color_space, full_range)
-        if self._gpu_id is not None:  # frames uploaded once, used by the detector and the embedder
-            frames = gpu.device_frames(images, self._gpu_id, source)
-        elif source:
-            frames = as_nv12_list(images)
-        else:
-            frames = gpu.host_frames(images, "FacePipeline.process")
+        # on the GPU path, frames uploaded once, used by the detector and the embedder
+        frames = gpu.checked_frames(images, self._gpu_id, source, "FacePipeline.process")
         if self._gpu_id is None and self.detector.workers > 1 and self.embedder.workers > 1 and not in_pool_thread():
             dets, embeddings = self._detect_embed_overlapped(frames, source)
         else:  # one device stream (CUDA) or a single worker: whole batches, stage by stage

@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 import os
-from typing import Any
 
 import numpy as np
 
 from kuzet._native import core
 from kuzet.array_types import Frames
 from kuzet.errors import InvalidArgument, ModelError
-from kuzet.faces.images import as_nv12_list, pixel_source
+from kuzet.faces.images import pixel_source
 from kuzet.models import ModelSpec
 from kuzet.plates import gpu
 from kuzet.plates._images import frame_sizes
@@ -61,11 +60,7 @@ class PlateDetector:
         or one (N, H*3/2, W)), e.g. NVDEC frames of layout "nv12" reshaped; host NV12 frames are uploaded."""
         what = "PlateDetector.detect"
         source = pixel_source(pixel_format, color_space, full_range)
-        batch: list[Any] | np.ndarray
-        if self.gpu is not None:
-            batch = gpu.plate_frames(images, self.gpu.device_id, what, source)
-        else:
-            batch = as_nv12_list(images) if source else gpu.host_batch(images, what)
+        batch = gpu.checked_batch(images, None if self.gpu is None else self.gpu.device_id, what, source)
         if len(batch) == 0:
             return []
         h, w = self.input_size

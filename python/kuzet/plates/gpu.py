@@ -20,6 +20,7 @@ import numpy as np
 
 from kuzet._native import core
 from kuzet.errors import InvalidArgument
+from kuzet.faces.images import as_nv12_list
 from kuzet.models.device_buffers import (
     buffer_cache,
     is_cuda_array,
@@ -52,6 +53,14 @@ def plate_frames(images: Any, device_id: int, what: str, source: dict[str, Any] 
         return [img if is_cuda_array(img) else upload(as_image_batch([img], f"{what}: image {i}")[0], device_id)
                 for i, img in enumerate(images)]
     return [upload(f, device_id) for f in as_image_batch(images, what)]
+
+
+def checked_batch(images: Any, device_id: int | None, what: str, source: dict[str, Any]) -> list[Any] | np.ndarray:
+    """The frames a plate API was given, checked, where the detector's pixel work runs: in GPU memory on
+    `device_id` (plate_frames), else host NV12 (`source`) or host RGB frames (host_batch: GPU frames refused)."""
+    if device_id is not None:
+        return plate_frames(images, device_id, what, source)
+    return as_nv12_list(images) if source else host_batch(images, what)
 
 
 def host_batch(images: Any, what: str) -> list[np.ndarray] | np.ndarray:
@@ -101,4 +110,5 @@ def rectify(frames: list[Any], index: np.ndarray, matrices: np.ndarray, height: 
                                            **(source or {})))
 
 
-__all__ = ["GpuPlateDetector", "gpu_detector", "plate_frames", "host_batch", "rectify", "GPU_DETECT_BATCH"]
+__all__ = ["GpuPlateDetector", "gpu_detector", "plate_frames", "checked_batch", "host_batch", "rectify",
+           "GPU_DETECT_BATCH"]

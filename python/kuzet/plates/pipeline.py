@@ -12,7 +12,7 @@ import numpy as np
 from kuzet._native import core
 from kuzet.array_types import Frames
 from kuzet.errors import InvalidArgument
-from kuzet.faces.images import as_nv12_list, pixel_source
+from kuzet.faces.images import pixel_source
 from kuzet.models.parallel import in_pool_thread, shared_pool
 from kuzet.plates import gpu, rectify
 from kuzet.plates._runner import native_threads
@@ -112,9 +112,7 @@ class PlatePipeline:
 
     def _frames(self, images: Frames, source: dict[str, Any], what: str) -> list[Any] | np.ndarray:
         """The checked batch: frames for the GPU path (uploaded or in place), or host NV12 or RGB frames."""
-        if self._gpu is not None:
-            return gpu.plate_frames(images, self._gpu.device_id, what, source)
-        return as_nv12_list(images) if source else gpu.host_batch(images, what)
+        return gpu.checked_batch(images, None if self._gpu is None else self._gpu.device_id, what, source)
 
     def flush(self) -> list[PlateTrack]:
         """End of stream: the tracks still open."""
