@@ -15,14 +15,13 @@ from pathlib import Path
 
 import cv2
 import numpy as np
-import onnx
 import onnxruntime as ort
 import pytest
 from PIL import Image
 
 import kuzet
 from kuzet.faces import ARCFACE_TEMPLATE
-from kuzet.models.fusion import fuse_elementwise
+from kuzet.models.fusion import rewritten_model
 from memory import fresh_process_peak_mb
 
 REPO = Path(__file__).resolve().parent.parent
@@ -66,11 +65,7 @@ class ReferencePipeline:
         so.log_severity_level = 3
 
         def load(path: Path) -> ort.InferenceSession:
-            if not rewritten:
-                return ort.InferenceSession(str(path), so)
-            graph = onnx.load(str(path))
-            fuse_elementwise(graph)
-            return ort.InferenceSession(graph.SerializeToString(), so)
+            return ort.InferenceSession(rewritten_model(path) if rewritten else str(path), so)
 
         self.det = load(MODELS / "face_detection" / detector_file)
         self.fitted = fitted  # input fitted to the frame (dynamic model), like cv2.FaceDetectorYN.setInputSize

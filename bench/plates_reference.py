@@ -32,13 +32,9 @@ class ReferencePlateReader:
                                         providers=cpu)
         rec: str | bytes = str(model_dir / "plate_ocr/ppocrv4_ch_rec.onnx")
         if rewritten:
-            import onnx
+            from kuzet.models.fusion import rewritten_model
 
-            from kuzet.models.fusion import fuse_elementwise
-
-            graph = onnx.load(rec)
-            fuse_elementwise(graph)
-            rec = graph.SerializeToString()
+            rec = rewritten_model(rec)
         self.rec = ort.InferenceSession(rec, options, providers=cpu)
         lines = (model_dir / "plate_ocr/ppocrv4_ch_dict.txt").read_text(encoding="utf-8").splitlines()
         self.alphabet = ["", *lines, " "]

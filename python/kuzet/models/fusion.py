@@ -17,11 +17,13 @@ convolution each:
 Each rewrite is an algebraic identity; only float rounding changes (outputs move by about 1e-6 relative). The weights
 and the file are those of the registered model (its sha256 is checked before): the rewritten graph lives in
 memory only. Patterns that do not match exactly (a shared intermediate, a non-scalar constant, a graph output
-in the middle) are left as they are. tests/test_models.py checks every registered model against its original.
+in the middle) are left as they are. tests/test_models_fusion.py checks every registered model against its
+original.
 """
 
 from __future__ import annotations
 
+import os
 from collections import defaultdict
 from collections.abc import Callable
 from typing import Any
@@ -272,4 +274,11 @@ def fuse_elementwise(model: onnx.ModelProto) -> dict[str, int]:
     return counts
 
 
-__all__ = ["fuse_elementwise", "REWRITES"]
+def rewritten_model(path: str | os.PathLike[str]) -> bytes:
+    """The ONNX file at `path` as kuzet's loader runs it (serialised, for an onnxruntime.InferenceSession)."""
+    model = onnx.load(str(path))
+    fuse_elementwise(model)
+    return model.SerializeToString()
+
+
+__all__ = ["fuse_elementwise", "rewritten_model", "REWRITES"]
