@@ -45,6 +45,32 @@ def test_umeyama_recovers_a_known_similarity() -> None:
     np.testing.assert_allclose((inv[:2, :2] @ ARCFACE_TEMPLATE.T).T + inv[:2, 2], src, atol=1e-9)
 
 
+def test_alignment_matrices_invert_the_least_squares_similarity() -> None:
+    # the C++ closed form == numpy's similarity_transforms inverted, for any faces and crop sizes
+    rng = np.random.default_rng(7)
+    faces = ARCFACE_TEMPLATE * rng.uniform(0.3, 4.0, (50, 1, 1)) + rng.uniform(-500, 2000, (50, 1, 2))
+    faces += rng.normal(0, 3.0, faces.shape)  # not exactly a similarity: the least-squares fit matters
+    for size in (112, 96, 224):
+        expected = np.linalg.inv(similarity_transforms(faces, ARCFACE_TEMPLATE * (size / 112)))
+        np.testing.assert_allclose(alignment_matrices(faces, size), expected, rtol=1e-9, atol=1e-9)
+    assert alignment_matrices(np.zeros((0, 5, 2))).shape == (0, 3, 3)
+
+
+def test_alignment_matrices_refuse_degenerate_and_malformed_landmarks() -> None:
+    good = ARCFACE_TEMPLATE[None] * 2.0
+    same = np.concatenate([good, np.full((1, 5, 2), 40.0)])  # face 1: all five points equal
+    with pytest.raises(kuzet.InvalidArgument, match=r"landmarks\[1\] are degenerate"):
+        alignment_matrices(same)
+    with pytest.raises(kuzet.InvalidArgument, match="not finite"):
+        alignment_matrices(np.where(np.arange(10).reshape(1, 5, 2) == 3, np.nan, good))
+    with pytest.raises(kuzet.InvalidArgument, match="shape"):
+        alignment_matrices(np.zeros((2, 4, 2)))
+    with pytest.raises(kuzet.InvalidArgument, match="landmarks must be a float"):
+        core.alignment_matrices(np.zeros((2, 5, 2), np.int32), ARCFACE_TEMPLATE)
+    with pytest.raises(kuzet.InvalidArgument, match="template"):
+        core.alignment_matrices(good, ARCFACE_TEMPLATE[:1])
+
+
 def test_aligned_crop_matches_template(people: dict[str, np.ndarray], detector: kuzet.FaceDetector,
                                        model_dir: Path) -> None:
     img = people["obama.jpg"]  # a frontal face

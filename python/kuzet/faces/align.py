@@ -1,5 +1,5 @@
-"""5-point face alignment to the ArcFace 112x112 template: least-squares similarity (Umeyama) per face,
-estimated for a whole batch at once in numpy; the pixel work is one kuzet._core.warp_batch call."""
+"""5-point face alignment to the ArcFace 112x112 template: least-squares similarity (Umeyama) per face, the
+inverse maps of a whole batch in one kuzet._core.alignment_matrices call, the pixels in one warp_batch call."""
 
 from __future__ import annotations
 
@@ -44,23 +44,13 @@ def similarity_transforms(src: np.ndarray, dst: np.ndarray = ARCFACE_TEMPLATE) -
 
 
 def alignment_matrices(landmarks: np.ndarray, size: int = 112) -> np.ndarray:
-    """Inverse maps (crop pixel -> source pixel), (M,3,3), for warp_batch, from (M,5,2) landmarks.
-    The template is scaled for crops other than 112 px."""
-    forward = similarity_transforms(landmarks, ARCFACE_TEMPLATE * (size / 112.0))
-    # forward = [[a, -b, tx], [b, a, ty]]: its inverse in closed form (no LAPACK call per frame).
-    a, b, tx, ty = forward[:, 0, 0], forward[:, 1, 0], forward[:, 0, 2], forward[:, 1, 2]
-    det = a * a + b * b
-    if np.any(det < 1e-12):
-        raise InvalidArgument("landmarks are degenerate (all points equal): cannot align")
-    ia, ib = a / det, b / det
-    inverse = np.zeros_like(forward)
-    inverse[:, 0, 0] = inverse[:, 1, 1] = ia
-    inverse[:, 0, 1] = ib
-    inverse[:, 1, 0] = -ib
-    inverse[:, 0, 2] = -(ia * tx + ib * ty)
-    inverse[:, 1, 2] = ib * tx - ia * ty
-    inverse[:, 2, 2] = 1.0
-    return inverse
+    """Inverse maps (crop pixel -> source pixel), (M,3,3), for warp_batch, from (M,5,2) landmarks: the inverse
+    of similarity_transforms' map onto the template (scaled for crops other than 112 px), computed in C++
+    (numpy's per-call overhead was most of the alignment's CPU time for the few faces of a frame)."""
+    src = np.asarray(landmarks, np.float64)
+    if src.ndim != 3 or src.shape[1:] != ARCFACE_TEMPLATE.shape:
+        raise InvalidArgument(f"landmarks must have shape (M,{ARCFACE_TEMPLATE.shape[0]},2), got {src.shape}")
+    return core.alignment_matrices(src, ARCFACE_TEMPLATE * (size / 112.0))
 
 
 def align_faces(images: list[np.ndarray], image_index: np.ndarray, landmarks: np.ndarray,

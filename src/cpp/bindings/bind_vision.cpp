@@ -16,6 +16,7 @@
 #include "preprocess/cuda/vision_cuda.hpp"
 #include "preprocess/numpy_images.hpp"
 #include "preprocess/preprocess.hpp"
+#include "preprocess/similarity.hpp"
 #include "preprocess/warp.hpp"
 #include "preprocess/yuv_matrix.hpp"
 
@@ -150,6 +151,26 @@ py::array_t<std::uint8_t> warp_batch(const py::handle& images, const py::array& 
     else
       vision::warp_batch(imgs.views, jobs.image_index, jobs.matrices, out_h, out_w, border, dst, nthreads);
   }
+  return out;
+}
+
+py::array_t<double> alignment_matrices(const py::array& landmarks, const py::array& template_points) {
+  if (template_points.ndim() != 2 || template_points.shape(1) != 2 || template_points.shape(0) < 2 ||
+      template_points.dtype().kind() != 'f')
+    throw InvalidArgument("alignment_matrices: template must be a float (P,2) array of at least 2 points");
+  const auto points = template_points.shape(0);
+  if (landmarks.ndim() != 3 || landmarks.shape(1) != points || landmarks.shape(2) != 2 ||
+      landmarks.dtype().kind() != 'f')
+    throw InvalidArgument("alignment_matrices: landmarks must be a float (M," + std::to_string(points) +
+                          ",2) array, one set of points per face");
+  auto src = py::array_t<double, py::array::c_style | py::array::forcecast>::ensure(landmarks);
+  auto tmpl = py::array_t<double, py::array::c_style | py::array::forcecast>::ensure(template_points);
+  const auto m = landmarks.shape(0);
+  const std::vector<vision::Matrix3> mats =
+      vision::alignment_matrices(src.data(), static_cast<std::size_t>(m), static_cast<std::size_t>(points),
+                                 tmpl.data());
+  py::array_t<double> out({m, py::ssize_t{3}, py::ssize_t{3}});
+  if (m > 0) std::memcpy(out.mutable_data(), mats.data(), mats.size() * sizeof(vision::Matrix3));
   return out;
 }
 
@@ -296,6 +317,10 @@ void bind_vision(py::module_& m) {
         "Bilinear warp of M crops: matrices (M,3,3) map output pixel coordinates to source coordinates of\n"
         "images[image_index[k]]. Returns uint8 RGB (M,out_h,out_w,3). pixel_format='nv12': the sources are\n"
         "NV12 frames (H*3/2, W) converted with color_space / full_range, as in preprocess_batch.");
+  m.def("alignment_matrices", &alignment_matrices, py::arg("landmarks"), py::arg("template"),
+        "Inverse maps (M,3,3), crop pixel -> source pixel, for warp_batch: the least-squares similarity taking\n"
+        "each face's landmarks (M,P,2) onto the template (P,2), inverted. InvalidArgument names a face whose\n"
+        "points all coincide.");
   m.def("nms", &nms, py::arg("boxes"), py::arg("scores"), py::arg("iou_threshold"), py::kw_only(),
         py::arg("groups") = py::none(),
         "Greedy NMS; returns int64 indices kept, by descending score. Different groups never suppress each "
