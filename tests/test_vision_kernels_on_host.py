@@ -87,9 +87,13 @@ def stills(data_dir: Path) -> list[np.ndarray]:
 
 
 def _preprocess_all_ways(images: list[np.ndarray], out_h: int, out_w: int, **kw: Any) -> None:
-    """CPU preprocess_batch == kernel code on the host, with the sources packed (as preprocess_batch(device=
-    'cuda') uploads host frames) and read in place (as cuda_preprocess_batch reads device frames)."""
+    """CPU preprocess_batch (each SIMD level) == kernel code on the host, with the sources packed (as
+    preprocess_batch(device='cuda') uploads host frames) and read in place (as cuda_preprocess_batch reads
+    device frames)."""
     cpu, cpu_tr = core.preprocess_batch(images, out_h, out_w, threads=2, **kw)
+    for simd in ("scalar", "avx2"):  # a level this CPU lacks runs the next narrower one
+        np.testing.assert_array_equal(core.preprocess_batch(images, out_h, out_w, simd=simd, **kw)[0], cpu,
+                                      err_msg=f"simd={simd} {kw}")
     for in_place in (False, True):
         twin, twin_tr = core._preprocess_kernel_on_host(images, out_h, out_w, in_place=in_place, **kw)
         np.testing.assert_array_equal(twin_tr, cpu_tr)
@@ -147,8 +151,12 @@ def test_preprocess_random_images_and_sizes() -> None:
 
 def _warp_all_ways(images: list[np.ndarray], index: np.ndarray, matrices: np.ndarray, out_h: int, out_w: int,
                    **kw: Any) -> np.ndarray:
-    """CPU warp_batch == warp kernel code on the host (sources packed and in place); returns the crops."""
+    """CPU warp_batch (each SIMD level) == warp kernel code on the host (sources packed and in place); returns
+    the crops."""
     cpu = core.warp_batch(images, index, matrices, out_h, out_w, threads=2, **kw)
+    for simd in ("scalar", "avx2"):  # a level this CPU lacks runs the next narrower one
+        np.testing.assert_array_equal(core.warp_batch(images, index, matrices, out_h, out_w, simd=simd, **kw), cpu,
+                                      err_msg=f"simd={simd} {kw}")
     for in_place in (False, True):
         twin = core._warp_kernel_on_host(images, index, matrices, out_h, out_w, in_place=in_place, **kw)
         np.testing.assert_array_equal(twin, cpu, err_msg=f"in_place={in_place} {kw}")
@@ -280,6 +288,21 @@ def test_warp_random_affine_and_perspective() -> None:
         _warp_all_ways(images, index, mats, out_h, out_w, border_value=int(rng.integers(0, 256)), **extra)
 
 
+def test_warp_reads_the_last_pixels_of_an_image_and_nothing_past_it() -> None:
+    # Crops whose samples fall just inside the bottom-right corner of tightly packed images (the vector loop reads
+    # 4 bytes at a time: under ASan an over-read fails here), at every SIMD level and in the kernel twin.
+    rng = np.random.default_rng(5)
+    for h, w in ((2, 2), (3, 5), (17, 9), (64, 64)):
+        img = rng.integers(0, 256, (h, w, 3), dtype=np.uint8)
+        eps = 1e-6
+        mats = np.array([[[eps, 0, w - 1 - 8 * eps], [0, eps, h - 1 - 8 * eps], [0, 0, 1]],  # the last 2x2 taps
+                         [[1, 0, w - 9], [0, 1, h - 2 - eps], [0, 0, 1]],  # along the last row pair
+                         [[0.5, 0.1, 0], [-0.1, 0.5, h / 2], [0, 0, 1]]], np.float64)
+        crops = _warp_all_ways([img], np.zeros(3, np.int32), mats, 8, 8, border_value=3)
+        corner = img[h - 2:, w - 2:].reshape(4, 3).astype(np.float64)  # weights ~(0, 0, 0, 1) of the last 2x2
+        assert np.abs(crops[0].reshape(-1, 3).astype(np.float64) - corner[3]).max() <= 1
+
+
 def test_warp_rgb_kernel_is_bilinear() -> None:
     """Independent check of what the (shared) arithmetic computes: the warp kernel's crops against a float64
     bilinear warp in numpy, taps outside reading the border. The CPU's 11-bit fixed-point weights (which the
@@ -366,3 +389,11 @@ def test_cpu_and_kernel_twin_refuse_the_same_arguments(entry: str, kwargs: dict,
     image = np.zeros((8, 8, 3), np.uint8)
     with pytest.raises(kuzet.InvalidArgument, match=f"{entry}: {message}"):
         getattr(core, entry)([image], args.pop("out_h"), args.pop("out_w"), **args)
+
+
+def test_simd_level_names_are_checked() -> None:
+    img = np.zeros((8, 8, 3), np.uint8)
+    with pytest.raises(kuzet.InvalidArgument, match="warp_batch: simd must be"):
+        core.warp_batch([img], np.zeros(1, np.int32), np.eye(3)[None], 4, 4, simd="sse9")
+    with pytest.raises(kuzet.InvalidArgument, match="preprocess_batch: simd must be"):
+        core.preprocess_batch([img], 4, 4, simd="")

@@ -13,6 +13,7 @@
 #include "common/errors.hpp"
 #include "detect/face_decode.hpp"
 #include "detect/nms.hpp"
+#include "common/simd.hpp"
 #include "preprocess/cuda/vision_cuda.hpp"
 #include "preprocess/numpy_images.hpp"
 #include "preprocess/preprocess.hpp"
@@ -53,6 +54,15 @@ float* cuda_output(const py::object& out, py::ssize_t n, int h, int w) {
   return reinterpret_cast<float*>(data[0].cast<std::uintptr_t>());
 }
 
+// The simd= argument of the pixel functions (tests and benchmarks compare the levels; all give the same bytes).
+SimdLevel simd_level(const std::string& name, const char* what) {
+  SimdLevel level;
+  if (!parse_simd_level(name.c_str(), level))
+    throw InvalidArgument(std::string(what) + ": simd must be 'auto', 'scalar', 'avx2' or 'avx512', got '" + name +
+                          "'");
+  return level;
+}
+
 unsigned thread_count(int threads, const char* what) {
   if (threads < 0 || threads > 1024)
     throw InvalidArgument(std::string(what) + ": threads must be 0 (automatic) or 1..1024, got " +
@@ -75,9 +85,11 @@ vision::NumpyImages source_images(const py::handle& images, const std::string& p
 py::tuple preprocess_batch(const py::handle& images, int out_h, int out_w, const std::string& channel_order,
                            const py::handle& mean, const py::handle& scale, const std::string& fit,
                            float pad_value, const py::object& out, int threads, const std::string& device,
-                           const std::string& pixel_format, const std::string& color_space, bool full_range) {
+                           const std::string& pixel_format, const std::string& color_space, bool full_range,
+                           const std::string& simd) {
   const unsigned nthreads = thread_count(threads, "preprocess_batch");
   const int gpu = parse_device(device, "preprocess_batch");
+  const SimdLevel level = simd_level(simd, "preprocess_batch");
   check_output_size(out_h, out_w, "preprocess_batch");
   vision::PreprocessOptions opt;
   opt.out_h = out_h;
@@ -126,7 +138,7 @@ py::tuple preprocess_batch(const py::handle& images, int out_h, int out_w, const
     if (gpu >= 0)
       vision::cuda::preprocess_batch(imgs.views, opt, dst, false, tr, gpu);
     else
-      vision::preprocess_batch(imgs.views, opt, dst, tr, nthreads);
+      vision::preprocess_batch(imgs.views, opt, dst, tr, nthreads, level);
   }
   return py::make_tuple(batch, transforms);
 }
@@ -134,8 +146,9 @@ py::tuple preprocess_batch(const py::handle& images, int out_h, int out_w, const
 py::array_t<std::uint8_t> warp_batch(const py::handle& images, const py::array& image_index,
                                      const py::array& matrices, int out_h, int out_w, int border_value,
                                      int threads, const std::string& device, const std::string& pixel_format,
-                                     const std::string& color_space, bool full_range) {
+                                     const std::string& color_space, bool full_range, const std::string& simd) {
   const unsigned nthreads = thread_count(threads, "warp_batch");
+  const SimdLevel level = simd_level(simd, "warp_batch");
   const int gpu = parse_device(device, "warp_batch");
   check_output_size(out_h, out_w, "warp_batch");
   const std::uint8_t border = warp_border(border_value, "warp_batch");
@@ -149,7 +162,7 @@ py::array_t<std::uint8_t> warp_batch(const py::handle& images, const py::array& 
     if (gpu >= 0)
       vision::cuda::warp_batch(imgs.views, jobs.image_index, jobs.matrices, out_h, out_w, border, dst, gpu);
     else
-      vision::warp_batch(imgs.views, jobs.image_index, jobs.matrices, out_h, out_w, border, dst, nthreads);
+      vision::warp_batch(imgs.views, jobs.image_index, jobs.matrices, out_h, out_w, border, dst, nthreads, level);
   }
   return out;
 }
@@ -304,19 +317,23 @@ void bind_vision(py::module_& m) {
         py::arg("scale") = py::make_tuple(1.0, 1.0, 1.0), py::arg("fit") = "letterbox_center",
         py::arg("pad_value") = 0.0f, py::arg("out") = py::none(), py::arg("threads") = 0, py::arg("device") = "cpu",
         py::arg("pixel_format") = "rgb", py::arg("color_space") = "bt601", py::arg("full_range") = false,
+        py::arg("simd") = "auto",
         "Resize, reorder and normalise RGB uint8 images into a float32 NCHW batch in one pass per image.\n"
         "Returns (batch (N,3,out_h,out_w), transforms (N,4) = scale_x, scale_y, pad_x, pad_y) with\n"
         "orig_x = (model_x - pad_x) / scale_x. threads: native threads, 0 = one per CPU (or KUZET_NUM_THREADS).\n"
         "device='cuda[:N]' runs the CUDA twin; out may then be a CUDA array (__cuda_array_interface__).\n"
         "pixel_format='nv12': images are NV12 frames (H*3/2, W) uint8 (even H, W), converted to RGB in the same\n"
-        "pass with color_space ('bt601', 'bt709' or a VideoReader metadata.color_space) and full_range.");
+        "pass with color_space ('bt601', 'bt709' or a VideoReader metadata.color_space) and full_range.\n"
+        "simd: 'auto' (the widest vector code this CPU has) or a named level, as in warp_batch: the same bits.");
   m.def("warp_batch", &warp_batch, py::arg("images"), py::arg("image_index"), py::arg("matrices"), py::arg("out_h"),
         py::arg("out_w"), py::kw_only(), py::arg("border_value") = 0, py::arg("threads") = 0,
         py::arg("device") = "cpu", py::arg("pixel_format") = "rgb", py::arg("color_space") = "bt601",
-        py::arg("full_range") = false,
+        py::arg("full_range") = false, py::arg("simd") = "auto",
         "Bilinear warp of M crops: matrices (M,3,3) map output pixel coordinates to source coordinates of\n"
         "images[image_index[k]]. Returns uint8 RGB (M,out_h,out_w,3). pixel_format='nv12': the sources are\n"
-        "NV12 frames (H*3/2, W) converted with color_space / full_range, as in preprocess_batch.");
+        "NV12 frames (H*3/2, W) converted with color_space / full_range, as in preprocess_batch.\n"
+        "simd: 'auto' (the widest vector code this CPU has) or a named level ('scalar', 'avx2'), for tests and\n"
+        "benchmarks: every level gives the same bytes.");
   m.def("alignment_matrices", &alignment_matrices, py::arg("landmarks"), py::arg("template"),
         "Inverse maps (M,3,3), crop pixel -> source pixel, for warp_batch: the least-squares similarity taking\n"
         "each face's landmarks (M,P,2) onto the template (P,2), inverted. InvalidArgument names a face whose\n"

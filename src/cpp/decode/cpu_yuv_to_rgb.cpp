@@ -216,49 +216,13 @@ KUZET_TARGET_AVX512 int avx512_pixels(const RowIn& in, int x, int width, const Y
   return x;
 }
 
-// __builtin_cpu_init: harmless if the CPU model was already read, needed if this runs before that.
-bool cpu_has_avx2() {
-  __builtin_cpu_init();
-  return __builtin_cpu_supports("avx2");
-}
-bool cpu_has_avx512bw() {
-  __builtin_cpu_init();
-  return __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw");
-}
-
-#else
-
-bool cpu_has_avx2() { return false; }
-bool cpu_has_avx512bw() { return false; }
-
 #endif
-
-// A named level this CPU lacks becomes the widest it has below it.
-SimdLevel usable(SimdLevel level) {
-  static const SimdLevel best = cpu_has_avx512bw() ? SimdLevel::Avx512
-                                : cpu_has_avx2()   ? SimdLevel::Avx2
-                                                   : SimdLevel::Scalar;
-  if (level == SimdLevel::Auto) return best;
-  return static_cast<int>(level) < static_cast<int>(best) ? level : best;
-}
 
 }  // namespace
 
-SimdLevel best_simd_level() { return usable(SimdLevel::Auto); }
-
-const char* simd_level_name(SimdLevel level) {
-  switch (level) {
-    case SimdLevel::Auto: return "auto";
-    case SimdLevel::Scalar: return "scalar";
-    case SimdLevel::Avx2: return "avx2";
-    case SimdLevel::Avx512: return "avx512";
-  }
-  return "?";
-}
-
 void yuv420_to_rgb(const Yuv420Frame& src, const YuvCoeffs& coeffs, RgbPacking packing, uint8_t* dst,
                    int row_begin, int row_end, SimdLevel level) {
-  const SimdLevel use = usable(level);
+  const SimdLevel use = usable_simd_level(level);
   const auto width = static_cast<ptrdiff_t>(src.width);
   const ptrdiff_t plane = width * src.height;
   for (int row = row_begin; row < row_end; ++row) {

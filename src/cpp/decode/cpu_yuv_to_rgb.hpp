@@ -7,6 +7,7 @@
 #pragma once
 #include <cstdint>
 
+#include "common/simd.hpp"
 #include "decode/cuda/yuv_to_rgb_math.hpp"
 
 namespace kuzet::decode {
@@ -25,17 +26,9 @@ struct Yuv420Frame {
 
 enum class RgbPacking { Rgb, Bgr, Planar };  // (H, W, 3) RGB, (H, W, 3) BGR, (3, H, W) RGB planes
 
-// Which code runs the conversion. Auto picks the widest the CPU supports; the others exist for tests
-// and benchmarks (a named one the CPU lacks falls back to the next narrower one).
-enum class SimdLevel { Auto, Scalar, Avx2, Avx512 };
-
-// The level Auto resolves to on this CPU.
-SimdLevel best_simd_level();
-const char* simd_level_name(SimdLevel level);
-
 // Converts rows [row_begin, row_end) of `src` into `dst`, a tightly packed output of src.width x
 // src.height pixels (Planar: the R plane, then G, then B). Reads only the frame's own samples.
 void yuv420_to_rgb(const Yuv420Frame& src, const YuvCoeffs& coeffs, RgbPacking packing, uint8_t* dst,
-                   int row_begin, int row_end, SimdLevel level = SimdLevel::Auto);
+                   int row_begin, int row_end, SimdLevel level = SimdLevel::Auto);  // common/simd.hpp
 
 }  // namespace kuzet::decode

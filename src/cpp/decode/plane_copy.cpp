@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cstring>
 
+#include "common/simd.hpp"
 #include "decode/decode_errors.hpp"
 
 extern "C" {
@@ -44,14 +45,6 @@ __attribute__((target("avx2"))) void stream_row(uint8_t* dst, const uint8_t* src
                         _mm256_loadu_si256(reinterpret_cast<const __m256i*>(src + i)));
   }
   std::memcpy(dst + i, src + i, n - i);
-}
-
-bool cpu_has_avx2() {
-  static const bool has = [] {
-    __builtin_cpu_init();
-    return __builtin_cpu_supports("avx2");
-  }();
-  return has;
 }
 
 #endif

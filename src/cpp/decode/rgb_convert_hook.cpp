@@ -54,9 +54,8 @@ std::unique_ptr<AVFrame, FrameFree> padded_frame(const uint8_t* packed, size_t b
 }
 
 SimdLevel parse_simd(const std::string& name) {
-  for (SimdLevel l : {SimdLevel::Auto, SimdLevel::Scalar, SimdLevel::Avx2, SimdLevel::Avx512}) {
-    if (name == simd_level_name(l)) return l;
-  }
+  SimdLevel level;
+  if (parse_simd_level(name.c_str(), level)) return level;
   throw InvalidArgument("converter must be 'auto', 'scalar', 'avx2', 'avx512' or 'swscale', got '" + name + "'");
 }
 

@@ -7,6 +7,18 @@
 
 #include "preprocess/parallel.hpp"
 
+// The RGB row loops are compiled twice, portable and for AVX2 (chosen at run time, common/simd.hpp): their
+// helpers are forced inline so that each copy is compiled for its target. The float operations are the same in
+// both (no fused multiply-add: -ffp-contract=off), so the outputs are the same bits.
+#if defined(__GNUC__)
+#define KUZET_ROW_INLINE inline __attribute__((always_inline))
+#else
+#define KUZET_ROW_INLINE inline
+#endif
+#if defined(__GNUC__) && (defined(__x86_64__) || defined(__i386__))
+#define KUZET_PREPROCESS_AVX2 1
+#endif
+
 namespace kuzet::vision {
 
 namespace {
@@ -48,7 +60,7 @@ Taps make_taps(int in, int out) {
 
 // One source row (as floats) resampled horizontally to new_w pixels, as 3 planes of new_w floats (so the
 // vertical pass runs over contiguous memory and vectorises).
-void horizontal(const float* src, const Taps& tx, float* dst) {
+KUZET_ROW_INLINE void horizontal(const float* src, const Taps& tx, float* dst) {
   const std::size_t n = tx.i0.size();
   float* d0 = dst;
   float* d1 = dst + n;
@@ -65,14 +77,15 @@ void horizontal(const float* src, const Taps& tx, float* dst) {
 
 // A source row's bytes as floats, into `f` (3 * width values): a contiguous loop the compiler vectorises,
 // unlike per-channel loops over the interleaved bytes (3x slower, measured). Exact: bytes are small ints.
-void row_to_float(const std::uint8_t* __restrict src, int width, float* __restrict f) {
+KUZET_ROW_INLINE void row_to_float(const std::uint8_t* __restrict src, int width, float* __restrict f) {
   const int n = 3 * width;
   for (int i = 0; i < n; ++i) f[i] = static_cast<float>(src[i]);
 }
 
 // Output row oy of one image: the three planes' pointers at the resized image's first column, with the
 // letterbox padding on both sides written; false (the whole row written as padding) above or below it.
-bool start_output_row(float* out, const PreprocessOptions& opt, const ResizePlan& plan, int oy, float* dst[3]) {
+KUZET_ROW_INLINE bool start_output_row(float* out, const PreprocessOptions& opt, const ResizePlan& plan, int oy,
+                                       float* dst[3]) {
   const std::size_t plane = static_cast<std::size_t>(opt.out_h) * static_cast<std::size_t>(opt.out_w);
   for (int c = 0; c < 3; ++c)
     dst[c] = out + static_cast<std::size_t>(c) * plane + static_cast<std::size_t>(oy) * opt.out_w;
@@ -124,7 +137,7 @@ namespace {
 // A source row at its own size (no resampling): converted and normalised straight into the output planes.
 // Frames already at the model's scale (e.g. 640-wide video into a 640 letterbox) take this path.
 template <bool Bgr>
-void convert_row(const float* __restrict f, int width, const float* mul, const float* add, float* const* dst) {
+KUZET_ROW_INLINE void convert_row(const float* __restrict f, int width, const float* mul, const float* add, float* const* dst) {
   float* __restrict d0 = dst[0];
   float* __restrict d1 = dst[1];
   float* __restrict d2 = dst[2];
@@ -242,12 +255,11 @@ void preprocess_rows_nv12(const ImageView& img, const ResizePlan& plan, const Pr
 
 }  // namespace
 
-void preprocess_rows(const ImageView& img, const ResizePlan& plan, const PreprocessOptions& opt, float* out,
-                     int row_begin, int row_end) {
-  if (img.format == PixelFormat::Nv12) {
-    preprocess_rows_nv12(img, plan, opt, out, row_begin, row_end);
-    return;
-  }
+namespace {
+
+// RGB sources: rows [row_begin, row_end) of one image (preprocess_rows), compiled into each target's copy.
+KUZET_ROW_INLINE void preprocess_rows_rgb(const ImageView& img, const ResizePlan& plan, const PreprocessOptions& opt,
+                                          float* out, int row_begin, int row_end) {
   // Output channel c reads source channel src_c[c]; normalisation folded into one multiply-add.
   int src_c[3];
   float mul[3], add[3];
@@ -312,8 +324,38 @@ void preprocess_rows(const ImageView& img, const ResizePlan& plan, const Preproc
   }
 }
 
+void preprocess_rows_rgb_portable(const ImageView& img, const ResizePlan& plan, const PreprocessOptions& opt,
+                                  float* out, int row_begin, int row_end) {
+  preprocess_rows_rgb(img, plan, opt, out, row_begin, row_end);
+}
+
+#ifdef KUZET_PREPROCESS_AVX2
+__attribute__((target("avx2"))) void preprocess_rows_rgb_avx2(const ImageView& img, const ResizePlan& plan,
+                                                               const PreprocessOptions& opt, float* out,
+                                                               int row_begin, int row_end) {
+  preprocess_rows_rgb(img, plan, opt, out, row_begin, row_end);
+}
+#endif
+
+}  // namespace
+
+void preprocess_rows(const ImageView& img, const ResizePlan& plan, const PreprocessOptions& opt, float* out,
+                     int row_begin, int row_end, SimdLevel simd) {
+  if (img.format == PixelFormat::Nv12) {
+    preprocess_rows_nv12(img, plan, opt, out, row_begin, row_end);
+    return;
+  }
+#ifdef KUZET_PREPROCESS_AVX2
+  if (usable_simd_level(simd) >= SimdLevel::Avx2) {
+    preprocess_rows_rgb_avx2(img, plan, opt, out, row_begin, row_end);
+    return;
+  }
+#endif
+  preprocess_rows_rgb_portable(img, plan, opt, out, row_begin, row_end);
+}
+
 void preprocess_batch(const std::vector<ImageView>& images, const PreprocessOptions& opt, float* out,
-                      float* transforms, unsigned threads) {
+                      float* transforms, unsigned threads, SimdLevel simd) {
   const std::size_t n = images.size();
   if (n == 0) return;
   const std::size_t per_image = 3 * static_cast<std::size_t>(opt.out_h) * static_cast<std::size_t>(opt.out_w);
@@ -332,7 +374,7 @@ void preprocess_batch(const std::vector<ImageView>& images, const PreprocessOpti
     const std::size_t i = task / bands, band = task % bands;
     const int begin = static_cast<int>(band * static_cast<std::size_t>(opt.out_h) / bands);
     const int end = static_cast<int>((band + 1) * static_cast<std::size_t>(opt.out_h) / bands);
-    preprocess_rows(images[i], plans[i], opt, out + i * per_image, begin, end);
+    preprocess_rows(images[i], plans[i], opt, out + i * per_image, begin, end, simd);
   }, threads);
 }
 

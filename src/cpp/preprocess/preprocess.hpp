@@ -4,6 +4,7 @@
 #include <array>
 #include <vector>
 
+#include "common/simd.hpp"
 #include "preprocess/image_view.hpp"
 
 namespace kuzet::vision {
@@ -30,13 +31,14 @@ struct ResizePlan {
 ResizePlan plan_resize(int height, int width, const PreprocessOptions& opt);
 
 // Fills output rows [row_begin, row_end) of one image's 3 planes (out points at plane 0, 3*out_h*out_w floats).
+// Every SimdLevel gives the same bits (RGB sources have an AVX2 build of the same loops).
 void preprocess_rows(const ImageView& img, const ResizePlan& plan, const PreprocessOptions& opt, float* out,
-                     int row_begin, int row_end);
+                     int row_begin, int row_end, SimdLevel simd = SimdLevel::Auto);
 
 // The whole batch on native threads: out is N*3*out_h*out_w floats, transforms N*4 floats
 // (scale_x, scale_y, pad_x, pad_y). Validation of the arguments is the caller's job.
 // threads: native threads to use, 0 = worker_count().
 void preprocess_batch(const std::vector<ImageView>& images, const PreprocessOptions& opt, float* out,
-                      float* transforms, unsigned threads = 0);
+                      float* transforms, unsigned threads = 0, SimdLevel simd = SimdLevel::Auto);
 
 }  // namespace kuzet::vision
