@@ -162,6 +162,8 @@ class FaceDetector:
         if not parts:
             return Detections(np.zeros(0, np.int32), np.zeros((0, 4), np.float32), np.zeros(0, np.float32),
                               np.zeros((0, 5, 2), np.float32))
+        if len(parts) == 1:  # one chunk (the pipeline's per-frame tasks): already by image, best first
+            return Detections(*parts[0])
         index, boxes, scores, landmarks = (np.concatenate(p) for p in zip(*parts, strict=True))
         order = np.argsort(index, kind="stable")  # by image, best first within an image
         return Detections(index[order], boxes[order], scores[order], landmarks[order])

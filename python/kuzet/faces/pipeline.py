@@ -112,14 +112,17 @@ class FacePipeline:
         which queues the embedding of those faces as further tasks. No stage waits for the previous one to
         finish everywhere, so no core idles at a stage's tail, and the pre/post-processing runs on the workers."""
         pool = shared_pool()
-        step, per_run = self.detector.batch_size, self.embedder.batch_size
+        step = self.detector.batch_size
+        # Faces per embedding task: a few model runs of batch_size each, so that a task's overhead (queueing,
+        # waking a worker, normalising) is shared, while a crowded frame still splits across the workers.
+        per_task = self.embedder.batch_size * 4
 
         def detect_align(a: int) -> tuple[Detections, list[Future[np.ndarray]]]:
             chunk = frames[a:a + step]
             dets = self.detector.detect_arrays(chunk, source)
             crops = align_faces(chunk, dets.image_index, dets.landmarks, CROP, threads=1, source=source)
-            return dets, [pool.submit(self.embedder.embed_aligned, crops[k:k + per_run])
-                          for k in range(0, len(crops), per_run)]
+            return dets, [pool.submit(self.embedder.embed_aligned, crops[k:k + per_task])
+                          for k in range(0, len(crops), per_task)]
 
         jobs = [(a, pool.submit(detect_align, a)) for a in range(0, len(frames), step)]
         parts, embeddings = [], []
