@@ -1,4 +1,5 @@
 import json
+import os
 
 import kuzet
 from kuzet.cli import main
@@ -9,6 +10,12 @@ def test_build_info_reports_native_libraries():
     assert info["version"] == kuzet.__version__
     assert info["ffmpeg_libraries"]["libavcodec"].count(".") == 2
     assert info["openssl"].startswith("OpenSSL 3")
+    # the vector code the CPU pixel loops run here: what the CPU's flags allow
+    assert info["cpu_simd"] in ("scalar", "avx2", "avx512")
+    if os.path.exists("/proc/cpuinfo"):
+        flags = set(open("/proc/cpuinfo").read().split())
+        expected = "avx512" if {"avx512f", "avx512bw"} <= flags else "avx2" if "avx2" in flags else "scalar"
+        assert info["cpu_simd"] == expected
     assert "CPUExecutionProvider" in info["onnxruntime"]["providers"]
     assert isinstance(info["cuda"]["built"], bool)
     if not info["cuda"]["devices"]:

@@ -11,6 +11,7 @@ extern "C" {
 #include "bindings/bindings.hpp"
 #include "common/cuda_runtime_info.hpp"
 #include "common/errors.hpp"
+#include "common/simd.hpp"
 #include "decode/nvdec_support.hpp"
 
 namespace py = pybind11;
@@ -35,6 +36,8 @@ py::dict native_build_info() {
   libs["libswscale"] = av_version_string(swscale_version());
   d["ffmpeg_libraries"] = libs;
   d["openssl"] = std::string(OpenSSL_version(OPENSSL_VERSION));
+  // the widest vector code the CPU pixel loops (colour conversion, pre-processing, warps) run here
+  d["cpu_simd"] = std::string(simd_level_name(best_simd_level()));
 
   CudaRuntimeInfo cuda;
   {
