@@ -350,6 +350,8 @@ void preprocess_rows(const ImageView& img, const ResizePlan& plan, const Preproc
     preprocess_rows_rgb_avx2(img, plan, opt, out, row_begin, row_end);
     return;
   }
+#else
+  (void)simd;  // no vector loops for this architecture
 #endif
   preprocess_rows_rgb_portable(img, plan, opt, out, row_begin, row_end);
 }

@@ -228,6 +228,8 @@ void warp_rows(const ImageView& img, const Matrix3& m, int out_h, int out_w, std
     warp_rows_rgb_avx2(img, m, out_w, border, out, row_begin, row_end);
     return;
   }
+#else
+  (void)simd;  // no vector loops for this architecture
 #endif
   const double max_x = img.width - 1, max_y = img.height - 1;
   for (int y = row_begin; y < row_end; ++y) {
