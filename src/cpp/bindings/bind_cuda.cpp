@@ -275,13 +275,15 @@ void bind_cuda(py::module_& m) {
 
   m.def(
       "cuda_synchronize_stream",
-      [](uintptr_t stream) {
+      [](uintptr_t stream, int device) {
         if (stream == 0) throw InvalidArgument("stream 0 is not a __cuda_array_interface__ stream (v3)");
+        if (device < 0) throw InvalidArgument("device must be >= 0, got " + std::to_string(device));
         py::gil_scoped_release release;
-        synchronize_stream(stream);
+        synchronize_stream(stream, device);
       },
-      py::arg("stream"),
-      "Waits for a CUDA stream given as __cuda_array_interface__ v3 gives it (1: legacy default, 2: per-thread).");
+      py::arg("stream"), py::arg("device") = 0,
+      "Waits for a CUDA stream given as __cuda_array_interface__ v3 gives it (1: legacy default, 2: per-thread)\n"
+      "on `device`, the device of the data (1 and 2 name that device's default streams).");
   m.def("_host_device_array", &host_device_array, py::arg("array"),
         "Test hook: a DeviceArray in host memory (a copy of a uint8 array), for the DLPack tests without a GPU.");
   m.def("_host_device_buffers_alive", &DeviceBuffer::host_buffers_alive,

@@ -345,20 +345,42 @@ SourceSpec spec_from_python(const std::string& kind, const py::object& target, c
     auto file = hold(target);
     auto io_error = spec.io_error;
     const bool has_readinto = py::hasattr(target, "readinto");
+    // These run inside FFmpeg's C I/O callbacks: nothing may be thrown through them, so every failure becomes
+    // -1 with the reason kept in io_error (reported by the DecodeError that follows).
     spec.read = [file, io_error, has_readinto](uint8_t* buf, int size) -> int {
       py::gil_scoped_acquire gil;
       try {
         if (has_readinto) {
           py::object mv = py::memoryview::from_memory(buf, size, false);
           py::object n = file->attr("readinto")(mv);
-          return n.is_none() ? 0 : n.cast<int>();
+          if (n.is_none()) return 0;  // non-blocking stream with nothing yet: FFmpeg reads again
+          if (!py::isinstance<py::int_>(n)) {
+            *io_error = "readinto() returned " + std::string(py::str(py::type::of(n).attr("__name__"))) +
+                        ", not a byte count";
+            return -1;
+          }
+          const long long got = n.cast<long long>();
+          if (got < 0 || got > size) {  // FFmpeg would trust it and read past what was written
+            *io_error = "readinto() returned " + std::to_string(got) + " for a buffer of " + std::to_string(size) +
+                        " bytes";
+            return -1;
+          }
+          return static_cast<int>(got);
         }
-        py::bytes data = file->attr("read")(size);
-        const std::string s = data;
+        py::object data = file->attr("read")(size);
+        if (!py::isinstance<py::bytes>(data)) {
+          *io_error = "read() returned " + std::string(py::str(py::type::of(data).attr("__name__"))) +
+                      ", not bytes (open the file in binary mode, 'rb')";
+          return -1;
+        }
+        const std::string s = data.cast<std::string>();
         const int n = static_cast<int>(std::min<size_t>(s.size(), static_cast<size_t>(size)));
         std::memcpy(buf, s.data(), static_cast<size_t>(n));
         return n;
       } catch (py::error_already_set& e) {
+        *io_error = e.what();
+        return -1;
+      } catch (const std::exception& e) {
         *io_error = e.what();
         return -1;
       }
@@ -377,6 +399,9 @@ SourceSpec spec_from_python(const std::string& kind, const py::object& target, c
           return file->attr("seek")(offset, whence).cast<int64_t>();
         } catch (py::error_already_set& e) {
           *io_error = e.what();
+          return -1;
+        } catch (const std::exception& e) {  // e.g. seek() returning something that is not an int
+          *io_error = std::string("seek: ") + e.what();
           return -1;
         }
       };

@@ -65,6 +65,6 @@ void copy_host_to_device(void* dst, const void* src, size_t bytes, void* stream)
 
 // Waits for the work queued on a producer's stream, given as __cuda_array_interface__ v3 gives it
 // (1: legacy default stream, 2: per-thread default stream, else a cudaStream_t).
-void synchronize_stream(uintptr_t stream);
+void synchronize_stream(uintptr_t stream, int device);
 
 }  // namespace kuzet

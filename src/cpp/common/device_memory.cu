@@ -11,16 +11,14 @@
 
 #include "common/cuda_device_guard.hpp"
 #include "common/device_array.hpp"
+#include "common/device_pools.hpp"
 #include "common/errors.hpp"
 
 namespace kuzet {
 
 namespace {
 
-bool pools_supported(int device) {
-  int supported = 0;
-  return cudaDeviceGetAttribute(&supported, cudaDevAttrMemoryPoolsSupported, device) == cudaSuccess && supported;
-}
+
 
 // By default the pool hands freed memory back to the driver at every synchronisation, so a reader would
 // pay a real allocation per frame; keeping up to this much cached makes frame buffers cheap to recycle.
@@ -102,8 +100,11 @@ void copy_host_to_device(void* dst, const void* src, size_t bytes, void* stream)
   if (err != cudaSuccess) fail("copying a frame to the GPU failed", err);
 }
 
-void synchronize_stream(uintptr_t stream) {
-  // CUDA defines cudaStreamLegacy as 1 and cudaStreamPerThread as 2: the interface's values are handles too.
+void synchronize_stream(uintptr_t stream, int device) {
+  // CUDA defines cudaStreamLegacy as 1 and cudaStreamPerThread as 2: the interface's values are handles too,
+  // and name those streams of the current device: the device the data is on.
+  CudaDeviceGuard guard(device);
+  if (guard.result() != cudaSuccess) fail("cannot select CUDA device " + std::to_string(device), guard.result());
   const cudaError_t err = cudaStreamSynchronize(reinterpret_cast<cudaStream_t>(stream));
   if (err != cudaSuccess) fail("waiting for the CUDA stream " + std::to_string(stream) + " failed", err);
 }

@@ -21,7 +21,7 @@ void DeviceArray::copy_to_host(void* dst) const {
   std::memcpy(dst, buffer_->data(), nbytes());
 }
 void copy_host_to_device(void*, const void*, size_t, void*) { throw Error(kNoCuda); }
-void synchronize_stream(uintptr_t) { throw Error(kNoCuda); }
+void synchronize_stream(uintptr_t, int) { throw Error(kNoCuda); }
 
 }  // namespace kuzet
 #endif

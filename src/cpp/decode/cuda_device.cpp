@@ -109,11 +109,15 @@ class CudaDevice final : public DeviceInterface {
     }
     if (!self->nvdec_refused_) {
       self->nvdec_refused_ = true;
-      const char* sw = av_get_pix_fmt_name(ctx->sw_pix_fmt);
-      const char* profile = avcodec_profile_name(ctx->codec_id, ctx->profile);
-      self->refusal_ = std::string("NVDEC cannot decode this ") + avcodec_get_name(ctx->codec_id) + " stream (" +
-                       (profile ? profile : "unknown profile") + ", " + (sw ? sw : "?") + ", " +
-                       std::to_string(ctx->coded_width) + "x" + std::to_string(ctx->coded_height) + ")";
+      try {  // FFmpeg's C callback: nothing may be thrown through it
+        const char* sw = av_get_pix_fmt_name(ctx->sw_pix_fmt);
+        const char* profile = avcodec_profile_name(ctx->codec_id, ctx->profile);
+        self->refusal_ = std::string("NVDEC cannot decode this ") + avcodec_get_name(ctx->codec_id) + " stream (" +
+                         (profile ? profile : "unknown profile") + ", " + (sw ? sw : "?") + ", " +
+                         std::to_string(ctx->coded_width) + "x" + std::to_string(ctx->coded_height) + ")";
+      } catch (...) {
+        self->refusal_.clear();  // the generic reason is given instead
+      }
     }
     return software;
   }

@@ -23,8 +23,10 @@ namespace {
 
 // Sessions live until the process exits (never destroyed: tearing CUDA down during static destruction,
 // possibly after the driver unloaded, is unsafe; the pool is bounded by the peak number of readers).
-std::mutex pool_mutex;
-std::map<int, std::vector<NvdecSession*>> free_sessions;
+// The pool itself is never destroyed either: a reader closed during static destruction (a live reader's
+// thread still running at exit) must still find its mutex and list intact.
+std::mutex& pool_mutex = *new std::mutex;
+std::map<int, std::vector<NvdecSession*>>& free_sessions = *new std::map<int, std::vector<NvdecSession*>>;
 
 // The CUDA runtime's context on `device` (its primary context), retained so that it stays alive for the
 // sessions, which live until the process exits. Reached through the runtime's driver entry points: no link

@@ -155,6 +155,7 @@ void Source::open() {
     const std::string why = av_error_text(ret);
     if (timed_out()) throw StreamTimeout(spec_.name + ": no data within " + std::to_string(spec_.timeout_s) +
                                          " s while opening");
+    if (!spec_.io_error->empty()) throw DecodeError(spec_.name + ": read failed (" + *spec_.io_error + ")");
     if (ret == AVERROR(ENOENT)) throw SourceNotFound(spec_.name + ": no such file");
     if (ret == AVERROR(ECONNREFUSED) || ret == AVERROR(EHOSTUNREACH) || ret == AVERROR(ENETUNREACH) ||
         ret == AVERROR_HTTP_NOT_FOUND || ret == AVERROR_PROTOCOL_NOT_FOUND)
@@ -173,6 +174,7 @@ void Source::open() {
   if (ret < 0) {
     if (timed_out()) throw StreamTimeout(spec_.name + ": no data within " + std::to_string(spec_.timeout_s) +
                                          " s while reading stream info");
+    if (!spec_.io_error->empty()) throw DecodeError(spec_.name + ": read failed (" + *spec_.io_error + ")");
     throw CorruptStream(spec_.name + ": cannot read stream information (" + av_error_text(ret) + ")");
   }
 }

@@ -9,6 +9,7 @@
 #include <string>
 
 #include "common/cuda_device_guard.hpp"
+#include "common/device_pools.hpp"
 #include "common/errors.hpp"
 #include "preprocess/cuda/vision_cuda.hpp"
 #include "preprocess/cuda/vision_pixels.hpp"
@@ -31,11 +32,20 @@ template <class T>
 struct DeviceBuffer {
   T* ptr = nullptr;
   cudaStream_t stream;
+  bool pooled = true;
+  // On the current device (the caller's guard made it the target's).
   DeviceBuffer(std::size_t count, cudaStream_t s) : stream(s) {
-    if (count) check(cudaMallocAsync(reinterpret_cast<void**>(&ptr), count * sizeof(T), stream), "cudaMallocAsync");
+    if (!count) return;
+    int device = 0;
+    check(cudaGetDevice(&device), "cudaGetDevice");
+    pooled = pools_supported(device);  // else plain cudaMalloc / cudaFree (some virtualised GPUs)
+    void** p = reinterpret_cast<void**>(&ptr);
+    check(pooled ? cudaMallocAsync(p, count * sizeof(T), stream) : cudaMalloc(p, count * sizeof(T)),
+          "device allocation");
   }
   ~DeviceBuffer() {
-    if (ptr && cudaFreeAsync(ptr, stream) != cudaSuccess) cudaGetLastError();  // never a stale error for later
+    if (ptr && (pooled ? cudaFreeAsync(ptr, stream) : cudaFree(ptr)) != cudaSuccess)
+      cudaGetLastError();  // never a stale error for later
   }
   DeviceBuffer(const DeviceBuffer&) = delete;
   DeviceBuffer& operator=(const DeviceBuffer&) = delete;
@@ -43,7 +53,9 @@ struct DeviceBuffer {
 
 struct Stream {
   cudaStream_t s = nullptr;
-  Stream() { check(cudaStreamCreateWithFlags(&s, cudaStreamNonBlocking), "cudaStreamCreate"); }
+  // Blocking (not cudaStreamNonBlocking): ordered after the work queued on the legacy default stream, which is
+  // where producers that name no stream in __cuda_array_interface__ (PyTorch's v2 interface) write their data.
+  Stream() { check(cudaStreamCreateWithFlags(&s, cudaStreamDefault), "cudaStreamCreate"); }
   ~Stream() {
     if (s) cudaStreamDestroy(s);
   }
