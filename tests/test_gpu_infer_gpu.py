@@ -118,6 +118,49 @@ def test_kernels_wait_for_the_producers_streams(face_stills: list[np.ndarray]) -
     assert np.abs(cupy.asnumpy(crops).astype(int) - cpu_crops).max() <= 1
 
 
+class HostMemory:
+    """Pageable host memory behind __cuda_array_interface__ (a producer's mistake): a kernel reading it would
+    fault and leave the GPU's context unusable for the whole process."""
+
+    def __init__(self, array: np.ndarray) -> None:
+        self.array = array
+        self.__cuda_array_interface__ = {"shape": array.shape, "typestr": array.dtype.str, "strides": None,
+                                         "data": (array.ctypes.data, False), "version": 3}
+
+
+def test_kernels_refuse_memory_a_kernel_cannot_use(face_stills: list[np.ndarray]) -> None:
+    frame = upload(face_stills[0], 0)
+    out = BufferCache(0).view("input", (1, 3, 64, 64), np.float32)
+    with pytest.raises(kuzet.InvalidArgument, match="image 0 is in host memory"):
+        core.cuda_preprocess_batch([HostMemory(face_stills[0])], out)
+    with pytest.raises(kuzet.InvalidArgument, match="out is in host memory"):
+        core.cuda_preprocess_batch([frame], HostMemory(np.zeros((1, 3, 64, 64), np.float32)))
+    with pytest.raises(kuzet.InvalidArgument, match="image 0 is in host memory"):
+        core.cuda_warp_batch([HostMemory(face_stills[0])], np.zeros(1, np.int32), np.eye(3)[None], 8, 8)
+    with pytest.raises(kuzet.InvalidArgument, match="is on cuda:0, but this call runs on cuda:7"):
+        core.cuda_warp_batch([frame], np.zeros(1, np.int32), np.eye(3)[None], 8, 8, device="cuda:7")
+    # nothing faulted: the device still works
+    core.cuda_preprocess_batch([frame], out)
+    expected, _ = core.preprocess_batch([face_stills[0]], 64, 64)
+    assert np.abs(out.numpy() - expected).max() <= 1.0 + 1e-3
+
+
+def test_kernels_read_pytorch_tensors_written_just_before(face_stills: list[np.ndarray]) -> None:
+    """PyTorch's __cuda_array_interface__ (v2) names no stream: its writes are queued on its current stream (the
+    legacy default stream), which kuzet's blocking kernel stream is ordered after."""
+    torch = import_gpu_module("torch")
+    host = face_stills[1]
+    expected, _ = core.preprocess_batch([host], 320, 480)
+    pinned = torch.from_numpy(host).pin_memory()
+    for _ in range(3):
+        frame = torch.empty(host.shape, dtype=torch.uint8, device="cuda:0")
+        frame.fill_(0)
+        frame.copy_(pinned, non_blocking=True)  # still in flight when the call starts
+        out = torch.full((1, 3, 320, 480), 7.0, device="cuda:0")
+        core.cuda_preprocess_batch([frame], out)
+        assert np.abs(out.cpu().numpy() - expected).max() <= 1.0 + 1e-3
+
+
 def test_face_pipeline_cpu_and_cuda_agree_on_stills(pipelines: tuple[FacePipeline, FacePipeline],
                                                     face_stills: list[np.ndarray]) -> None:
     cpu, gpu = pipelines

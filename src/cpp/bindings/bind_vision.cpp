@@ -10,6 +10,7 @@
 #include "bindings/bindings.hpp"
 #include "bindings/preprocess_arguments.hpp"
 #include "bindings/warp_arguments.hpp"
+#include "common/device_array.hpp"
 #include "common/errors.hpp"
 #include "detect/face_decode.hpp"
 #include "detect/nms.hpp"
@@ -40,8 +41,9 @@ int parse_device(const std::string& device, const char* what) {
   throw InvalidArgument(std::string(what) + ": device must be 'cpu', 'cuda' or 'cuda:N', got '" + device + "'");
 }
 
-// Device pointer of a CUDA array (__cuda_array_interface__) of float32 with shape (n,3,h,w), C-contiguous.
-float* cuda_output(const py::object& out, py::ssize_t n, int h, int w) {
+// Device pointer of a CUDA array (__cuda_array_interface__) of float32 with shape (n,3,h,w), C-contiguous;
+// `stream`: the producer's stream named by the interface (v3), 0 when none.
+float* cuda_output(const py::object& out, py::ssize_t n, int h, int w, std::uintptr_t& stream) {
   py::dict cai = out.attr("__cuda_array_interface__");
   const auto shape = cai["shape"].cast<std::vector<py::ssize_t>>();
   const std::vector<py::ssize_t> want{n, 3, h, w};
@@ -51,6 +53,7 @@ float* cuda_output(const py::object& out, py::ssize_t n, int h, int w) {
                           std::to_string(n) + ", 3, " + std::to_string(h) + ", " + std::to_string(w) + ")");
   auto data = cai["data"].cast<py::tuple>();
   if (data[1].cast<bool>()) throw InvalidArgument("preprocess_batch: out (CUDA array) is read-only");
+  stream = cai.contains("stream") && !cai["stream"].is_none() ? cai["stream"].cast<std::uintptr_t>() : 0;
   return reinterpret_cast<float*>(data[0].cast<std::uintptr_t>());
 }
 
@@ -105,11 +108,13 @@ py::tuple preprocess_batch(const py::handle& images, int out_h, int out_w, const
   const auto n = static_cast<py::ssize_t>(imgs.views.size());
 
   if (gpu >= 0 && !out.is_none() && py::hasattr(out, "__cuda_array_interface__")) {
-    float* device_out = cuda_output(out, n, out_h, out_w);  // e.g. the buffer ONNX Runtime reads (IOBinding)
+    std::uintptr_t producer = 0;
+    float* device_out = cuda_output(out, n, out_h, out_w, producer);  // e.g. the buffer ONNX Runtime reads
     py::array_t<float> transforms({n, py::ssize_t{4}});
     float* tr = transforms.mutable_data();
     {
       py::gil_scoped_release release;
+      if (producer != 0) synchronize_stream(producer, gpu);  // its producer may still be using `out`
       vision::cuda::preprocess_batch(imgs.views, opt, device_out, true, tr, gpu);
     }
     return py::make_tuple(out, transforms);

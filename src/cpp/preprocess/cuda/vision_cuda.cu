@@ -81,6 +81,30 @@ std::vector<DeviceImage> upload(const std::vector<ImageView>& images, std::uint8
   return layout;
 }
 
+// Memory a kernel on `device` may use: that device's memory, managed memory, or pinned host memory. Anything
+// else (pageable host memory behind a wrong interface, another GPU's memory) would fault on the GPU, and a fault
+// leaves the device's context unusable for every reader and model of the process: refused here instead, before
+// any device is selected. (cudaPointerGetAttributes needs no current device.)
+void require_gpu_memory(const void* p, int device, const std::string& what) {
+  cudaPointerAttributes attr{};
+  const cudaError_t err = cudaPointerGetAttributes(&attr, p);
+  if (err != cudaSuccess) {
+    cudaGetLastError();
+    if (err == cudaErrorInvalidValue) throw InvalidArgument(what + " is not CUDA memory");
+    throw Error(std::string("CUDA unavailable (") + cudaGetErrorString(err) + ")");  // no driver, no device
+  }
+  if (attr.type == cudaMemoryTypeManaged || attr.type == cudaMemoryTypeHost) return;
+  if (attr.type != cudaMemoryTypeDevice)
+    throw InvalidArgument(what + " is in host memory, not in the GPU memory of cuda:" + std::to_string(device));
+  if (attr.device != device)
+    throw InvalidArgument(what + " is on cuda:" + std::to_string(attr.device) + ", but this call runs on cuda:" +
+                          std::to_string(device) + " (pass device='cuda:" + std::to_string(attr.device) + "')");
+}
+
+void require_gpu_images(const std::vector<ImageView>& images, int device) {
+  for (std::size_t i = 0; i < images.size(); ++i) require_gpu_memory(images[i].data, device, "image " + std::to_string(i));
+}
+
 // The producers' streams (from __cuda_array_interface__) must finish before our stream reads their data.
 void wait_for(const std::vector<std::uintptr_t>& producer_streams) {
   for (std::uintptr_t s : producer_streams)
@@ -166,6 +190,7 @@ void preprocess_batch(const std::vector<ImageView>& images, const PreprocessOpti
   const std::size_t n = images.size();
   if (n == 0) return;
   check_grid_depth(n);
+  if (out_on_device) require_gpu_memory(out, device, "out");
   const CudaDeviceGuard on_device(device);  // the caller's current device is restored on return
   check(on_device.result(), "cudaSetDevice");
   const Plans plans = plan_all(images, opt, transforms);
@@ -188,6 +213,8 @@ void preprocess_batch_from_device(const std::vector<ImageView>& device_images,
   const std::size_t n = device_images.size();
   if (n == 0) return;
   check_grid_depth(n);
+  require_gpu_images(device_images, device);
+  require_gpu_memory(out_device, device, "out");
   const CudaDeviceGuard on_device(device);  // the caller's current device is restored on return
   check(on_device.result(), "cudaSetDevice");
   const Plans plans = plan_all(device_images, opt, transforms);
@@ -221,6 +248,8 @@ void warp_batch_from_device(const std::vector<ImageView>& device_images,
   const std::size_t m = matrices.size();
   if (m == 0) return;
   check_grid_depth(m);
+  require_gpu_images(device_images, device);
+  if (out_on_device) require_gpu_memory(out, device, "out");
   const CudaDeviceGuard on_device(device);  // the caller's current device is restored on return
   check(on_device.result(), "cudaSetDevice");
   wait_for(producer_streams);
