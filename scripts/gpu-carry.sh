@@ -15,7 +15,8 @@
 # Items, in the order the calls bring them (the order in which the GPU check can use them):
 #   core    kuzet._core built here with CUDA for the GPU machine's Python (PY312, default pyenv's 3.12) and sm_90,
 #           plus libs/: the shared libraries it links beyond glibc/libstdc++ (FFmpeg 5.1 with its NVDEC hwaccel,
-#           OpenSSL, their dependencies)
+#           OpenSSL, their dependencies), and clips/: small test clips the GPU tests need (the machine cannot
+#           encode)
 #   data    the test data the GPU tests and benchmarks read: every path they name (KUZET_DATA_DIR, default
 #           ../shared/data)
 #   models  the models (KUZET_MODEL_DIR, default ../shared/models)
@@ -50,6 +51,13 @@ core() {
   ldd "$so" | awk '/=> \//{print $3}' |
     grep -vE '/(libc|libm|libpthread|libdl|librt|libstdc\+\+|libgcc_s|ld-linux-x86-64)\.so' |
     while read -r lib; do cp -L "$lib" "$stage/libs/"; done
+  # test clips the GPU tests need and the GPU machine cannot make (it has no encoder): KUZET_TEST_CLIPS there
+  mkdir -p "$stage/clips"
+  PYTHONPATH="$root/python:$root/tests" python3 -c "
+import sys; from pathlib import Path
+from decode_helpers import cropped_h264_clip
+assert cropped_h264_clip(Path(sys.argv[1])), 'no libx264 here for the cropped clip'
+" "$stage/clips"
   # which source it was built from (preflight prints it: a stale module would test old code)
   echo "kuzet $(git describe --always --dirty) built $(date -u +%FT%TZ) for $("$py312" --version)" > "$stage/BUILD.txt"
   tar -cf - -C "$stage" . | xz -T0 -6 > "$items/core/core.tar.xz"

@@ -52,6 +52,7 @@ use_payload() {
   fi
   if have core; then
     export LD_LIBRARY_PATH="$store/core/libs${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
+    export KUZET_TEST_CLIPS="$store/core/clips"
     ln -sf "$(ls "$store"/core/_core*.so | head -1)" python/kuzet/
   fi
   have data && export KUZET_DATA_DIR="$store/data"

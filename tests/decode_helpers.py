@@ -93,3 +93,31 @@ def ffmpeg_rgb_frames(path: Path, width: int, height: int, count: int, *extra: s
         timeout=FFPROBE_TIMEOUT_S,
     ).stdout
     return np.frombuffer(raw, np.uint8).reshape(count, height, width, 3)
+
+
+# H.264 frame cropping on the left and top as well as right and bottom (x264's crop-rect: left, top, right,
+# bottom). FFmpeg crops software frames on every side only when asked to (AV_CODEC_FLAG_UNALIGNED) and hardware
+# frames only on the right and bottom, so both readers must apply the rest themselves.
+CROP_RECT = (6, 4, 2, 2)
+CROPPED_CODED_SIZE = (160, 128)  # width, height before cropping
+
+
+def cropped_h264_clip(folder: Path) -> Path | None:
+    """A 5-frame H.264 clip with the CROP_RECT cropping, made once per folder with FFmpeg's libx264; None where
+    FFmpeg has no libx264 (the GPU machine: scripts/gpu-carry.sh carries one made here, KUZET_TEST_CLIPS)."""
+    name = "cropped_left_top.264"
+    made = os.environ.get("KUZET_TEST_CLIPS")
+    if made and (Path(made) / name).exists():
+        return Path(made) / name
+    path = folder / name
+    if path.exists():
+        return path
+    w, h = CROPPED_CODED_SIZE
+    cmd = ["ffmpeg", "-hide_banner", "-loglevel", "error", "-y", "-f", "lavfi", "-i",
+           f"testsrc2=size={w}x{h}:rate=10", "-frames:v", "5", "-pix_fmt", "yuv420p", "-c:v", "libx264",
+           "-x264-params", "crop-rect=" + ",".join(map(str, CROP_RECT)), str(path)]
+    try:
+        done = subprocess.run(cmd, capture_output=True, timeout=FFPROBE_TIMEOUT_S)
+    except (OSError, subprocess.TimeoutExpired):
+        return None
+    return path if done.returncode == 0 else None

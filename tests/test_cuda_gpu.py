@@ -15,6 +15,7 @@ import numpy as np
 import pytest
 
 import kuzet
+from decode_helpers import cropped_h264_clip
 from gpu_helpers import REQUIRES_NVDEC, import_gpu_module
 from kuzet.cuda import CudaVideoReader
 
@@ -66,6 +67,19 @@ def test_gpu_rgb_within_one_level_of_cpu(data_dir, relpath, layout):
         assert a.shape == b.shape
         diff = np.abs(a.astype(np.int16) - b.astype(np.int16))
         assert diff.max() <= 1, f"{relpath} frame {i}: max difference {diff.max()}"
+
+
+def test_gpu_crops_left_and_top_like_the_cpu(tmp_path):
+    """FFmpeg crops NVDEC frames only on the right and bottom; the reader applies the left and top cropping."""
+    clip = cropped_h264_clip(tmp_path)
+    assert clip is not None, "no cropped clip: carry it (scripts/gpu-carry.sh clips) or install libx264"
+    for layout in ("nv12", "yuv420p", "rgb"):
+        cpu = cpu_frames(clip, layout, 5)
+        gpu = gpu_frames(clip, layout, 5)
+        assert len(cpu) == len(gpu) == 5
+        for a, b in zip(cpu, gpu, strict=True):
+            assert a.shape == b.shape
+            assert np.abs(a.astype(np.int16) - b.astype(np.int16)).max() <= (1 if layout == "rgb" else 0), layout
 
 
 def test_cuda_reader_samples_like_the_cpu_reader(data_dir):

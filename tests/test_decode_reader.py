@@ -4,6 +4,7 @@ kind, exact seeking, layouts, rotation, device selection and error reporting."""
 from __future__ import annotations
 
 import io
+import subprocess
 import warnings
 from pathlib import Path
 
@@ -11,7 +12,14 @@ import numpy as np
 import pytest
 
 import kuzet
-from decode_helpers import ffmpeg_rgb_frames, ffprobe_timestamps, open_reader
+from decode_helpers import (
+    CROP_RECT,
+    CROPPED_CODED_SIZE,
+    cropped_h264_clip,
+    ffmpeg_rgb_frames,
+    ffprobe_timestamps,
+    open_reader,
+)
 
 CLIPS = [
     "faces/video/carphone_qcif.mp4",
@@ -217,6 +225,25 @@ def test_misbehaving_file_objects_are_refused_clearly(data_dir: Path) -> None:
         open_reader(Overclaiming())
     with pytest.raises(kuzet.DecodeError, match=r"readinto\(\) returned str, not a byte count"):
         open_reader(NotACount())
+
+
+def test_left_and_top_cropping_is_applied_exactly(tmp_path: Path) -> None:
+    clip = cropped_h264_clip(tmp_path)
+    if clip is None:
+        pytest.skip("this FFmpeg has no libx264 to make the cropped clip")
+    (w, h), (left, top, right, bottom) = CROPPED_CODED_SIZE, CROP_RECT
+    size = (w - left - right, h - top - bottom)
+    # FFmpeg's own exact crop (-flags unaligned), converted by swscale, which kuzet's converter equals bit for bit
+    reference = subprocess.run(["ffmpeg", "-v", "error", "-flags", "unaligned", "-i", str(clip), "-f", "rawvideo",
+                                "-pix_fmt", "rgb24", "-"], capture_output=True, check=True).stdout
+    expected = np.frombuffer(reference, np.uint8).reshape(-1, size[1], size[0], 3)
+    with open_reader(clip, layout="rgb") as reader:
+        assert (reader.metadata.width, reader.metadata.height) == size
+        got = np.stack([f.data for f in reader])
+    assert got.shape == expected.shape == (5, size[1], size[0], 3)
+    np.testing.assert_array_equal(got, expected)
+    with open_reader(clip, layout="nv12") as reader:
+        assert next(iter(reader)).data.size == size[0] * size[1] * 3 // 2
 
 
 SEEK_CLIPS = [

@@ -62,7 +62,8 @@ class CudaDevice final : public DeviceInterface {
       cpu_.convert(frame, layout, dst);
       return;
     }
-    const FrameGeometry geo = frame_geometry(layout, frame->width, frame->height, native_format(frame));
+    const FrameGeometry geo = frame_geometry(layout, visible_width(frame), visible_height(frame),
+                                             native_format(frame));
     CudaDeviceGuard guard(index_);
     check_cuda(guard.result(), name() + ": cannot select the device");
     if (!scratch_ || scratch_->bytes() < geo.bytes) {
@@ -78,7 +79,8 @@ class CudaDevice final : public DeviceInterface {
   }
 
   std::shared_ptr<DeviceArray> convert_to_gpu(const AVFrame* frame, Layout layout) {
-    const FrameGeometry geo = frame_geometry(layout, frame->width, frame->height, native_format(frame));
+    const FrameGeometry geo = frame_geometry(layout, visible_width(frame), visible_height(frame),
+                                             native_format(frame));
     void* stream = session_.get().stream;
     CudaDeviceGuard guard(index_);
     check_cuda(guard.result(), name() + ": cannot select the device");
@@ -126,6 +128,12 @@ class CudaDevice final : public DeviceInterface {
     if (strict_) throw DeviceUnavailable(name() + ": " + (refusal_.empty() ? "NVDEC did not decode this frame" : refusal_));
   }
 
+  // The picture less the stream's cropping. FFmpeg crops a hardware frame only on the right and bottom (it
+  // cannot move its data pointers) and leaves crop_left/crop_top set; software frames come fully cropped
+  // (AV_CODEC_FLAG_UNALIGNED, decoder.cpp) with both at 0.
+  static int visible_width(const AVFrame* frame) { return frame->width - static_cast<int>(frame->crop_left); }
+  static int visible_height(const AVFrame* frame) { return frame->height - static_cast<int>(frame->crop_top); }
+
   // Queues the conversion on the session's stream; the caller has made this device current.
   void convert_into(const AVFrame* frame, Layout layout, uint8_t* dst) {
     const AVPixelFormat sw = native_format(frame);
@@ -134,13 +142,16 @@ class CudaDevice final : public DeviceInterface {
       throw DecodeError(name() + ": NVDEC produced frames in " + (fmt ? fmt : "?") + ", which kuzet cannot convert");
     }
     cuda::SemiPlanarFrame src;
-    src.y = frame->data[0];
-    src.uv = frame->data[1];
+    src.sixteen_bit = sw != AV_PIX_FMT_NV12;
+    // The top/left cropping FFmpeg leaves on hardware frames (visible_width), applied as it applies it to
+    // software frames: chroma moves by half the luma rows/columns, rounded down.
+    const std::size_t bytes = src.sixteen_bit ? 2 : 1, top = frame->crop_top, left = frame->crop_left;
+    src.y = frame->data[0] + top * static_cast<std::size_t>(frame->linesize[0]) + left * bytes;
+    src.uv = frame->data[1] + (top / 2) * static_cast<std::size_t>(frame->linesize[1]) + (left / 2) * 2 * bytes;
     src.y_pitch = frame->linesize[0];
     src.uv_pitch = frame->linesize[1];
-    src.width = frame->width;
-    src.height = frame->height;
-    src.sixteen_bit = sw != AV_PIX_FMT_NV12;
+    src.width = visible_width(frame);
+    src.height = visible_height(frame);
     void* stream = session_.get().stream;
     switch (layout) {
       case Layout::Rgb:

@@ -139,6 +139,9 @@ void Decoder::open_codec_context(const AVCodec* codec) {
   const int ret = avcodec_parameters_to_context(codec_, stream_->codecpar);
   if (ret < 0) throw DecodeError(spec_name_ + ": bad codec parameters (" + av_error_text(ret) + ")");
   codec_->pkt_timebase = stream_->time_base;
+  // Apply the stream's left cropping exactly: by default FFmpeg leaves up to 63 columns of it in the picture
+  // to keep rows aligned (kuzet's converters need no alignment; NVDEC frames are cropped exactly too).
+  codec_->flags |= AV_CODEC_FLAG_UNALIGNED;
 }
 
 void Decoder::set_packet_tap(std::function<void(const AVPacket&)> tap, const std::vector<int>& extra_streams) {
