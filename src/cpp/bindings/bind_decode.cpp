@@ -353,7 +353,7 @@ SourceSpec spec_from_python(const std::string& kind, const py::object& target, c
         if (has_readinto) {
           py::object mv = py::memoryview::from_memory(buf, size, false);
           py::object n = file->attr("readinto")(mv);
-          if (n.is_none()) return 0;  // non-blocking stream with nothing yet: FFmpeg reads again
+          if (n.is_none()) return 0;  // a non-blocking stream with nothing now: taken as the end (0 is EOF)
           if (!py::isinstance<py::int_>(n)) {
             *io_error = "readinto() returned " + std::string(py::str(py::type::of(n).attr("__name__"))) +
                         ", not a byte count";
