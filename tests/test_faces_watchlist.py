@@ -60,6 +60,31 @@ def test_pipeline_names_the_right_person(detector: kuzet.FaceDetector, embedder:
     assert data[0][0]["identity"] == "obama" and len(data[0][0]["landmarks"]) == 5 and "embedding" not in data[0][0]
 
 
+def test_auto_watchlist_search_falls_back_to_the_cpu_when_the_gpu_search_fails(
+        detector: kuzet.FaceDetector, embedder: kuzet.FaceEmbedder, people: dict[str, np.ndarray],
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    # As on a GPU machine whose CuPy cannot search (here: not installed, which search(device='cuda') reports as
+    # a KuzetError): "auto" picks the GPU for a large watchlist; the failure is warned about once, the CPU
+    # searches instead, and the results are the CPU's. An explicit watchlist_device raises.
+    import kuzet.faces.pipeline as face_pipeline
+
+    pipeline = make_pipeline(detector, embedder, None, people)
+    expected = pipeline.process([people["two_people.jpg"]])
+    monkeypatch.setattr(face_pipeline, "GPU_WATCHLIST_MIN", 1)
+    monkeypatch.setattr(face_pipeline, "cupy_available", lambda: True)
+    monkeypatch.setattr(pipeline, "device", "cuda:0")
+    assert pipeline._search_device() == "cuda:0"
+    with pytest.warns(RuntimeWarning, match="watchlist search on cuda:0 failed .*searching on the CPU from now on"):
+        got = pipeline.process([people["two_people.jpg"]])
+    assert [[(f.identity, f.similarity) for f in fs] for fs in got] == \
+        [[(f.identity, f.similarity) for f in fs] for fs in expected]
+    assert pipeline._search_device() == "cpu"
+    strict = kuzet.FacePipeline(detector=detector, embedder=embedder, watchlist=pipeline.watchlist,
+                                watchlist_device="cuda:0")
+    with pytest.raises(kuzet.KuzetError, match="CuPy"):
+        strict.process([people["two_people.jpg"]])
+
+
 def test_pipeline_batched_equals_one_by_one(detector: kuzet.FaceDetector, embedder: kuzet.FaceEmbedder,
                                             people: dict[str, np.ndarray]) -> None:
     pipeline = make_pipeline(detector, embedder, None, people)

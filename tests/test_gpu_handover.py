@@ -181,7 +181,7 @@ class HostBatch:
         self.array = array
         self.__cuda_array_interface__ = {"shape": array.shape, "typestr": array.dtype.str,
                                          "data": (array.ctypes.data, False), "strides": None, "version": 3,
-                                         **extra}
+                                         "stream": None, **extra}
 
 
 def test_run_device_binds_the_cuda_batch_in_place(model: Any, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -197,8 +197,10 @@ def test_run_device_binds_the_cuda_batch_in_place(model: Any, monkeypatch: pytes
 
     monkeypatch.setattr(type(model), "run_bound", on_host)
     monkeypatch.setattr(model, "device", "cuda:1")
-    monkeypatch.setattr(session, "core", type("Core", (), {"cuda_synchronize_stream": staticmethod(
-        lambda stream, device: synced.append((stream, device)))}))
+    places = {batch.ctypes.data: ("device", 1)}  # where each address is, as CUDA would say
+    monkeypatch.setattr(session, "core", type("Core", (), {
+        "cuda_synchronize_stream": staticmethod(lambda stream, device: synced.append((stream, device))),
+        "cuda_memory_place": staticmethod(lambda address: places.get(address, ("unregistered", -1)))}))
     out = model.run_device(HostBatch(batch))
     assert calls == [(batch.ctypes.data, (2, 3, 112, 112), "cuda", 1)] and synced == []
     np.testing.assert_allclose(out[model.output_names[0]], expected[model.output_names[0]],
@@ -207,6 +209,20 @@ def test_run_device_binds_the_cuda_batch_in_place(model: Any, monkeypatch: pytes
     assert synced == [(1, 1)]
     with pytest.raises(kuzet.InvalidArgument, match="C-contiguous"):
         model.run_device(HostBatch(batch, strides=(4, 8 * 112 * 112, 4 * 112, 4)))
+    # memory onnxruntime on cuda:1 cannot read is refused before it faults there
+    places[batch.ctypes.data] = ("device", 0)
+    with pytest.raises(kuzet.InvalidArgument, match="in the memory of cuda:0, but the model runs on cuda:1"):
+        model.run_device(HostBatch(batch))
+    places[batch.ctypes.data] = ("unregistered", -1)
+    with pytest.raises(kuzet.InvalidArgument, match="in host memory"):
+        model.run_device(HostBatch(batch))
+    places[batch.ctypes.data] = ("managed", 0)
+    model.run_device(HostBatch(batch, stream=1))
+    # a v2 interface (PyTorch's) names no stream: its writes are on the legacy default stream, waited for
+    legacy = HostBatch(batch)
+    del legacy.__cuda_array_interface__["stream"]
+    model.run_device(legacy)
+    assert synced == [(1, 1), (1, 1), (1, 1)]
     with pytest.raises(kuzet.InvalidArgument, match="float32 NCHW"):
         model.run_device(HostBatch(batch.astype(np.float16)))
 

@@ -188,6 +188,18 @@ def test_gpu_face_path_equals_the_cpu_path(face_stills: list[np.ndarray], face_m
     assert gpu.process([]) == []
 
 
+def test_detector_and_embedder_on_different_gpus_take_host_frames(face_stills: list[np.ndarray],
+                                                                 face_models: tuple[Any, ...], kernels: CpuKernels,
+                                                                 monkeypatch: pytest.MonkeyPatch) -> None:
+    # frames kept on the detector's GPU could not be read by the embedder's kernels on another GPU
+    (cpu_det, cpu_emb), (gpu_det, gpu_emb) = face_models
+    monkeypatch.setattr(gpu_emb, "gpu", GpuEmbedder(gpu_emb, 1))
+    split = FacePipeline(detector=gpu_det, embedder=gpu_emb)
+    assert not split.gpu_preprocessing
+    expected = FacePipeline(detector=cpu_det, embedder=cpu_emb).process(face_stills[:3])
+    assert_same_faces(split.process(face_stills[:3]), expected, embeddings=True)
+
+
 def test_gpu_face_path_rejects_bad_frames(face_models: tuple[Any, ...]) -> None:
     _, (gpu_det, gpu_emb) = face_models
     gpu = FacePipeline(detector=gpu_det, embedder=gpu_emb)

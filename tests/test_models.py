@@ -89,3 +89,49 @@ def test_cuda_request_without_cuda_provider_is_an_error(model_dir):
     else:
         with pytest.raises(ModelError, match="no CUDAExecutionProvider"):
             load_model("mobileface_v2", model_dir=model_dir, device="cuda")
+
+
+def test_a_cuda_provider_that_does_not_start_is_not_taken_for_cuda(model_dir, monkeypatch):
+    # onnxruntime-gpu lists its CUDA EP even where it cannot start (cuDNN missing, no GPU) and then builds the
+    # session on the CPU, saying so only in its log: here, a choice of CUDA whose session has the CPU EP only.
+    from kuzet.models import session
+
+    def cuda_listed_but_not_starting(device):
+        kind, index = session._parse_device(device)
+        return session.DeviceChoice(f"cuda:{index}", ["CPUExecutionProvider"], None)
+
+    monkeypatch.setattr(session, "choose_providers", cuda_listed_but_not_starting)
+    monkeypatch.setattr(session, "_cache", {})
+    with pytest.raises(ModelError, match="'cuda' asked for, but onnxruntime's CUDAExecutionProvider did not start"):
+        load_model("mobileface_v2", model_dir=model_dir, device="cuda")
+    with pytest.warns(RuntimeWarning, match="running on CPU .*did not start"):
+        model = load_model("mobileface_v2", model_dir=model_dir, device="auto")
+    assert model.device == "cpu"
+    embedding = next(iter(model.run(np.zeros((1, 3, 112, 112), np.float32)).values()))  # a working CPU session
+    assert embedding.shape == (1, 256)
+
+
+def test_onnxruntime_failures_are_model_errors(model_dir):
+    model = load_model("yunet", model_dir=model_dir, device="cpu")  # a fixed 640x640 input
+    with pytest.raises(ModelError, match="onnxruntime failed to run it on \\(1, 3, 320, 320\\)"):
+        model.run(np.zeros((1, 3, 320, 320), np.float32))
+    small = np.zeros((1, 3, 320, 320), np.float32)
+    with pytest.raises(ModelError, match="onnxruntime failed to run it on cpu:0"):
+        model.run_bound(small.ctypes.data, small.shape, "cpu", 0)
+
+
+def test_a_model_with_a_float16_input_is_refused_at_load():
+    import onnx
+    from onnx import TensorProto, helper
+
+    from kuzet.models.contracts import check_contract
+
+    node = helper.make_node("GlobalAveragePool", ["x"], ["pooled"])
+    flat = helper.make_node("Flatten", ["pooled"], ["y"])
+    graph = helper.make_graph([node, flat], "g", [helper.make_tensor_value_info("x", TensorProto.FLOAT16,
+                                                                                ["N", 3, 112, 112])],
+                              [helper.make_tensor_value_info("y", TensorProto.FLOAT16, ["N", 3])])
+    with pytest.raises(ModelError, match="input 'x' is float16, expected float"):
+        check_contract(helper.make_model(graph), "arcface", "model 'half'")
+    graph.input[0].type.tensor_type.elem_type = TensorProto.FLOAT
+    check_contract(onnx.helper.make_model(graph), "arcface", "model 'full'")  # the same graph in float32 fits

@@ -51,19 +51,25 @@ class GpuTemplates:
         self.cp = import_cupy()
         self.device_id = parse_cuda_device(device)
         self.dtype = dtype
-        with self.cp.cuda.Device(self.device_id):
-            self.matrix = self.cp.asarray(np.ascontiguousarray(matrix, dtype))
+        try:
+            with self.cp.cuda.Device(self.device_id):
+                self.matrix = self.cp.asarray(np.ascontiguousarray(matrix, dtype))
+        except Exception as exc:  # CuPy's own errors: no such device, out of memory, no CUDA
+            raise KuzetError(f"cannot put the watchlist on cuda:{self.device_id} with CuPy: {exc}") from exc
 
     def top_k(self, q: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
         """(Q,k) candidate rows and their similarities (unordered), as host arrays."""
         cp = self.cp
-        with cp.cuda.Device(self.device_id):
-            qd = cp.asarray(q, self.dtype)
-            sims = cp.matmul(qd, self.matrix.T).astype(cp.float32)  # one cuBLAS GEMM
-            n = sims.shape[1]
-            top = cp.argpartition(-sims, k - 1, axis=1)[:, :k] if k < n else cp.tile(cp.arange(n), (len(q), 1))
-            top_sims = cp.take_along_axis(sims, top, axis=1)
-            return cp.asnumpy(top), cp.asnumpy(top_sims)
+        try:
+            with cp.cuda.Device(self.device_id):
+                qd = cp.asarray(q, self.dtype)
+                sims = cp.matmul(qd, self.matrix.T).astype(cp.float32)  # one cuBLAS GEMM
+                n = sims.shape[1]
+                top = cp.argpartition(-sims, k - 1, axis=1)[:, :k] if k < n else cp.tile(cp.arange(n), (len(q), 1))
+                top_sims = cp.take_along_axis(sims, top, axis=1)
+                return cp.asnumpy(top), cp.asnumpy(top_sims)
+        except Exception as exc:  # CuPy's own errors (out of memory, a kernel CuPy cannot compile: no NVRTC)
+            raise KuzetError(f"watchlist search on cuda:{self.device_id} (CuPy) failed: {exc}") from exc
 
 
 __all__ = ["GpuTemplates", "GPU_DTYPES", "GPU_WATCHLIST_MIN", "cupy_available", "import_cupy", "parse_cuda_device"]

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import functools
+import warnings
 from collections.abc import Sequence
 from concurrent.futures import Future
 from typing import Any
@@ -9,14 +11,14 @@ from typing import Any
 import numpy as np
 
 from kuzet.array_types import Frames
-from kuzet.errors import InvalidArgument
+from kuzet.errors import InvalidArgument, KuzetError
 from kuzet.faces import gpu
 from kuzet.faces.align import align_faces
 from kuzet.faces.detector import Detections, FaceDetector
 from kuzet.faces.embedder import CROP, FaceEmbedder
 from kuzet.faces.gpu_watchlist import GPU_WATCHLIST_MIN, cupy_available, parse_cuda_device
 from kuzet.faces.images import Images, as_image_list, pixel_source
-from kuzet.faces.watchlist import Watchlist
+from kuzet.faces.watchlist import Watchlist, WatchlistMatch
 from kuzet.models.parallel import in_pool_thread, shared_pool
 from kuzet.results import Face
 
@@ -53,15 +55,18 @@ class FacePipeline:
         self.detector = detector or FaceDetector(device=device)
         self.embedder = embedder or FaceEmbedder(device=device)
         self.device: str = getattr(getattr(self.detector, "model", None), "device", "cpu")
-        # Frames stay in GPU memory only when both stages have a GPU path (a caller's own objects may not).
+        # Frames stay in GPU memory only when both stages have a GPU path (a caller's own objects may not) on the
+        # same GPU; otherwise each stage takes host frames (and uploads them to its own GPU).
         self._gpu_id: int | None = None
-        if getattr(self.detector, "gpu", None) is not None and getattr(self.embedder, "gpu", None) is not None:
-            self._gpu_id = self.detector.gpu.device_id  # type: ignore[union-attr]
+        detector_gpu, embedder_gpu = getattr(self.detector, "gpu", None), getattr(self.embedder, "gpu", None)
+        if detector_gpu is not None and embedder_gpu is not None and detector_gpu.device_id == embedder_gpu.device_id:
+            self._gpu_id = detector_gpu.device_id
         self.gpu_preprocessing = self._gpu_id is not None
         self.watchlist = watchlist
         if watchlist_device not in ("auto", "cpu"):
             parse_cuda_device(watchlist_device)
         self.watchlist_device = watchlist_device
+        self._gpu_search_failed = False  # "auto" then searches on the CPU (_search)
         self.match_threshold = float(match_threshold)
         if watchlist is not None:
             watchlist._check_model(self.embedder.model_id)
@@ -69,9 +74,27 @@ class FacePipeline:
     def _search_device(self) -> str:
         if self.watchlist_device != "auto":
             return self.watchlist_device
-        if not self.device.startswith("cuda") or self.watchlist is None or len(self.watchlist) < GPU_WATCHLIST_MIN:
+        if (not self.device.startswith("cuda") or self.watchlist is None or len(self.watchlist) < GPU_WATCHLIST_MIN
+                or self._gpu_search_failed):
             return "cpu"
         return self.device if cupy_available() else "cpu"
+
+    def _search(self, watchlist: Watchlist, embeddings: np.ndarray) -> list[list[WatchlistMatch]]:
+        """Watchlist matches of the embeddings. With watchlist_device="auto", a GPU search that fails (CuPy
+        without its CUDA libraries, out of GPU memory) is done on the CPU instead, and from then on, with a
+        RuntimeWarning; an explicit device raises."""
+        device = self._search_device()
+        search = functools.partial(watchlist.search, embeddings, top_k=1, threshold=self.match_threshold,
+                                   model_id=self.embedder.model_id)
+        try:
+            return search(device=device)
+        except KuzetError as exc:
+            if self.watchlist_device != "auto" or device == "cpu" or isinstance(exc, InvalidArgument):
+                raise
+            warnings.warn(f"watchlist search on {device} failed ({exc}); searching on the CPU from now on",
+                          RuntimeWarning, stacklevel=3)
+            self._gpu_search_failed = True
+            return search(device="cpu")
 
     def process(self, images: Frames, *, pixel_format: str = "rgb", color_space: str = "bt601",
                 full_range: bool = False) -> list[list[Face]]:
@@ -93,10 +116,7 @@ class FacePipeline:
 
     def _faces(self, n_frames: int, dets: Detections, embeddings: np.ndarray) -> list[list[Face]]:
         """Per-frame Face results from the detections and their embeddings, matched against the watchlist."""
-        matches = None
-        if self.watchlist is not None and len(embeddings):
-            matches = self.watchlist.search(embeddings, top_k=1, threshold=self.match_threshold,
-                                            model_id=self.embedder.model_id, device=self._search_device())
+        matches = self._search(self.watchlist, embeddings) if self.watchlist is not None and len(embeddings) else None
         out: list[list[Face]] = [[] for _ in range(n_frames)]
         for k, (i, box, score, lm) in enumerate(zip(dets.image_index.tolist(), dets.boxes.tolist(),
                                                     dets.scores.tolist(), dets.landmarks.tolist(), strict=True)):

@@ -44,6 +44,10 @@ def check_contract(model: onnx.ModelProto, family: str, what: str) -> None:
         dims = _dims(inputs[0])
         if len(dims) != in_rank or (isinstance(dims[1], int) and dims[1] not in (0, channels)):
             problems.append(f"input {inputs[0].name!r} has shape {dims}, expected [N,{channels},H,W]")
+        elem = inputs[0].type.tensor_type.elem_type
+        if elem != onnx.TensorProto.FLOAT:  # kuzet feeds float32 (fp16=True makes a float16 copy itself)
+            problems.append(f"input {inputs[0].name!r} is {onnx.TensorProto.DataType.Name(elem).lower()}, "
+                            "expected float (float32)")
     if n_out is not None and len(outputs) != n_out:
         problems.append(f"expected {n_out} outputs, found {len(outputs)}")
     missing = names - {o.name for o in outputs}

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import threading
 import warnings
 from pathlib import Path
 
@@ -48,7 +49,7 @@ def half_precision_file(path: Path, *, folder: Path | None = None) -> Path:
     except Exception as exc:  # the converter raises assorted errors on graphs it cannot handle
         raise ModelError(f"{path}: could not be converted to float16: {exc}") from exc
     target.parent.mkdir(parents=True, exist_ok=True)
-    partial = target.with_suffix(f".{os.getpid()}.partial")
+    partial = target.with_suffix(f".{os.getpid()}.{threading.get_ident()}.partial")  # one per writer
     onnx.save(half, str(partial))
     os.replace(partial, target)  # atomic: concurrent loaders see the whole file or none
     return target

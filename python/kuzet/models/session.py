@@ -81,15 +81,35 @@ class OrtModel:
             self.session = ort.InferenceSession(graph.SerializeToString(), options, providers=choice.providers)
         except Exception as exc:
             raise ModelError(f"{what}: onnxruntime could not load it: {exc}") from exc
+        if self.device.startswith("cuda"):
+            self._check_cuda_started(device, what)
         self.input_name = graph_inputs(graph)[0].name
         self.output_names = [o.name for o in self.session.get_outputs()]
+
+    def _check_cuda_started(self, requested: str, what: str) -> None:
+        """onnxruntime-gpu lists its CUDA EP even where it cannot start (cuDNN or cuBLAS missing, no usable GPU):
+        the session is then built on the CPU, said only in onnxruntime's log. An explicit 'cuda' is refused;
+        'auto' runs on the CPU with the reason (load_model warns). A session that did start on CUDA may not
+        switch to the CPU later either (onnxruntime's run-time fallback)."""
+        if "CUDAExecutionProvider" in self.session.get_providers():
+            self.session.disable_fallback()
+            return
+        reason = ("onnxruntime's CUDAExecutionProvider did not start (its CUDA libraries, cuDNN and cuBLAS, or a "
+                  "usable GPU are missing; onnxruntime's log says which)")
+        if _parse_device(requested)[0] == "cuda":
+            raise ModelError(f"{what}: device {requested!r} asked for, but {reason}")
+        self.device = "cpu"
+        self.fallback_reason = reason
 
     def run(self, batch: np.ndarray) -> dict[str, np.ndarray]:
         """Run on a float32 NCHW batch; returns outputs by name."""
         if batch.dtype != np.float32 or batch.ndim != 4:
             raise InvalidArgument(f"{self.spec.name}: expected a float32 NCHW batch, got {batch.dtype} "
                                   f"{batch.shape}")
-        outputs = self.session.run(self.output_names, {self.input_name: batch})
+        try:
+            outputs = self.session.run(self.output_names, {self.input_name: batch})
+        except Exception as exc:  # onnxruntime's own exception types (Fail, InvalidArgument, ...)
+            raise ModelError(f"{self.spec.name}: onnxruntime failed to run it on {batch.shape}: {exc}") from exc
         return dict(zip(self.output_names, outputs, strict=True))
 
     def run_device(self, batch: Any) -> dict[str, np.ndarray]:
@@ -107,21 +127,35 @@ class OrtModel:
             raise InvalidArgument(f"{self.spec.name}: the CUDA batch must be C-contiguous (IOBinding reads it "
                                   f"as such), got strides {tuple(cai['strides'])}")
         device_id = int(self.device.partition(":")[2])
-        if cai.get("stream") is not None:  # v3: its producer's work must be complete before ONNX Runtime reads
-            core.cuda_synchronize_stream(int(cai["stream"]), device_id)
-        return self.run_bound(int(cai["data"][0]), shape, "cuda", device_id)
+        address = int(cai["data"][0])
+        kind, where = core.cuda_memory_place(address)  # pageable or another GPU's memory would fault in onnxruntime
+        if kind == "unregistered" or (kind == "device" and where != device_id):
+            place = "host memory" if kind == "unregistered" else f"the memory of cuda:{where}"
+            raise InvalidArgument(f"{self.spec.name}: the CUDA batch is in {place}, but the model runs on "
+                                  f"cuda:{device_id}")
+        # Its producer's work must be complete before onnxruntime reads it on its own (non-blocking) stream:
+        # v3 names the producer's stream; without one (v2, PyTorch) the writes are on the legacy default stream.
+        stream = cai.get("stream") if "stream" in cai else 1
+        if stream is not None:
+            core.cuda_synchronize_stream(int(stream), device_id)
+        return self.run_bound(address, shape, "cuda", device_id)
 
     def run_bound(self, address: int, shape: tuple[int, ...], device_type: str,
                   device_id: int) -> dict[str, np.ndarray]:
         """Run on the float32 NCHW batch at `address` in the memory of (device_type, device_id), bound in
         place with IOBinding (run_device's binding; the tests run it on host memory with the CPU EP, which
         takes the very same calls); the outputs come back as numpy arrays."""
-        binding = self.session.io_binding()
-        binding.bind_input(self.input_name, device_type, device_id, np.float32, list(shape), address)
-        for name in self.output_names:
-            binding.bind_output(name, "cpu")
-        self.session.run_with_iobinding(binding)
-        return dict(zip(self.output_names, binding.copy_outputs_to_cpu(), strict=True))
+        try:
+            binding = self.session.io_binding()
+            binding.bind_input(self.input_name, device_type, device_id, np.float32, list(shape), address)
+            for name in self.output_names:
+                binding.bind_output(name, "cpu")
+            self.session.run_with_iobinding(binding)
+            outputs = binding.copy_outputs_to_cpu()
+        except Exception as exc:  # onnxruntime's RuntimeError / own types
+            raise ModelError(f"{self.spec.name}: onnxruntime failed to run it on {device_type}:{device_id} "
+                             f"{shape}: {exc}") from exc
+        return dict(zip(self.output_names, outputs, strict=True))
 
 
 def _c_strides(shape: tuple[int, ...], itemsize: int) -> tuple[int, ...]:
@@ -158,7 +192,8 @@ def load_model(
             raise ModelError(f"model file {file} does not exist")
     else:
         file = resolve_model(spec, model_dir=model_dir)
-    key = (str(file.resolve()), spec.family, device, threads)
+    kind, index = _parse_device(device)
+    key = (str(file.resolve()), spec.family, f"cuda:{index}" if kind == "cuda" else kind, threads)  # cuda == cuda:0
     if key not in _cache:
         model = OrtModel(spec, file, device=device, threads=threads)
         if model.fallback_reason:

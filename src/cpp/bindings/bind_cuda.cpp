@@ -284,6 +284,23 @@ void bind_cuda(py::module_& m) {
       py::arg("stream"), py::arg("device") = 0,
       "Waits for a CUDA stream given as __cuda_array_interface__ v3 gives it (1: legacy default, 2: per-thread)\n"
       "on `device`, the device of the data (1 and 2 name that device's default streams).");
+  m.def(
+      "cuda_memory_place",
+      [](std::uintptr_t address) {
+        MemoryPlace place;
+        {
+          py::gil_scoped_release release;
+          place = memory_place(reinterpret_cast<const void*>(address));
+        }
+        const char* kind = place.kind == MemoryKind::Device    ? "device"
+                           : place.kind == MemoryKind::Managed ? "managed"
+                           : place.kind == MemoryKind::PinnedHost ? "pinned_host"
+                                                                  : "unregistered";
+        return py::make_tuple(kind, place.device);
+      },
+      py::arg("address"),
+      "(kind, device) of the memory at a pointer: 'device' (of that device), 'managed', 'pinned_host' or\n"
+      "'unregistered' (pageable host memory, or an address CUDA does not know).");
   m.def("_host_device_array", &host_device_array, py::arg("array"),
         "Test hook: a DeviceArray in host memory (a copy of a uint8 array), for the DLPack tests without a GPU.");
   m.def("_host_device_buffers_alive", &DeviceBuffer::host_buffers_alive,

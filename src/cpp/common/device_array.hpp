@@ -67,4 +67,14 @@ void copy_host_to_device(void* dst, const void* src, size_t bytes, void* stream)
 // (1: legacy default stream, 2: per-thread default stream, else a cudaStream_t).
 void synchronize_stream(uintptr_t stream, int device);
 
+// Where memory at `address` is, as CUDA sees it: a kernel or onnxruntime on a device may use device memory of
+// that device, managed memory and pinned host memory; pageable host memory (or an address CUDA does not know)
+// and another device's memory fault there, leaving the context unusable for the whole process.
+enum class MemoryKind { Device, Managed, PinnedHost, Unregistered };
+struct MemoryPlace {
+  MemoryKind kind = MemoryKind::Unregistered;
+  int device = -1;  // Device: its index
+};
+MemoryPlace memory_place(const void* address);  // throws Error when CUDA itself is unusable (no driver)
+
 }  // namespace kuzet

@@ -109,4 +109,20 @@ void synchronize_stream(uintptr_t stream, int device) {
   if (err != cudaSuccess) fail("waiting for the CUDA stream " + std::to_string(stream) + " failed", err);
 }
 
+MemoryPlace memory_place(const void* address) {
+  cudaPointerAttributes attr{};
+  const cudaError_t err = cudaPointerGetAttributes(&attr, address);
+  if (err == cudaErrorInvalidValue) {  // not an address CUDA knows
+    cudaGetLastError();
+    return {};
+  }
+  if (err != cudaSuccess) fail("CUDA is unusable here", err);  // no driver, no device
+  switch (attr.type) {
+    case cudaMemoryTypeDevice: return {MemoryKind::Device, attr.device};
+    case cudaMemoryTypeManaged: return {MemoryKind::Managed, attr.device};
+    case cudaMemoryTypeHost: return {MemoryKind::PinnedHost, attr.device};
+    default: return {};
+  }
+}
+
 }  // namespace kuzet

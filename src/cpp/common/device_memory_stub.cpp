@@ -22,6 +22,7 @@ void DeviceArray::copy_to_host(void* dst) const {
 }
 void copy_host_to_device(void*, const void*, size_t, void*) { throw Error(kNoCuda); }
 void synchronize_stream(uintptr_t, int) { throw Error(kNoCuda); }
+MemoryPlace memory_place(const void*) { throw Error(kNoCuda); }
 
 }  // namespace kuzet
 #endif

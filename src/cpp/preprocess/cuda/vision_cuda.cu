@@ -9,6 +9,7 @@
 #include <string>
 
 #include "common/cuda_device_guard.hpp"
+#include "common/device_array.hpp"
 #include "common/device_pools.hpp"
 #include "common/errors.hpp"
 #include "preprocess/cuda/vision_cuda.hpp"
@@ -86,19 +87,13 @@ std::vector<DeviceImage> upload(const std::vector<ImageView>& images, std::uint8
 // leaves the device's context unusable for every reader and model of the process: refused here instead, before
 // any device is selected. (cudaPointerGetAttributes needs no current device.)
 void require_gpu_memory(const void* p, int device, const std::string& what) {
-  cudaPointerAttributes attr{};
-  const cudaError_t err = cudaPointerGetAttributes(&attr, p);
-  if (err != cudaSuccess) {
-    cudaGetLastError();
-    if (err == cudaErrorInvalidValue) throw InvalidArgument(what + " is not CUDA memory");
-    throw Error(std::string("CUDA unavailable (") + cudaGetErrorString(err) + ")");  // no driver, no device
-  }
-  if (attr.type == cudaMemoryTypeManaged || attr.type == cudaMemoryTypeHost) return;
-  if (attr.type != cudaMemoryTypeDevice)
+  const MemoryPlace place = memory_place(p);
+  if (place.kind == MemoryKind::Managed || place.kind == MemoryKind::PinnedHost) return;
+  if (place.kind == MemoryKind::Unregistered)
     throw InvalidArgument(what + " is in host memory, not in the GPU memory of cuda:" + std::to_string(device));
-  if (attr.device != device)
-    throw InvalidArgument(what + " is on cuda:" + std::to_string(attr.device) + ", but this call runs on cuda:" +
-                          std::to_string(device) + " (pass device='cuda:" + std::to_string(attr.device) + "')");
+  if (place.device != device)
+    throw InvalidArgument(what + " is on cuda:" + std::to_string(place.device) + ", but this call runs on cuda:" +
+                          std::to_string(device) + " (pass device='cuda:" + std::to_string(place.device) + "')");
 }
 
 void require_gpu_images(const std::vector<ImageView>& images, int device) {
