@@ -192,7 +192,7 @@ class CudaDevice final : public DeviceInterface {
 }  // namespace
 
 std::unique_ptr<DeviceInterface> make_cuda_device(int index, bool strict) {
-  const NvdecStatus& status = nvdec_status();
+  const NvdecStatus& status = nvdec_prerequisites();  // the session on `index` (below) is the rest of the check
   if (!status.available) throw DeviceUnavailable("cuda:" + std::to_string(index) + ": " + status.reason);
   return std::make_unique<CudaDevice>(index, strict);
 }

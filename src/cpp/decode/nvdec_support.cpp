@@ -55,7 +55,10 @@ std::string nvcuvid_problem() {
   return "";
 }
 
-NvdecStatus probe() {
+// open_session: also start a session on device 0 (what device "auto" and nvdec_info() use); without, only
+// what every device needs (a CUDA device, FFmpeg decoders with NVDEC, the driver's NVDEC library), so that a
+// reader on cuda:N never makes a context on GPU 0: its own session on N is its probe.
+NvdecStatus probe(bool open_session) {
   NvdecStatus s;
   s.codecs = codecs_with_cuda_hw_config();
   const CudaRuntimeInfo cuda = query_cuda_runtime();
@@ -72,6 +75,10 @@ NvdecStatus probe() {
     s.reason = why;
     return s;
   }
+  if (!open_session) {
+    s.available = true;
+    return s;
+  }
   try {
     NvdecSessionLease probe_session = acquire_nvdec_session(0);  // returned to the pool for the first reader
   } catch (const std::exception& e) {
@@ -82,7 +89,7 @@ NvdecStatus probe() {
   return s;
 }
 #else
-NvdecStatus probe() {
+NvdecStatus probe(bool) {
   NvdecStatus s;
   s.codecs = codecs_with_cuda_hw_config();
   s.reason = "kuzet was built without CUDA, so NVDEC decoding is unavailable";
@@ -121,7 +128,14 @@ const AVCodec* nvdec_decoder_for(AVCodecID id) {
 const NvdecStatus& nvdec_status() {
   static std::once_flag once;
   static NvdecStatus status;
-  std::call_once(once, [] { status = probe(); });
+  std::call_once(once, [] { status = probe(true); });
+  return status;
+}
+
+const NvdecStatus& nvdec_prerequisites() {
+  static std::once_flag once;
+  static NvdecStatus status;
+  std::call_once(once, [] { status = probe(false); });
   return status;
 }
 

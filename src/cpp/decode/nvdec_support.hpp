@@ -17,8 +17,13 @@ struct NvdecStatus {
   int device_count = 0;
 };
 
-// Checked once (opening a CUDA device context costs hundreds of ms), then cached.
+// Checked once (opening a CUDA device context costs hundreds of ms), then cached; includes starting a session
+// on device 0.
 const NvdecStatus& nvdec_status();
+
+// The same without a session (nothing is started on any device): what a reader on a given device checks
+// before starting its own session there.
+const NvdecStatus& nvdec_prerequisites();
 
 // FFmpeg decoders that can output CUDA frames through a CUDA hw device context.
 std::vector<std::string> codecs_with_cuda_hw_config();
