@@ -239,3 +239,16 @@ def test_stream_synchronisation_needs_cuda() -> None:
     else:
         with pytest.raises(kuzet.KuzetError, match="built without CUDA" if not cuda["built"] else "CUDA"):
             core.cuda_synchronize_stream(1)
+
+
+def test_device_scope_needs_a_device() -> None:
+    with pytest.raises(kuzet.InvalidArgument, match="device must be >= 0"):
+        core.cuda_device_scope(-1)
+    cuda = core.native_build_info()["cuda"]
+    if cuda["built"] and cuda["devices"]:
+        with core.cuda_device_scope(0):  # entered and left on this thread
+            pass
+    else:
+        with pytest.raises(kuzet.KuzetError, match="built without CUDA" if not cuda["built"] else "CUDA"):
+            with core.cuda_device_scope(0):
+                pass

@@ -11,6 +11,7 @@ The real kernels, CuPy and ONNX Runtime's CUDA EP are checked on the GPU machine
 
 from __future__ import annotations
 
+import contextlib
 import ctypes
 import functools
 import warnings
@@ -554,7 +555,14 @@ def test_device_buffers_reuse_grow_and_copy_back(monkeypatch: pytest.MonkeyPatch
             assert device == "cuda" and device_id == 3
             return ort.OrtValue.ortvalue_from_numpy(array, "cpu", 0)
 
+    scopes: list[int] = []  # each allocation inside a device scope (onnxruntime switches the current device)
+
+    def scope(device_id: int) -> Any:
+        scopes.append(device_id)
+        return contextlib.nullcontext()
+
     monkeypatch.setattr(kuzet.models.device_buffers, "ort", SimpleNamespace(OrtValue=OnHost))
+    monkeypatch.setattr(kuzet.models.device_buffers, "core", SimpleNamespace(cuda_device_scope=scope))
     frame = np.arange(5 * 7 * 3, dtype=np.uint8).reshape(5, 7, 3)
     view = upload(frame[:, 1:], 3)  # a strided array is made contiguous first
     assert view.__cuda_array_interface__ == {"shape": (5, 6, 3), "typestr": "|u1", "data": (view.ptr, False),
@@ -571,6 +579,16 @@ def test_device_buffers_reuse_grow_and_copy_back(monkeypatch: pytest.MonkeyPatch
     assert cache.view("crops", (1, 2, 2, 3), np.uint8).owner is not c.owner  # one buffer per purpose
     with pytest.raises(kuzet.InvalidArgument, match="empty dimension"):
         cache.view("input", (0, 3, 4, 4), np.float32)
+    assert scopes == [3, 3, 3, 3]  # upload, and the three allocations (the reuse allocated nothing)
+
+    class OutOfMemory(OnHost):
+        @staticmethod
+        def ortvalue_from_shape_and_type(shape: list[int], dtype: Any, device: str, device_id: int) -> Any:
+            raise RuntimeError("CUDA failure 2: out of memory")
+
+    monkeypatch.setattr(kuzet.models.device_buffers, "ort", SimpleNamespace(OrtValue=OutOfMemory))
+    with pytest.raises(kuzet.KuzetError, match="cannot allocate 3072 bytes on cuda:3: CUDA failure 2: out of memory"):
+        cache.view("input", (16, 3, 4, 4), np.float32)
 
 
 def test_face_pipeline_searches_the_watchlist_where_it_should(face_stills: list[np.ndarray],

@@ -18,7 +18,7 @@ import numpy as np
 import onnxruntime as ort
 
 from kuzet._native import core
-from kuzet.errors import InvalidArgument
+from kuzet.errors import InvalidArgument, KuzetError
 from kuzet.models.session import OrtModel
 
 
@@ -49,10 +49,22 @@ class CudaView:
         return flat[start:start + self.nbytes].view(self.dtype).reshape(self.shape).copy()
 
 
+def _on_gpu(make: Any, nbytes: int, device_id: int) -> Any:
+    """make() (an onnxruntime allocation on cuda:device_id), with the thread's current device left as it was
+    (onnxruntime's allocator switches it) and onnxruntime's errors as a KuzetError."""
+    try:
+        with core.cuda_device_scope(device_id):
+            return make()
+    except KuzetError:
+        raise
+    except Exception as exc:  # onnxruntime's RuntimeError: out of memory, no such device
+        raise KuzetError(f"cannot allocate {nbytes} bytes on cuda:{device_id}: {exc}") from exc
+
+
 def upload(array: np.ndarray, device_id: int) -> CudaView:
     """A GPU copy of a host array (one host-to-device copy, complete on return)."""
     host = np.ascontiguousarray(array)
-    value = ort.OrtValue.ortvalue_from_numpy(host, "cuda", device_id)
+    value = _on_gpu(lambda: ort.OrtValue.ortvalue_from_numpy(host, "cuda", device_id), host.nbytes, device_id)
     return CudaView(value, int(value.data_ptr()), tuple(host.shape), host.dtype, device_id)
 
 
@@ -71,7 +83,8 @@ class BufferCache:
         nbytes = int(np.prod(shape, dtype=np.int64)) * dt.itemsize
         value = self._buffers.get(name)
         if value is None or int(np.prod(value.shape())) < nbytes:
-            value = ort.OrtValue.ortvalue_from_shape_and_type([nbytes], np.uint8, "cuda", self.device_id)
+            value = _on_gpu(lambda: ort.OrtValue.ortvalue_from_shape_and_type([nbytes], np.uint8, "cuda",
+                                                                             self.device_id), nbytes, self.device_id)
             self._buffers[name] = value
         return CudaView(value, int(value.data_ptr()), tuple(int(d) for d in shape), dt, self.device_id)
 

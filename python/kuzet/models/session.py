@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import warnings
 from dataclasses import dataclass
@@ -13,7 +14,7 @@ import onnx
 import onnxruntime as ort
 
 from kuzet._native import core
-from kuzet.errors import InvalidArgument, ModelError
+from kuzet.errors import InvalidArgument, KuzetError, ModelError
 from kuzet.models.contracts import check_contract, graph_inputs, make_batch_dynamic
 from kuzet.models.fusion import fuse_elementwise
 from kuzet.models.parallel import cpu_workers
@@ -145,13 +146,18 @@ class OrtModel:
         """Run on the float32 NCHW batch at `address` in the memory of (device_type, device_id), bound in
         place with IOBinding (run_device's binding; the tests run it on host memory with the CPU EP, which
         takes the very same calls); the outputs come back as numpy arrays."""
+        # onnxruntime's CUDA EP makes its device current and leaves it so: the scope restores the thread's own
+        scope = core.cuda_device_scope(device_id) if device_type == "cuda" else contextlib.nullcontext()
         try:
-            binding = self.session.io_binding()
-            binding.bind_input(self.input_name, device_type, device_id, np.float32, list(shape), address)
-            for name in self.output_names:
-                binding.bind_output(name, "cpu")
-            self.session.run_with_iobinding(binding)
-            outputs = binding.copy_outputs_to_cpu()
+            with scope:
+                binding = self.session.io_binding()
+                binding.bind_input(self.input_name, device_type, device_id, np.float32, list(shape), address)
+                for name in self.output_names:
+                    binding.bind_output(name, "cpu")
+                self.session.run_with_iobinding(binding)
+                outputs = binding.copy_outputs_to_cpu()
+        except KuzetError:
+            raise
         except Exception as exc:  # onnxruntime's RuntimeError / own types
             raise ModelError(f"{self.spec.name}: onnxruntime failed to run it on {device_type}:{device_id} "
                              f"{shape}: {exc}") from exc

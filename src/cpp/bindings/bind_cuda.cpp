@@ -284,6 +284,27 @@ void bind_cuda(py::module_& m) {
       py::arg("stream"), py::arg("device") = 0,
       "Waits for a CUDA stream given as __cuda_array_interface__ v3 gives it (1: legacy default, 2: per-thread)\n"
       "on `device`, the device of the data (1 and 2 name that device's default streams).");
+  // A context manager (`with core.cuda_device_scope(n): ...`) over DeviceScope; entered and left on one thread.
+  struct PyDeviceScope {
+    int device;
+    std::unique_ptr<DeviceScope> scope;
+  };
+  py::class_<PyDeviceScope>(m, "_CudaDeviceScope")
+      .def("__enter__",
+           [](PyDeviceScope& self) {
+             py::gil_scoped_release release;  // the first selection of a device creates its context
+             self.scope = std::make_unique<DeviceScope>(self.device);
+           })
+      .def("__exit__", [](PyDeviceScope& self, const py::args&) { self.scope.reset(); });
+  m.def(
+      "cuda_device_scope",
+      [](int device) {
+        if (device < 0) throw InvalidArgument("device must be >= 0, got " + std::to_string(device));
+        return PyDeviceScope{device, nullptr};
+      },
+      py::arg("device"),
+      "A context manager making CUDA device `device` current on this thread, then restoring the thread's\n"
+      "previous device (or none): around onnxruntime's CUDA calls, which switch it and leave it switched.");
   m.def(
       "cuda_memory_place",
       [](std::uintptr_t address) {

@@ -77,4 +77,19 @@ struct MemoryPlace {
 };
 MemoryPlace memory_place(const void* address);  // throws Error when CUDA itself is unusable (no driver)
 
+// Makes `device` current on this thread until destroyed, then restores the thread's previous state (as
+// CudaDeviceGuard does): around calls into libraries that switch the current device and leave it switched
+// (onnxruntime's CUDA EP), so that a caller's own CuPy/PyTorch code on the thread keeps its device.
+class DeviceScope {
+ public:
+  explicit DeviceScope(int device);  // throws Error when the device cannot be selected
+  ~DeviceScope();
+  DeviceScope(const DeviceScope&) = delete;
+  DeviceScope& operator=(const DeviceScope&) = delete;
+
+ private:
+  struct Guard;
+  std::unique_ptr<Guard> guard_;
+};
+
 }  // namespace kuzet

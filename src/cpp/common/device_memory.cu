@@ -125,4 +125,16 @@ MemoryPlace memory_place(const void* address) {
   }
 }
 
+struct DeviceScope::Guard {
+  CudaDeviceGuard guard;
+  explicit Guard(int device) : guard(device) {}
+};
+
+DeviceScope::DeviceScope(int device) : guard_(std::make_unique<Guard>(device)) {
+  if (guard_->guard.result() != cudaSuccess)
+    fail("cannot select CUDA device " + std::to_string(device), guard_->guard.result());
+}
+
+DeviceScope::~DeviceScope() = default;
+
 }  // namespace kuzet

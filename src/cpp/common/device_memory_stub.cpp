@@ -23,6 +23,9 @@ void DeviceArray::copy_to_host(void* dst) const {
 void copy_host_to_device(void*, const void*, size_t, void*) { throw Error(kNoCuda); }
 void synchronize_stream(uintptr_t, int) { throw Error(kNoCuda); }
 MemoryPlace memory_place(const void*) { throw Error(kNoCuda); }
+struct DeviceScope::Guard {};
+DeviceScope::DeviceScope(int) { throw Error(kNoCuda); }
+DeviceScope::~DeviceScope() = default;
 
 }  // namespace kuzet
 #endif
