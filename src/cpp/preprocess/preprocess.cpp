@@ -137,7 +137,8 @@ namespace {
 // A source row at its own size (no resampling): converted and normalised straight into the output planes.
 // Frames already at the model's scale (e.g. 640-wide video into a 640 letterbox) take this path.
 template <bool Bgr>
-KUZET_ROW_INLINE void convert_row(const float* __restrict f, int width, const float* mul, const float* add, float* const* dst) {
+KUZET_ROW_INLINE void convert_row(const float* __restrict f, int width, const float* mul, const float* add,
+                                  float* const* dst) {
   float* __restrict d0 = dst[0];
   float* __restrict d1 = dst[1];
   float* __restrict d2 = dst[2];

@@ -97,7 +97,8 @@ void require_gpu_memory(const void* p, int device, const std::string& what) {
 }
 
 void require_gpu_images(const std::vector<ImageView>& images, int device) {
-  for (std::size_t i = 0; i < images.size(); ++i) require_gpu_memory(images[i].data, device, "image " + std::to_string(i));
+  for (std::size_t i = 0; i < images.size(); ++i)
+    require_gpu_memory(images[i].data, device, "image " + std::to_string(i));
 }
 
 // The producers' streams (from __cuda_array_interface__) must finish before our stream reads their data.
