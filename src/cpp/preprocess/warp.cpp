@@ -110,6 +110,18 @@ inline void sample_inside(const std::uint8_t* p, std::ptrdiff_t stride, int wx, 
   }
 }
 
+// One RGB warp sample at source position (sx, sy): the fast path (all four taps inside the image, 11-bit
+// fixed-point weights, error < 0.2 level), else the general one with taps outside reading `border`.
+inline void sample_rgb(const ImageView& img, double sx, double sy, std::uint8_t border, std::uint8_t* dst) {
+  if (sx >= 0.0 && sy >= 0.0 && sx < img.width - 1 && sy < img.height - 1) {
+    const int x0 = static_cast<int>(sx), y0 = static_cast<int>(sy);
+    const int wx = static_cast<int>((sx - x0) * kOne + 0.5), wy = static_cast<int>((sy - y0) * kOne + 0.5);
+    sample_inside(img.row(y0) + 3 * x0, img.row_stride, wx, wy, dst);
+  } else {
+    sample_with_border(img, sx, sy, border, dst);
+  }
+}
+
 #if defined(__GNUC__) && (defined(__x86_64__) || defined(__i386__))
 #define KUZET_WARP_AVX2 1
 // The fast path for four output pixels at once with AVX2: the positions in four double lanes, the samples two
@@ -163,15 +175,6 @@ __attribute__((target("avx2"))) void warp_rows_rgb_avx2(const ImageView& img, co
   const __m256i first_pair = _mm256_setr_epi32(0, 0, 0, 0, 1, 1, 1, 1);
   const __m256i second_pair = _mm256_setr_epi32(2, 2, 2, 2, 3, 3, 3, 3);
   const std::ptrdiff_t stride = img.row_stride;
-  const auto scalar = [&](double sx, double sy, std::uint8_t* dst) {
-    if (sx >= 0.0 && sy >= 0.0 && sx < max_x && sy < max_y) {
-      const int x0 = static_cast<int>(sx), y0 = static_cast<int>(sy);
-      sample_inside(img.row(y0) + 3 * x0, stride, static_cast<int>((sx - x0) * kOne + 0.5),
-                    static_cast<int>((sy - y0) * kOne + 0.5), dst);
-    } else {
-      sample_with_border(img, sx, sy, border, dst);
-    }
-  };
   for (int y = row_begin; y < row_end; ++y) {
     std::uint8_t* row_out = out + static_cast<std::size_t>(y) * static_cast<std::size_t>(out_w) * 3;
     const double row_x = m[1] * y + m[2], row_y = m[4] * y + m[5];
@@ -188,7 +191,7 @@ __attribute__((target("avx2"))) void warp_rows_rgb_avx2(const ImageView& img, co
         alignas(32) double px[4], py[4];
         _mm256_store_pd(px, sx);
         _mm256_store_pd(py, sy);
-        for (int i = 0; i < 4; ++i) scalar(px[i], py[i], dst + 3 * i);
+        for (int i = 0; i < 4; ++i) sample_rgb(img, px[i], py[i], border, dst + 3 * i);
         continue;
       }
       const __m128i x0 = _mm256_cvttpd_epi32(sx), y0 = _mm256_cvttpd_epi32(sy);
@@ -207,7 +210,8 @@ __attribute__((target("avx2"))) void warp_rows_rgb_avx2(const ImageView& img, co
       sample_pair(taps[2], taps[3], stride, _mm256_permutevar8x32_epi32(wx8, second_pair),
                   _mm256_permutevar8x32_epi32(wy8, second_pair), dst + 6, dst + 9);
     }
-    for (; x < out_w; ++x) scalar(row_x + m[0] * x, row_y + m[3] * x, row_out + 3 * static_cast<std::size_t>(x));
+    for (; x < out_w; ++x)
+      sample_rgb(img, row_x + m[0] * x, row_y + m[3] * x, border, row_out + 3 * static_cast<std::size_t>(x));
   }
 }
 
@@ -231,18 +235,8 @@ void warp_rows(const ImageView& img, const Matrix3& m, int out_h, int out_w, std
 #else
   (void)simd;  // no vector loops for this architecture
 #endif
-  const double max_x = img.width - 1, max_y = img.height - 1;
   for (int y = row_begin; y < row_end; ++y) {
-    map_row(m, y, out_w, out, [&](std::uint8_t* dst, double sx, double sy) {
-      if (sx >= 0.0 && sy >= 0.0 && sx < max_x && sy < max_y) {
-        // Fast path: all four taps inside the image; 11-bit fixed-point weights (error < 0.2 level).
-        const int x0 = static_cast<int>(sx), y0 = static_cast<int>(sy);
-        const int wx = static_cast<int>((sx - x0) * kOne + 0.5), wy = static_cast<int>((sy - y0) * kOne + 0.5);
-        sample_inside(img.row(y0) + 3 * x0, img.row_stride, wx, wy, dst);
-      } else {
-        sample_with_border(img, sx, sy, border, dst);
-      }
-    });
+    map_row(m, y, out_w, out, [&](std::uint8_t* dst, double sx, double sy) { sample_rgb(img, sx, sy, border, dst); });
   }
 }
 
