@@ -8,7 +8,7 @@ cd "$(dirname "$0")/.."
 export KUZET_DATA_DIR=${KUZET_DATA_DIR:-$(realpath ../shared/data)}
 export KUZET_MODEL_DIR=${KUZET_MODEL_DIR:-$(realpath ../shared/models)}
 bash scripts/setup.sh
-echo "== ruff";  python3 -m ruff check python tests bench scripts
+echo "== ruff";  python3 -m ruff check python tests bench scripts fuzz
 echo "== mypy";  python3 -m mypy
 echo "== tests (installed package)"
 # run from a temporary directory so `import kuzet` is the installed package, not the source tree
