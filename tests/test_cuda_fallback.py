@@ -8,6 +8,7 @@ path's swscale output exactly on real 8-bit 4:2:0 video.
 
 from __future__ import annotations
 
+import re
 import warnings
 
 import numpy as np
@@ -122,6 +123,26 @@ def test_gpu_frames_from_a_cpu_reader_are_refused(data_dir):
     with pytest.raises(kuzet.DeviceUnavailable, match="not on the GPU|without CUDA"):
         reader._decoder.frame_cuda_at(3, "rgb")
     assert reader.read().index == 4  # the refused frame was decoded on the CPU; reading goes on after it
+
+
+@needs_no_nvdec
+def test_live_cuda_reader_raises_device_unavailable(data_dir):
+    with pytest.raises(kuzet.DeviceUnavailable, match="cuda:0"):
+        CudaVideoReader(data_dir / "faces/video/carphone_qcif.mp4", buffer="block")
+
+
+@pytest.mark.parametrize("device", ["cpu", pytest.param("auto", marks=needs_no_nvdec)])
+def test_live_gpu_frames_need_a_decoder_on_the_gpu(data_dir, device):
+    # the native live reader refuses GPU frames from a decoder that runs on the CPU, before its thread starts,
+    # and says why it runs there
+    path = str(data_dir / "faces/video/carphone_qcif.mp4")
+    why = "" if device == "cpu" else r" \(" + re.escape(NVDEC["reason"])
+    expected = "GPU memory need a decoder on a CUDA device.*runs on cpu" + why
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        with pytest.raises(kuzet.DeviceUnavailable, match=expected):
+            core.LiveVideoDecoder("url", "file:" + path, path, device, 0, False, 5.0, {}, "rgb", "block", 8, 0, 0.5,
+                                  gpu_frames=True)
 
 
 # --- the CUDA kernel's arithmetic, on the host ------------------------------------------------------------

@@ -103,6 +103,41 @@ def test_gpu_planar_rgb_is_the_interleaved_rgb_transposed(data_dir):
         assert np.array_equal(p, r.transpose(2, 0, 1))
 
 
+def test_live_cuda_reader_matches_the_cpu_live_reader(data_dir):
+    # a live reader (native thread, bounded queue) on NVDEC: each frame converted on the GPU and queued as a
+    # DeviceArray, the same frames as the CPU's live reader of the same stream (a raw HEVC camera over TCP)
+    from pipeline_helpers import serve_tcp_camera
+
+    payload = (data_dir / "conformance/mp4ff/hevc.265").read_bytes()
+    url, camera = serve_tcp_camera([payload, payload])
+    with kuzet.VideoReader(url, device="cpu", buffer="block") as reader:
+        expected = [(f.index, f.data) for f in reader]
+    with CudaVideoReader(url, buffer="block", buffer_size=3) as reader:
+        assert reader.live and reader.device == "cuda:0"
+        got = []
+        for f in reader:
+            assert hasattr(f.data, "__cuda_array_interface__")
+            got.append((f.index, f.data.numpy()))
+        assert reader.stats.decoded == len(got) and reader.stats.dropped == 0
+    camera.join(10)
+    assert [i for i, _ in got] == [i for i, _ in expected] == list(range(50))
+    for (i, a), (_, b) in zip(got, expected, strict=True):
+        assert a.shape == b.shape == (1080, 1920, 3)
+        assert int(np.abs(a.astype(np.int16) - b).max()) <= 1, f"frame {i}"
+
+
+def test_live_cuda_reader_does_not_reconnect_to_a_stream_nvdec_refuses(data_dir):
+    # H.264 High 10 is not decoded by NVDEC: the live reader says so once instead of reconnecting to it again
+    # and again
+    from pipeline_helpers import serve_tcp_camera
+
+    payload = (data_dir / "conformance/h264_frext/PPH10I2_Panasonic_A.264").read_bytes()
+    url, camera = serve_tcp_camera([payload] * 3)
+    with pytest.raises(kuzet.DeviceUnavailable, match="8 bits only"):
+        with CudaVideoReader(url, buffer="block", reconnect=2, reconnect_backoff=0.1) as reader:
+            reader.read()
+
+
 def test_numpy_reader_on_cuda_matches_cpu_including_seeks(data_dir):
     path = data_dir / "plates/video/license_plate_uk.mp4"
     gpu = kuzet.VideoReader(path, device="cuda", layout="rgb")

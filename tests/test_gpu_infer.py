@@ -14,6 +14,7 @@ from __future__ import annotations
 import contextlib
 import ctypes
 import functools
+import subprocess
 import warnings
 from pathlib import Path
 from types import SimpleNamespace
@@ -633,16 +634,22 @@ class HostCudaReader:
     refused: set[str] = set()
     refused_late: set[str] = set()
     opened: list[str] = []
+    live: list[str] = []  # sources opened as live readers (buffer and reconnection)
 
     def __init__(self, source: str, *, device: str, layout: str, **options: Any) -> None:
         assert device == "cuda:0" and layout == "rgb"
         if source in self.refused:
             raise kuzet.DeviceUnavailable(f"{source}: NVDEC cannot decode this stream (stand-in)")
         self._reader = kuzet.VideoReader(source, device="cpu", layout="rgb", **options)
-        self.stats = self._reader.stats
         self.source = source
         self.device = device
         HostCudaReader.opened.append(source)
+        if self._reader.live:
+            HostCudaReader.live.append(source)
+
+    @property
+    def stats(self) -> Any:
+        return self._reader.stats
 
     def read(self) -> Any:
         if self.source in self.refused_late:
@@ -718,6 +725,52 @@ def test_pipeline_keeps_nvdec_frames_in_gpu_memory(data_dir: Path, model_dir: Pa
     # A caller's own task, or a caller's own frame source, keeps the frames on the host.
     assert frames_device([FaceTask(gpu_faces), SimpleNamespace(name="mine")]) == "cpu"
     assert kuzet.Pipeline([FaceTask(gpu_faces)], open_source=lambda url: iter(())).frames_device == "cpu"
+
+
+@pytest.mark.timeout(120)
+def test_pipeline_keeps_live_frames_in_gpu_memory(data_dir: Path, face_models: tuple[Any, ...], kernels: CpuKernels,
+                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+    """Live sources too are decoded by NVDEC into GPU memory, by a live reader (buffer, reconnection) whose
+    frames are never copied to the host; a live stream NVDEC turns down at its first frame is read again from a
+    new connection on the CPU and its frames uploaded. Every decoded frame is accounted for."""
+    from kuzet.pipeline.builtin_tasks import FaceTask
+    from pipeline_helpers import serve_tcp_camera
+
+    _, (gpu_det, gpu_emb) = face_models
+    faces = FacePipeline(detector=gpu_det, embedder=gpu_emb)
+    faces.device = "cuda:0"  # the (host-bound) stand-in models report CUDA
+    monkeypatch.setattr(kuzet.cuda, "CudaVideoReader", HostCudaReader)
+    clip = data_dir / "faces/video/short_hamilton_clip.mp4"
+    with kuzet.VideoReader(clip, device="cpu") as reader:
+        frames = reader.metadata.frame_count
+    assert frames
+    # mp4 over TCP cannot seek back to its index: serve it as MPEG-TS, as a camera would
+    ts = subprocess.run(["ffmpeg", "-v", "error", "-i", str(clip), "-c", "copy", "-bsf:v", "h264_mp4toannexb",
+                         "-f", "mpegts", "pipe:"], capture_output=True, check=True, timeout=60).stdout
+    on_gpu, on_gpu_thread = serve_tcp_camera([ts])
+    refused, refused_thread = serve_tcp_camera([ts, ts])  # the refused reader's connection, then the CPU's
+    monkeypatch.setattr(HostCudaReader, "refused", set())
+    monkeypatch.setattr(HostCudaReader, "refused_late", {refused})
+    monkeypatch.setattr(HostCudaReader, "opened", [])
+    monkeypatch.setattr(HostCudaReader, "live", [])
+    pipeline = kuzet.Pipeline([FaceTask(faces)], device="cpu", every_n=10, live_buffer="block", reconnect=0,
+                              read_timeout=10)  # reconnect=0: the camera ends when its stream does
+    assert pipeline.frames_device == "cuda:0"
+    with pytest.warns(RuntimeWarning, match="NVDEC cannot decode.*on the CPU from a new connection"):
+        events = list(pipeline.run([on_gpu, refused]))
+    on_gpu_thread.join(10)
+    refused_thread.join(10)
+    ends = {e.source: e.data for e in events if e.kind == "source_end"}
+    gpu_name, cpu_name = (url.rsplit("/", 1)[-1] for url in (on_gpu, refused))
+    assert sorted(HostCudaReader.live) == sorted([on_gpu, refused])  # both opened as live GPU readers first
+    assert (ends[gpu_name]["decoder"], ends[gpu_name]["gpu_frames"]) == ("cuda:0", True)
+    assert (ends[cpu_name]["decoder"], ends[cpu_name]["gpu_frames"]) == ("cpu", False)
+    for end in ends.values():
+        assert end["error"] is None and end["dropped"] == 0
+        assert end["decoded"] == frames == end["analysed"] + end["sampled_out"] and end["analysed"] >= 3
+    assert any(e.kind == "face" and e.source == gpu_name for e in events)
+    # only the CPU-decoded live source's frames were uploaded
+    assert kernels.calls.count("upload 3-d") == ends[cpu_name]["analysed"]
 
 
 def test_annotator_copies_gpu_frames_to_the_host(tmp_path: Path) -> None:

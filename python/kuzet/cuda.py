@@ -26,7 +26,7 @@ import numpy as np
 
 from kuzet._native import core
 from kuzet.errors import InvalidArgument
-from kuzet.video import DecodeStats, ErrorPolicy, Layout, Source, VideoMetadata, VideoReader
+from kuzet.video import BufferPolicy, DecodeStats, ErrorPolicy, Layout, Source, VideoMetadata, VideoReader
 
 DeviceArray = core.DeviceArray
 
@@ -54,12 +54,23 @@ class CudaFrame:
     key_frame: bool
 
 
+class _GpuFrameReader(VideoReader):
+    """The VideoReader under a CudaVideoReader: live, its native thread converts each frame on the GPU (the
+    frames never reach the host); otherwise frames are read with next_frame_cuda."""
+
+    _gpu_frames = True
+
+
 class CudaVideoReader:
     """Decodes a video with NVDEC and delivers frames as :class:`DeviceArray` (GPU memory).
 
     ``device`` is ``"cuda"`` or ``"cuda:N"``; where NVDEC cannot be used (no CUDA build, no device, or a
-    codec/profile NVDEC does not handle) opening raises :class:`kuzet.DeviceUnavailable` saying why.
-    ``every_n`` / ``sample_fps`` sample as in :class:`kuzet.VideoReader` (frames left out are never converted).
+    codec/profile NVDEC does not handle) opening raises :class:`kuzet.DeviceUnavailable` saying why (for a
+    profile or size NVDEC turns down, at the first frame: a live reader then ends with that error rather than
+    reconnecting). ``every_n`` / ``sample_fps`` sample as in :class:`kuzet.VideoReader` (frames left out are
+    never converted). ``buffer``, ``buffer_size``, ``reconnect`` and ``reconnect_backoff`` make it a live
+    reader as in :class:`kuzet.VideoReader`: a native thread decodes ahead and converts each frame on the GPU
+    into a queue of at most ``buffer_size`` GPU frames (sequential reading only).
     """
 
     def __init__(
@@ -73,12 +84,17 @@ class CudaVideoReader:
         options: Mapping[str, str] | None = None,
         every_n: int = 1,
         sample_fps: float | None = None,
+        buffer: BufferPolicy | None = None,
+        buffer_size: int = 8,
+        reconnect: int = 0,
+        reconnect_backoff: float = 0.5,
     ) -> None:
         if not isinstance(device, str) or not _CUDA_DEVICE.fullmatch(device):
             raise InvalidArgument(f"CudaVideoReader device must be 'cuda' or 'cuda:N', got {device!r}")
-        self._reader = VideoReader(
+        self._reader = _GpuFrameReader(
             source, device=device, layout=layout, errors=errors, timeout=timeout, options=options, every_n=every_n,
-            sample_fps=sample_fps,
+            sample_fps=sample_fps, buffer=buffer, buffer_size=buffer_size, reconnect=reconnect,
+            reconnect_backoff=reconnect_backoff,
         )
 
     @property
@@ -101,9 +117,14 @@ class CudaVideoReader:
     def stats(self) -> DecodeStats:
         return self._reader.stats
 
+    @property
+    def live(self) -> bool:
+        return self._reader.live
+
     def read(self) -> CudaFrame | None:
         """The next frame, or None at the end of the stream."""
-        out = self._reader._decoder.next_frame_cuda(self._reader.layout)
+        decoder = self._reader._decoder
+        out = decoder.next_frame() if self.live else decoder.next_frame_cuda(self._reader.layout)
         if out is None:
             return None
         data, pts_raw, pts, index, key = out
@@ -112,6 +133,7 @@ class CudaVideoReader:
     def get_frames(self, indices: Sequence[int] | np.ndarray) -> list[CudaFrame]:
         """Frames at these indices of the decoded stream (exact seek, same pixels as sequential reading),
         in the order asked; each index is decoded once, in increasing order."""
+        self._reader._require_random_access()
         wanted = [int(i) for i in np.asarray(indices, dtype=np.int64).reshape(-1)]
         decoded: dict[int, CudaFrame] = {}
         for index in sorted(set(wanted)):

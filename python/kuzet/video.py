@@ -175,6 +175,9 @@ class VideoReader:
     in the stream. Random access (``get_frames``, ``get_frames_at``) is not sampled.
     """
 
+    # A live reader converts its frames into GPU memory (DeviceArray) instead: kuzet.cuda.CudaVideoReader's.
+    _gpu_frames = False
+
     def __init__(
         self,
         source: Source,
@@ -224,7 +227,7 @@ class VideoReader:
         else:
             self._decoder = core.LiveVideoDecoder(
                 *common, dict(options or {}), layout, buffer, buffer_size, reconnect, float(reconnect_backoff),
-                **sampling,
+                **sampling, gpu_frames=self._gpu_frames,
             )
         self.metadata = _metadata(self._decoder.metadata())
         self.device: str = self._decoder.device

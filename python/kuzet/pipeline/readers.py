@@ -35,18 +35,19 @@ def video_reader_opener(device: str, read_timeout: float, live_buffer: str, reco
                         frames_device: str = "cpu") -> OpenSource:
     """kuzet's own readers; they sample natively: frames left out are never converted (SourceWorker).
 
-    With `frames_device` "cuda:N" (every task does its pixel work on that GPU) files are decoded by NVDEC into
-    RGB frames that stay in GPU memory. A stream NVDEC cannot decode (found when the reader opens, or at its
-    first frame: profile or size limits) is decoded on the CPU instead, from its start, so no frame is lost;
-    so are live sources, whose reader has the live buffer and reconnection. The pipeline uploads host frames
-    once for all the GPU tasks."""
+    With `frames_device` "cuda:N" (every task does its pixel work on that GPU) files and live streams are
+    decoded by NVDEC into RGB frames that stay in GPU memory (a live reader keeps its buffer and reconnection).
+    A stream NVDEC cannot decode (found when the reader opens, or at its first frame: profile or size limits)
+    is decoded on the CPU instead, from its start (a file: no frame is lost; a live stream: from a new
+    connection), and the pipeline uploads its frames once for all the GPU tasks."""
 
     def open_reader(url: str) -> Any:
         from kuzet.video import VideoReader
 
         live = is_live(url)
-        if frames_device != "cpu" and not live:
-            reader = _open_on_nvdec(url, frames_device, read_timeout, corrupt_frames, sampling)
+        if frames_device != "cpu":
+            live_options = {"buffer": live_buffer, "reconnect": reconnect} if live else {}
+            reader = _open_on_nvdec(url, frames_device, read_timeout, corrupt_frames, sampling, live_options)
             if reader is not None:
                 return reader
         # NVDEC only where it is usable: "auto" falls back to the CPU and says why
@@ -58,23 +59,25 @@ def video_reader_opener(device: str, read_timeout: float, live_buffer: str, reco
     return open_reader
 
 
-def _open_on_nvdec(url: str, device: str, read_timeout: float, corrupt_frames: str,
-                   sampling: Sampling) -> _FirstFrameRead | None:
-    """A CudaVideoReader of `url` whose first frame NVDEC has decoded, or None where NVDEC cannot decode it."""
+def _open_on_nvdec(url: str, device: str, read_timeout: float, corrupt_frames: str, sampling: Sampling,
+                   live_options: dict[str, Any]) -> _FirstFrameRead | None:
+    """A CudaVideoReader of `url` (live with `live_options`) whose first frame NVDEC has decoded, or None where
+    NVDEC cannot decode it."""
     from kuzet.cuda import CudaVideoReader
     from kuzet.errors import DeviceUnavailable
 
     try:
         reader = CudaVideoReader(url, device=device, layout="rgb", timeout=read_timeout,
                                  errors=corrupt_frames,  # type: ignore[arg-type]
-                                 every_n=sampling.every_n, sample_fps=sampling.fps)
+                                 every_n=sampling.every_n, sample_fps=sampling.fps, **live_options)
     except DeviceUnavailable:
         return None  # the CPU reader opened instead says why
     try:
         first = reader.read()
     except DeviceUnavailable as exc:  # NVDEC refused the stream once it saw it: nothing was handed out yet
         reader.close()
-        warnings.warn(f"kuzet.Pipeline: {exc}; decoding it on the CPU from its start", RuntimeWarning, stacklevel=2)
+        restart = "from a new connection" if live_options else "from its start"
+        warnings.warn(f"kuzet.Pipeline: {exc}; decoding it on the CPU {restart}", RuntimeWarning, stacklevel=2)
         return None
     except BaseException:
         reader.close()

@@ -289,15 +289,14 @@ class PyLiveDecoder {
   py::object next_frame() {
     LiveFrame f;
     if (!pop(f)) return py::none();
-    return py::make_tuple(owned_array(std::move(f.data), f.geometry.shape), f.pts_raw, f.pts, f.index, f.key_frame);
+    return py::make_tuple(frame_data(f), f.pts_raw, f.pts, f.index, f.key_frame);
   }
 
   // next_frame() plus (connection, evidence segment) when the reader records evidence.
   py::object next_frame_recorded() {
     LiveFrame f;
     if (!pop(f)) return py::none();
-    return py::make_tuple(owned_array(std::move(f.data), f.geometry.shape), f.pts_raw, f.pts, f.index, f.key_frame,
-                          f.connection, f.segment);
+    return py::make_tuple(frame_data(f), f.pts_raw, f.pts, f.index, f.key_frame, f.connection, f.segment);
   }
 
   py::dict metadata() { return metadata_dict(acquire()->metadata()); }
@@ -317,6 +316,12 @@ class PyLiveDecoder {
   }
 
  private:
+  // A numpy array (host frames) or a DeviceArray (a reader opened with gpu_frames).
+  static py::object frame_data(LiveFrame& f) {
+    if (f.gpu) return py::cast(std::move(f.gpu));
+    return owned_array(std::move(f.data), f.geometry.shape);
+  }
+
   std::mutex mutex_;  // guards live_ itself, never held while decoding or waiting
   std::shared_ptr<LiveDecoder> live_;
 };
@@ -433,7 +438,7 @@ std::unique_ptr<PyLiveDecoder> open_live(const std::string& kind, const py::obje
                                          const std::map<std::string, std::string>& options,
                                          const std::string& layout, const std::string& buffer, size_t buffer_size,
                                          int reconnect, double backoff_s, const py::object& recorder,
-                                         int64_t every_n, double sample_fps) {
+                                         int64_t every_n, double sample_fps, bool gpu_frames) {
   if (threads < 0) throw InvalidArgument("threads must be >= 0 (0 = one per core), got " + std::to_string(threads));
   if (buffer != "drop_oldest" && buffer != "block") {
     throw InvalidArgument("buffer must be 'drop_oldest' or 'block', got '" + buffer + "'");
@@ -447,6 +452,7 @@ std::unique_ptr<PyLiveDecoder> open_live(const std::string& kind, const py::obje
   live.backoff_initial_s = backoff_s;
   live.backoff_max_s = std::max(8.0, backoff_s);
   live.sampling = {every_n, sample_fps};
+  live.gpu_frames = gpu_frames;
   const FrameSampler checked(live.sampling);  // bad values fail before the source is opened
   if (!recorder.is_none()) live.tap = recording_tap_factory(recorder);  // live evidence (bind_record.cpp)
   SourceSpec spec = spec_from_python(kind, target, name, timeout_s, options);
@@ -513,8 +519,11 @@ void bind_decode(py::module_& m) {
       .def(py::init(&open_live), py::arg("kind"), py::arg("target"), py::arg("name"), py::arg("device"),
            py::arg("threads"), py::arg("skip_errors"), py::arg("timeout"), py::arg("options"), py::arg("layout"),
            py::arg("buffer"), py::arg("buffer_size"), py::arg("reconnect"), py::arg("reconnect_backoff"),
-           py::arg("recorder") = py::none(), py::arg("every_n") = 1, py::arg("sample_fps") = 0.0)
-      .def("next_frame", &PyLiveDecoder::next_frame)
+           py::arg("recorder") = py::none(), py::arg("every_n") = 1, py::arg("sample_fps") = 0.0,
+           py::arg("gpu_frames") = false)
+      .def("next_frame", &PyLiveDecoder::next_frame,
+           "(data, pts_raw, pts, index, key_frame) of the next frame, or None at the end; data is a DeviceArray "
+           "when the reader was opened with gpu_frames")
       .def("next_frame_recorded", &PyLiveDecoder::next_frame_recorded,
            "(data, pts_raw, pts, index, key_frame, connection, segment) of the next frame, or None at the end")
       .def("metadata", &PyLiveDecoder::metadata)

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <chrono>
 
+#include "decode/cuda_device.hpp"
 #include "decode/decode_errors.hpp"
 
 namespace kuzet::decode {
@@ -27,6 +28,10 @@ LiveDecoder::LiveDecoder(SourceSpec spec, DecoderOptions options, Layout layout,
   metadata_ = first_->metadata();
   device_name_ = first_->device().name();
   fallback_reason_ = first_->fallback_reason();
+  if (live_.gpu_frames && device_name_.rfind("cuda", 0) != 0) {
+    throw DeviceUnavailable(first_->name() + ": frames in GPU memory need a decoder on a CUDA device, this one " +
+                            "runs on " + device_name_ + (fallback_reason_.empty() ? "" : " (" + fallback_reason_ + ")"));
+  }
   thread_ = std::thread([this] { run(); });
 }
 
@@ -124,8 +129,12 @@ void LiveDecoder::pump(Decoder& decoder) {
     }
     LiveFrame out;
     out.geometry = frame_geometry(layout_, f.frame->width, f.frame->height, decoder.device().native_format(f.frame));
-    out.data = allocate_frame_buffer(out.geometry.bytes);
-    decoder.device().convert(f.frame, layout_, out.data.get());
+    if (live_.gpu_frames) {
+      out.gpu = convert_on_gpu(decoder.device(), f.frame, layout_);
+    } else {
+      out.data = allocate_frame_buffer(out.geometry.bytes);
+      decoder.device().convert(f.frame, layout_, out.data.get());
+    }
     out.pts_raw = f.pts_raw;
     out.pts = f.pts;
     out.key_frame = f.key_frame;
@@ -142,8 +151,14 @@ void LiveDecoder::run() {
   const bool network = is_network_url(spec_.url) && spec_.kind == SourceSpec::Kind::Url;
   while (decoder) {
     error = nullptr;
+    bool device_refused = false;
     try {
       pump(*decoder);
+    } catch (const DeviceUnavailable&) {
+      // The device turned the stream down (NVDEC at its first frame: profile, size): a reconnection would
+      // only be turned down again, for ever.
+      error = std::current_exception();
+      device_refused = true;
     } catch (...) {
       error = std::current_exception();
     }
@@ -157,7 +172,7 @@ void LiveDecoder::run() {
     decoder.reset();
     tap_.reset();
     // A file ends for good; a live network stream that ended or failed is reconnected.
-    if (!network || live_.max_reconnects == 0) break;
+    if (!network || live_.max_reconnects == 0 || device_refused) break;
     if (!sleep_unless_stopped(live_.backoff_initial_s)) break;
     std::exception_ptr open_error;
     try {

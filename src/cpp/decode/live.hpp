@@ -1,5 +1,5 @@
 // Live reading: a native thread decodes and converts frames into a bounded queue while the caller
-// consumes them. When a network source stalls (StreamTimeout), fails or ends, it reconnects with bounded
+// consumes them: host frames, or (gpu_frames, a decoder on a CUDA device) frames kept in GPU memory. When a network source stalls (StreamTimeout), fails or ends, it reconnects with bounded
 // retries and exponential backoff. A full queue either drops its oldest frame (counted) or blocks.
 #pragma once
 #include <condition_variable>
@@ -11,6 +11,7 @@
 #include <thread>
 #include <vector>
 
+#include "common/device_array.hpp"
 #include "decode/decoder.hpp"
 #include "decode/frame_buffer.hpp"
 #include "decode/frame_sampler.hpp"
@@ -51,10 +52,14 @@ struct LiveOptions {
   double backoff_max_s = 8.0;
   TapFactory tap;  // empty: no tap
   FrameSampling sampling;  // frames left out are neither converted nor queued (counted in sampled_out)
+  // Frames converted on the GPU into LiveFrame::gpu (NVDEC's frames never leave the device); the decoder must
+  // run on a CUDA device. Else converted into host memory (LiveFrame::data).
+  bool gpu_frames = false;
 };
 
 struct LiveFrame {
-  FrameBuffer data;
+  FrameBuffer data;                 // host frame (LiveOptions::gpu_frames off)
+  std::shared_ptr<DeviceArray> gpu;  // GPU frame (gpu_frames on), complete when queued
   FrameGeometry geometry;
   int64_t pts_raw = 0;
   double pts = 0;
