@@ -8,7 +8,6 @@ path's swscale output exactly on real 8-bit 4:2:0 video.
 
 from __future__ import annotations
 
-import re
 import warnings
 
 import numpy as np
@@ -131,18 +130,38 @@ def test_live_cuda_reader_raises_device_unavailable(data_dir):
         CudaVideoReader(data_dir / "faces/video/carphone_qcif.mp4", buffer="block")
 
 
-@pytest.mark.parametrize("device", ["cpu", pytest.param("auto", marks=needs_no_nvdec)])
-def test_live_gpu_frames_need_a_decoder_on_the_gpu(data_dir, device):
-    # the native live reader refuses GPU frames from a decoder that runs on the CPU, before its thread starts,
-    # and says why it runs there
+@pytest.mark.parametrize("device", ["cpu", "auto"])
+def test_live_gpu_frames_need_a_gpu_device(data_dir, device):
+    # the native live reader's GPU frames are on the GPU its device names; refused before any I/O otherwise
     path = str(data_dir / "faces/video/carphone_qcif.mp4")
-    why = "" if device == "cpu" else r" \(" + re.escape(NVDEC["reason"])
-    expected = "GPU memory need a decoder on a CUDA device.*runs on cpu" + why
+    with pytest.raises(kuzet.InvalidArgument, match="GPU memory need device 'cuda' or 'cuda:N', got '" + device):
+        core.LiveVideoDecoder("url", "file:" + path, path, device, 0, False, 5.0, {}, "rgb", "block", 8, 0, 0.5,
+                              gpu_frames=True)
+
+
+@needs_no_nvdec
+def test_live_gpu_frames_without_a_usable_gpu_are_refused_at_open(data_dir):
+    # nvdec_fallback decodes on the CPU where NVDEC is unusable, but the frames still need the GPU: said at open
+    path = str(data_dir / "faces/video/carphone_qcif.mp4")
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        with pytest.raises(kuzet.DeviceUnavailable, match=expected):
-            core.LiveVideoDecoder("url", "file:" + path, path, device, 0, False, 5.0, {}, "rgb", "block", 8, 0, 0.5,
-                                  gpu_frames=True)
+        with pytest.raises(kuzet.DeviceUnavailable, match="cannot be delivered in the memory of cuda:0: "):
+            core.LiveVideoDecoder("url", "file:" + path, path, "cuda:0", 0, False, 5.0, {}, "rgb", "block", 8, 0,
+                                  0.5, gpu_frames=True, nvdec_fallback=True)
+
+
+@needs_no_nvdec
+def test_nvdec_fallback_decodes_on_the_cpu_saying_why(data_dir):
+    # device="cuda:N" with nvdec_fallback: that GPU as "auto" uses GPU 0, here the CPU with the reason
+    path = data_dir / "faces/video/carphone_qcif.mp4"
+    with pytest.warns(RuntimeWarning, match="on the CPU"):
+        reader = kuzet.VideoReader(path, device="cuda:1", nvdec_fallback=True)
+    with kuzet.VideoReader(path, device="cpu") as cpu, reader:
+        assert reader.device == "cpu" and reader.fallback_reason == NVDEC["reason"]
+        a, b = reader.read(), cpu.read()
+        assert a is not None and b is not None and np.array_equal(a.data, b.data)
+    with pytest.raises(kuzet.DeviceUnavailable):
+        kuzet.VideoReader(path, device="cuda:1")  # strict without it
 
 
 # --- the CUDA kernel's arithmetic, on the host ------------------------------------------------------------

@@ -138,6 +138,26 @@ def test_live_cuda_reader_does_not_reconnect_to_a_stream_nvdec_refuses(data_dir)
             reader.read()
 
 
+def test_nvdec_fallback_hands_out_cpu_decoded_frames_on_the_gpu(data_dir):
+    # a live camera NVDEC cannot decode (H.264 High 10), read with nvdec_fallback: one connection, decoded on
+    # the CPU, each frame uploaded: the CPU live reader's frames exactly, as DeviceArrays
+    from pipeline_helpers import serve_tcp_camera
+
+    payload = (data_dir / "conformance/h264_frext/PPH10I2_Panasonic_A.264").read_bytes()
+    url, camera = serve_tcp_camera([payload, payload])
+    with kuzet.VideoReader(url, device="cpu", buffer="block") as reader:
+        expected = [f.data for f in reader]
+    with pytest.warns(RuntimeWarning, match="8 bits only"):
+        reader = CudaVideoReader(url, buffer="block", nvdec_fallback=True)
+    with reader:
+        assert reader.device == "cpu" and "8 bits only" in (reader.fallback_reason or "")
+        got = [f.data for f in reader]
+    camera.join(10)
+    assert len(got) == len(expected) == 10
+    for a, b in zip(got, expected, strict=True):
+        assert a.device_id == 0 and np.array_equal(a.numpy(), b)
+
+
 def test_numpy_reader_on_cuda_matches_cpu_including_seeks(data_dir):
     path = data_dir / "plates/video/license_plate_uk.mp4"
     gpu = kuzet.VideoReader(path, device="cuda", layout="rgb")

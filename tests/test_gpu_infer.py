@@ -635,14 +635,18 @@ class HostCudaReader:
     refused_late: set[str] = set()
     opened: list[str] = []
     live: list[str] = []  # sources opened as live readers (buffer and reconnection)
+    gpu_frames = True
 
-    def __init__(self, source: str, *, device: str, layout: str, **options: Any) -> None:
+    def __init__(self, source: str, *, device: str, layout: str, nvdec_fallback: bool = False,
+                 **options: Any) -> None:
         assert device == "cuda:0" and layout == "rgb"
+        self.device = device
         if source in self.refused:
-            raise kuzet.DeviceUnavailable(f"{source}: NVDEC cannot decode this stream (stand-in)")
+            if not nvdec_fallback:
+                raise kuzet.DeviceUnavailable(f"{source}: NVDEC cannot decode this stream (stand-in)")
+            self.device = "cpu"  # decoded on the CPU, its frames uploaded by the reader
         self._reader = kuzet.VideoReader(source, device="cpu", layout="rgb", **options)
         self.source = source
-        self.device = device
         HostCudaReader.opened.append(source)
         if self._reader.live:
             HostCudaReader.live.append(source)
@@ -730,9 +734,10 @@ def test_pipeline_keeps_nvdec_frames_in_gpu_memory(data_dir: Path, model_dir: Pa
 @pytest.mark.timeout(120)
 def test_pipeline_keeps_live_frames_in_gpu_memory(data_dir: Path, face_models: tuple[Any, ...], kernels: CpuKernels,
                                                   monkeypatch: pytest.MonkeyPatch) -> None:
-    """Live sources too are decoded by NVDEC into GPU memory, by a live reader (buffer, reconnection) whose
-    frames are never copied to the host; a live stream NVDEC turns down at its first frame is read again from a
-    new connection on the CPU and its frames uploaded. Every decoded frame is accounted for."""
+    """Live sources too are decoded by NVDEC into GPU memory, by a live CudaVideoReader (buffer, reconnection)
+    whose frames are never copied to the host and back; where NVDEC cannot decode a camera, that same reader
+    (one connection) decodes on the CPU and hands out its frames on the GPU (nvdec_fallback): the pipeline
+    uploads nothing. Every decoded frame is accounted for."""
     from kuzet.pipeline.builtin_tasks import FaceTask
     from pipeline_helpers import serve_tcp_camera
 
@@ -748,29 +753,51 @@ def test_pipeline_keeps_live_frames_in_gpu_memory(data_dir: Path, face_models: t
     ts = subprocess.run(["ffmpeg", "-v", "error", "-i", str(clip), "-c", "copy", "-bsf:v", "h264_mp4toannexb",
                          "-f", "mpegts", "pipe:"], capture_output=True, check=True, timeout=60).stdout
     on_gpu, on_gpu_thread = serve_tcp_camera([ts])
-    refused, refused_thread = serve_tcp_camera([ts, ts])  # the refused reader's connection, then the CPU's
-    monkeypatch.setattr(HostCudaReader, "refused", set())
-    monkeypatch.setattr(HostCudaReader, "refused_late", {refused})
+    refused, refused_thread = serve_tcp_camera([ts])  # one connection: the reader falls back, not the pipeline
+    monkeypatch.setattr(HostCudaReader, "refused", {refused})
+    monkeypatch.setattr(HostCudaReader, "refused_late", set())
     monkeypatch.setattr(HostCudaReader, "opened", [])
     monkeypatch.setattr(HostCudaReader, "live", [])
     pipeline = kuzet.Pipeline([FaceTask(faces)], device="cpu", every_n=10, live_buffer="block", reconnect=0,
                               read_timeout=10)  # reconnect=0: the camera ends when its stream does
     assert pipeline.frames_device == "cuda:0"
-    with pytest.warns(RuntimeWarning, match="NVDEC cannot decode.*on the CPU from a new connection"):
-        events = list(pipeline.run([on_gpu, refused]))
+    events = list(pipeline.run([on_gpu, refused]))
     on_gpu_thread.join(10)
     refused_thread.join(10)
     ends = {e.source: e.data for e in events if e.kind == "source_end"}
     gpu_name, cpu_name = (url.rsplit("/", 1)[-1] for url in (on_gpu, refused))
-    assert sorted(HostCudaReader.live) == sorted([on_gpu, refused])  # both opened as live GPU readers first
+    assert sorted(HostCudaReader.live) == sorted([on_gpu, refused])  # both live GPU readers, opened once each
     assert (ends[gpu_name]["decoder"], ends[gpu_name]["gpu_frames"]) == ("cuda:0", True)
-    assert (ends[cpu_name]["decoder"], ends[cpu_name]["gpu_frames"]) == ("cpu", False)
+    assert (ends[cpu_name]["decoder"], ends[cpu_name]["gpu_frames"]) == ("cpu", True)
     for end in ends.values():
         assert end["error"] is None and end["dropped"] == 0
         assert end["decoded"] == frames == end["analysed"] + end["sampled_out"] and end["analysed"] >= 3
     assert any(e.kind == "face" and e.source == gpu_name for e in events)
-    # only the CPU-decoded live source's frames were uploaded
-    assert kernels.calls.count("upload 3-d") == ends[cpu_name]["analysed"]
+    assert any(e.kind == "face" and e.source == cpu_name for e in events)
+    assert "upload 3-d" not in kernels.calls  # the readers hand out GPU frames: the pipeline uploads nothing
+
+
+def test_live_sources_under_the_evidence_task_are_read_into_gpu_memory(monkeypatch: pytest.MonkeyPatch,
+                                                                      tmp_path: Path) -> None:
+    """With the evidence task, a live camera's recording reader is the one reader of it: on a GPU pipeline it
+    hands out GPU frames (gpu_frames, NVDEC or the CPU and an upload), so it is never opened twice."""
+    from kuzet.evidence import generate_keypair
+    from kuzet.pipeline.builtin_tasks import EvidenceTask
+    from kuzet.pipeline.live_evidence import RecordingReader
+    from kuzet.pipeline.readers import recording_opener
+    from kuzet.pipeline.source_worker import Sampling
+
+    opened: list[dict[str, Any]] = []
+    evidence = EvidenceTask(tmp_path, generate_keypair())
+    monkeypatch.setattr(evidence, "open_live", lambda source, url, **options: opened.append(options))
+    args = (evidence, "cam", "auto", 5.0, "block", 2, "skip")
+    recording_opener(*args, threads=1, sampling=Sampling(every_n=1, fps=None), frames_device="cuda:1")("rtsp://x")
+    recording_opener(*args, threads=1, sampling=Sampling(every_n=1, fps=None))("rtsp://x")
+    assert opened[0]["device"] == "cuda:1" and opened[0]["gpu_frames"] is True
+    assert opened[1]["device"] == "auto" and "gpu_frames" not in opened[1]
+    with pytest.raises(kuzet.DeviceUnavailable, match="cannot be delivered in the memory of cuda:99"):
+        RecordingReader("tcp://127.0.0.1:9", None, device="cuda:99", timeout=1.0, threads=1, errors="skip",
+                        buffer="block", reconnect=0, gpu_frames=True)
 
 
 def test_annotator_copies_gpu_frames_to_the_host(tmp_path: Path) -> None:

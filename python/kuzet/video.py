@@ -153,10 +153,12 @@ class VideoReader:
 
     ``device="auto"`` decodes on the GPU when this build, this machine and the stream allow NVDEC, else on
     the CPU (then ``fallback_reason`` says why and a warning is issued); ``device="cuda"``/``"cuda:N"``
-    raises :class:`kuzet.DeviceUnavailable` instead. Frames are numpy arrays either way; for frames
-    that stay in GPU memory use :class:`kuzet.cuda.CudaVideoReader`. ``errors="skip"`` drops corrupt
-    frames (counted in ``stats``) instead of raising :class:`kuzet.CorruptStream`. ``timeout`` (seconds)
-    bounds every blocking read of a network source (a stalled stream raises :class:`kuzet.StreamTimeout`).
+    raises :class:`kuzet.DeviceUnavailable` instead, unless ``nvdec_fallback=True``: then that GPU is used as
+    ``"auto"`` uses GPU 0 (the CPU, saying why, where NVDEC cannot decode the stream). Frames are numpy
+    arrays either way; for frames that stay in GPU memory use :class:`kuzet.cuda.CudaVideoReader`.
+    ``errors="skip"`` drops corrupt frames (counted in ``stats``) instead of raising
+    :class:`kuzet.CorruptStream`. ``timeout`` (seconds) bounds every blocking read of a network source (a
+    stalled stream raises :class:`kuzet.StreamTimeout`).
 
     Live use: with ``buffer="drop_oldest"`` or ``"block"`` a native thread decodes ahead into a queue of
     ``buffer_size`` frames; when it is full the oldest frame is dropped (counted in ``stats.dropped``) or
@@ -195,6 +197,7 @@ class VideoReader:
         reconnect_backoff: float = 0.5,
         every_n: int = 1,
         sample_fps: float | None = None,
+        nvdec_fallback: bool = False,
     ) -> None:
         if layout not in _LAYOUTS:
             raise InvalidArgument(f"layout must be one of {', '.join(_LAYOUTS)}, got {layout!r}")
@@ -218,7 +221,8 @@ class VideoReader:
             raise InvalidArgument(f"every_n must be >= 1, got {every_n}")
         if sample_fps is not None and not sample_fps > 0:
             raise InvalidArgument(f"sample_fps must be > 0 or None, got {sample_fps!r}")
-        sampling = {"every_n": int(every_n), "sample_fps": float(sample_fps or 0.0)}
+        sampling = {"every_n": int(every_n), "sample_fps": float(sample_fps or 0.0),
+                    "nvdec_fallback": bool(nvdec_fallback)}
         common = (kind, target, name, device, threads, errors == "skip", float(timeout or 0.0))
         self.live = buffer is not None
         self._decoder: Any

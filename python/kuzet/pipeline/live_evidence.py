@@ -11,6 +11,7 @@ has closed ("pending"). `RecordingReader` is the frame source the pipeline reads
 from __future__ import annotations
 
 import threading
+import warnings
 from bisect import bisect_right
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -175,20 +176,30 @@ class LiveRecording:
 class RecordingReader:
     """Reads a live URL like kuzet.VideoReader(buffer=...) does (sampling included: every_n, sample_fps),
     while its native reader records every connection as evidence for `recording` (every packet, sampled out
-    or not); each frame handed out is tagged with the segment that will hold it."""
+    or not); each frame handed out is tagged with the segment that will hold it.
+
+    `gpu_frames` (device "cuda[:N]"): frames are handed out in that GPU's memory, as kuzet.cuda.CudaVideoReader
+    with nvdec_fallback=True hands them out (decoded on the CPU and uploaded where NVDEC cannot decode the
+    stream): one reader and one recording per connection whatever decodes it."""
 
     def __init__(self, url: str, recording: LiveRecording, *, device: str, timeout: float, threads: int,
                  errors: str, buffer: str, reconnect: int, buffer_size: int = 8, reconnect_backoff: float = 0.5,
-                 every_n: int = 1, sample_fps: float | None = None):
+                 every_n: int = 1, sample_fps: float | None = None, gpu_frames: bool = False):
         from kuzet.video import _classify_source
 
         kind, target, name = _classify_source(url)
         self.name = name
         self.recording = recording
+        self.gpu_frames = gpu_frames
         self._decoder = core.LiveVideoDecoder(kind, target, name, device, threads, errors == "skip",
                                               float(timeout or 0.0), {}, "rgb", buffer, buffer_size, reconnect,
                                               float(reconnect_backoff), recorder=recording, every_n=every_n,
-                                              sample_fps=float(sample_fps or 0.0))
+                                              sample_fps=float(sample_fps or 0.0), gpu_frames=gpu_frames,
+                                              nvdec_fallback=gpu_frames)
+        self.device: str = self._decoder.device
+        if self._decoder.fallback_reason:
+            warnings.warn(f"kuzet.Pipeline: decoding {name} on the CPU ({self._decoder.fallback_reason})",
+                          RuntimeWarning, stacklevel=2)
 
     def __iter__(self) -> Iterator[Any]:
         from kuzet.video import Frame

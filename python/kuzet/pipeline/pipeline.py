@@ -177,7 +177,7 @@ class Pipeline:
             opener = open_source
             if record_live and self.evidence is not None and is_live(os.fspath(url)):
                 opener = recording_opener(self.evidence, name, *self._reader_options, threads=threads,
-                                          sampling=self.sampling)
+                                          sampling=self.sampling, frames_device=self.frames_device)
             self._workers.append(SourceWorker(name, os.fspath(url), opener, batcher, self.metrics,
                                               self.sampling, self._source_failed, reader_samples=native_sampling))
         for name, url in self._urls.items():

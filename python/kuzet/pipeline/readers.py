@@ -18,11 +18,17 @@ def is_live(url: str) -> bool:
 
 
 def recording_opener(evidence: EvidenceTask, source: str, device: str, read_timeout: float, live_buffer: str,
-                     reconnect: int, corrupt_frames: str, threads: int, sampling: Sampling) -> OpenSource:
+                     reconnect: int, corrupt_frames: str, threads: int, sampling: Sampling,
+                     frames_device: str = "cpu") -> OpenSource:
     """Live sources under the evidence task: the reader records what it analyses (see EvidenceTask), and
-    samples natively like video_reader_opener's."""
+    samples natively like video_reader_opener's. With `frames_device` "cuda:N" its frames are in that GPU's
+    memory (NVDEC where it can, else decoded on the CPU and uploaded: one connection, one recording)."""
 
     def open_reader(url: str) -> Any:
+        if frames_device != "cpu":
+            return evidence.open_live(source, url, device=frames_device, timeout=read_timeout, threads=threads,
+                                      errors=corrupt_frames, buffer=live_buffer, reconnect=reconnect,
+                                      every_n=sampling.every_n, sample_fps=sampling.fps, gpu_frames=True)
         return evidence.open_live(source, url, device="cpu" if device == "cpu" else "auto", timeout=read_timeout,
                                   threads=threads, errors=corrupt_frames, buffer=live_buffer, reconnect=reconnect,
                                   every_n=sampling.every_n, sample_fps=sampling.fps)
@@ -36,18 +42,26 @@ def video_reader_opener(device: str, read_timeout: float, live_buffer: str, reco
     """kuzet's own readers; they sample natively: frames left out are never converted (SourceWorker).
 
     With `frames_device` "cuda:N" (every task does its pixel work on that GPU) files and live streams are
-    decoded by NVDEC into RGB frames that stay in GPU memory (a live reader keeps its buffer and reconnection).
-    A stream NVDEC cannot decode (found when the reader opens, or at its first frame: profile or size limits)
-    is decoded on the CPU instead, from its start (a file: no frame is lost; a live stream: from a new
-    connection), and the pipeline uploads its frames once for all the GPU tasks."""
+    decoded by NVDEC into RGB frames that stay in GPU memory. A file NVDEC cannot decode (found when the reader
+    opens, or at its first frame: profile or size limits) is decoded on the CPU instead, from its start, so no
+    frame is lost, and the pipeline uploads its frames once for all the GPU tasks. A live stream keeps its
+    reader (buffer, reconnection, no second connection): where NVDEC cannot decode it, that reader decodes on
+    the CPU and uploads each frame it hands out (nvdec_fallback)."""
 
     def open_reader(url: str) -> Any:
         from kuzet.video import VideoReader
 
         live = is_live(url)
+        if frames_device != "cpu" and live:
+            from kuzet.cuda import CudaVideoReader
+
+            return CudaVideoReader(url, device=frames_device, layout="rgb", timeout=read_timeout,
+                                   errors=corrupt_frames,  # type: ignore[arg-type]
+                                   every_n=sampling.every_n, sample_fps=sampling.fps,
+                                   buffer=live_buffer,  # type: ignore[arg-type]
+                                   reconnect=reconnect, nvdec_fallback=True)
         if frames_device != "cpu":
-            live_options = {"buffer": live_buffer, "reconnect": reconnect} if live else {}
-            reader = _open_on_nvdec(url, frames_device, read_timeout, corrupt_frames, sampling, live_options)
+            reader = _open_on_nvdec(url, frames_device, read_timeout, corrupt_frames, sampling)
             if reader is not None:
                 return reader
         # NVDEC only where it is usable: "auto" falls back to the CPU and says why
@@ -59,25 +73,23 @@ def video_reader_opener(device: str, read_timeout: float, live_buffer: str, reco
     return open_reader
 
 
-def _open_on_nvdec(url: str, device: str, read_timeout: float, corrupt_frames: str, sampling: Sampling,
-                   live_options: dict[str, Any]) -> _FirstFrameRead | None:
-    """A CudaVideoReader of `url` (live with `live_options`) whose first frame NVDEC has decoded, or None where
-    NVDEC cannot decode it."""
+def _open_on_nvdec(url: str, device: str, read_timeout: float, corrupt_frames: str,
+                   sampling: Sampling) -> _FirstFrameRead | None:
+    """A CudaVideoReader of `url` whose first frame NVDEC has decoded, or None where NVDEC cannot decode it."""
     from kuzet.cuda import CudaVideoReader
     from kuzet.errors import DeviceUnavailable
 
     try:
         reader = CudaVideoReader(url, device=device, layout="rgb", timeout=read_timeout,
                                  errors=corrupt_frames,  # type: ignore[arg-type]
-                                 every_n=sampling.every_n, sample_fps=sampling.fps, **live_options)
+                                 every_n=sampling.every_n, sample_fps=sampling.fps)
     except DeviceUnavailable:
         return None  # the CPU reader opened instead says why
     try:
         first = reader.read()
     except DeviceUnavailable as exc:  # NVDEC refused the stream once it saw it: nothing was handed out yet
         reader.close()
-        restart = "from a new connection" if live_options else "from its start"
-        warnings.warn(f"kuzet.Pipeline: {exc}; decoding it on the CPU {restart}", RuntimeWarning, stacklevel=2)
+        warnings.warn(f"kuzet.Pipeline: {exc}; decoding it on the CPU from its start", RuntimeWarning, stacklevel=2)
         return None
     except BaseException:
         reader.close()

@@ -18,6 +18,7 @@
 #include "decode/decode_errors.hpp"
 #include "decode/decoder.hpp"
 #include "decode/frame_buffer.hpp"
+#include "decode/gpu_frames.hpp"
 #include "decode/live.hpp"
 
 extern "C" {
@@ -124,7 +125,7 @@ class PyDecoder {
       py::gil_scoped_release release;
       std::lock_guard<std::mutex> lock(mutex_);
       Decoder& d = get();
-      if (next_sampled(d, f)) array = convert_on_gpu(d.device(), f.frame, layout);
+      if (next_sampled(d, f)) array = frame_on_gpu(d, f.frame, layout);
     }
     if (!array) return py::none();
     return py::make_tuple(py::cast(array), f.pts_raw, f.pts, f.index, f.key_frame);
@@ -141,7 +142,7 @@ class PyDecoder {
       Decoder& d = get();
       d.seek_to_index(index);
       if (!d.next(f)) throw DecodeError(d.name() + ": frame " + std::to_string(index) + " is missing");
-      array = convert_on_gpu(d.device(), f.frame, layout);
+      array = frame_on_gpu(d, f.frame, layout);
     }
     return py::make_tuple(py::cast(array), f.pts_raw, f.pts, f.index, f.key_frame);
   }
@@ -420,11 +421,11 @@ SourceSpec spec_from_python(const std::string& kind, const py::object& target, c
 std::unique_ptr<PyDecoder> open_decoder(const std::string& kind, const py::object& target, const std::string& name,
                                         const std::string& device, int threads, bool skip_errors, double timeout_s,
                                         const std::map<std::string, std::string>& options, int64_t every_n,
-                                        double sample_fps) {
+                                        double sample_fps, bool nvdec_fallback) {
   if (threads < 0) throw InvalidArgument("threads must be >= 0 (0 = one per core), got " + std::to_string(threads));
   const FrameSampler checked({every_n, sample_fps});  // bad values fail before the source is opened
   SourceSpec spec = spec_from_python(kind, target, name, timeout_s, options);
-  DecoderOptions opts{device, threads, skip_errors};
+  DecoderOptions opts{device, threads, skip_errors, nvdec_fallback};
   std::unique_ptr<Decoder> decoder;
   {
     py::gil_scoped_release release;  // opening probes the stream: I/O and some decoding
@@ -438,7 +439,7 @@ std::unique_ptr<PyLiveDecoder> open_live(const std::string& kind, const py::obje
                                          const std::map<std::string, std::string>& options,
                                          const std::string& layout, const std::string& buffer, size_t buffer_size,
                                          int reconnect, double backoff_s, const py::object& recorder,
-                                         int64_t every_n, double sample_fps, bool gpu_frames) {
+                                         int64_t every_n, double sample_fps, bool gpu_frames, bool nvdec_fallback) {
   if (threads < 0) throw InvalidArgument("threads must be >= 0 (0 = one per core), got " + std::to_string(threads));
   if (buffer != "drop_oldest" && buffer != "block") {
     throw InvalidArgument("buffer must be 'drop_oldest' or 'block', got '" + buffer + "'");
@@ -460,8 +461,8 @@ std::unique_ptr<PyLiveDecoder> open_live(const std::string& kind, const py::obje
   std::unique_ptr<LiveDecoder> decoder;
   {
     py::gil_scoped_release release;
-    decoder = std::make_unique<LiveDecoder>(std::move(spec), DecoderOptions{device, threads, skip_errors}, parsed,
-                                            live);
+    DecoderOptions options{device, threads, skip_errors, nvdec_fallback};
+    decoder = std::make_unique<LiveDecoder>(std::move(spec), std::move(options), parsed, live);
   }
   return std::make_unique<PyLiveDecoder>(std::move(decoder));
 }
@@ -498,7 +499,7 @@ void bind_decode(py::module_& m) {
   py::class_<PyDecoder>(m, "VideoDecoder", "Native video decoder; use kuzet.VideoReader.")
       .def(py::init(&open_decoder), py::arg("kind"), py::arg("target"), py::arg("name"), py::arg("device"),
            py::arg("threads"), py::arg("skip_errors"), py::arg("timeout"), py::arg("options"),
-           py::arg("every_n") = 1, py::arg("sample_fps") = 0.0)
+           py::arg("every_n") = 1, py::arg("sample_fps") = 0.0, py::arg("nvdec_fallback") = false)
       .def("next_frame", &PyDecoder::next_frame, py::arg("layout"),
            "(data, pts_raw, pts, index, key_frame) of the next frame, or None at the end")
       .def("get_frames", &PyDecoder::get_frames, py::arg("indices"), py::arg("layout"),
@@ -520,7 +521,7 @@ void bind_decode(py::module_& m) {
            py::arg("threads"), py::arg("skip_errors"), py::arg("timeout"), py::arg("options"), py::arg("layout"),
            py::arg("buffer"), py::arg("buffer_size"), py::arg("reconnect"), py::arg("reconnect_backoff"),
            py::arg("recorder") = py::none(), py::arg("every_n") = 1, py::arg("sample_fps") = 0.0,
-           py::arg("gpu_frames") = false)
+           py::arg("gpu_frames") = false, py::arg("nvdec_fallback") = false)
       .def("next_frame", &PyLiveDecoder::next_frame,
            "(data, pts_raw, pts, index, key_frame) of the next frame, or None at the end; data is a DeviceArray "
            "when the reader was opened with gpu_frames")

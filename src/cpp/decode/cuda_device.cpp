@@ -206,6 +206,28 @@ std::shared_ptr<DeviceArray> convert_on_gpu(DeviceInterface& device, const AVFra
   return cuda->convert_to_gpu(frame, layout);
 }
 
+std::shared_ptr<DeviceArray> upload_to_gpu(const uint8_t* host, const FrameGeometry& geometry, int device_index) {
+  CudaDeviceGuard guard(device_index);
+  check_cuda(guard.result(), "cuda:" + std::to_string(device_index) + ": cannot select the device");
+  auto buffer = std::make_shared<DeviceBuffer>(geometry.bytes, device_index, nullptr);
+  copy_host_to_device(buffer->data(), host, geometry.bytes, nullptr);  // on this device's legacy stream
+  std::vector<int64_t> shape(geometry.shape.begin(), geometry.shape.end());
+  return std::make_shared<DeviceArray>(std::move(buffer), std::move(shape));
+}
+
+std::string gpu_memory_unavailable(int device_index) {
+  int count = 0;
+  const cudaError_t err = cudaGetDeviceCount(&count);
+  if (err != cudaSuccess) {
+    cudaGetLastError();
+    return std::string("no usable CUDA device (") + cudaGetErrorString(err) + ")";
+  }
+  if (device_index < 0 || device_index >= count) {
+    return "there is no CUDA device " + std::to_string(device_index) + " (" + std::to_string(count) + " found)";
+  }
+  return "";
+}
+
 #else  // CPU-only build
 
 std::unique_ptr<DeviceInterface> make_cuda_device(int index, bool) {
@@ -216,6 +238,12 @@ std::unique_ptr<DeviceInterface> make_cuda_device(int index, bool) {
 std::shared_ptr<DeviceArray> convert_on_gpu(DeviceInterface&, const AVFrame*, Layout) {
   throw DeviceUnavailable("kuzet was built without CUDA, so frames cannot be delivered in GPU memory");
 }
+
+std::shared_ptr<DeviceArray> upload_to_gpu(const uint8_t*, const FrameGeometry&, int) {
+  throw DeviceUnavailable("kuzet was built without CUDA, so frames cannot be delivered in GPU memory");
+}
+
+std::string gpu_memory_unavailable(int) { return "kuzet was built without CUDA"; }
 
 #endif
 

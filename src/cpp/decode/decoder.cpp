@@ -52,8 +52,10 @@ const uint8_t* stream_side_data(const AVStream* stream, AVPacketSideDataType typ
 }  // namespace
 
 Decoder::Decoder(SourceSpec spec, DecoderOptions options) : options_(std::move(options)) {
-  device_ = make_device(options_.device);  // fails fast on an unavailable device, before any I/O
-  if (options_.device == "auto" && device_->name() == "cpu") fallback_reason_ = nvdec_status().reason;
+  device_ = make_device(options_.device, options_.nvdec_fallback);  // fails fast, before any I/O
+  if (device_->name() == "cpu" && options_.device != "cpu") {  // "auto", or "cuda[:N]" with nvdec_fallback
+    fallback_reason_ = options_.device == "auto" ? nvdec_status().reason : nvdec_prerequisites().reason;
+  }
   cancel_ = spec.cancel;
   source_ = std::make_unique<Source>(std::move(spec));
   spec_name_ = source_->name();
@@ -114,8 +116,10 @@ void Decoder::open_codec() {
   if (!packet_ || !frame_) throw DecodeError(name + ": out of memory");
   open_codec_context(codec);
   if (const std::string why = device_->cannot_decode(codec_); !why.empty()) {
-    if (options_.device != "auto") throw DeviceUnavailable(name + ": device '" + options_.device + "': " + why);
-    fallback_reason_ = why;  // "auto": decode this stream on the CPU instead
+    if (options_.device != "auto" && !options_.nvdec_fallback) {
+      throw DeviceUnavailable(name + ": device '" + options_.device + "': " + why);
+    }
+    fallback_reason_ = why;  // decode this stream on the CPU instead
     device_ = make_device("cpu");
     if (codec != software) {  // the NVDEC decoder may decode nothing without hardware (FFmpeg's av1)
       if (!software) throw UnsupportedCodec(name + ": no software decoder for video codec '" +

@@ -20,6 +20,9 @@ struct DecoderOptions {
   std::string device = "cpu";
   int threads = 0;           // 0: one per core
   bool skip_errors = false;  // errors="skip": drop corrupt frames (counted) instead of raising
+  // device "cuda[:N]": decode on the CPU where NVDEC cannot (fallback_reason says why), as "auto" does on GPU 0,
+  // instead of raising DeviceUnavailable. For readers that deliver frames on that GPU all the same.
+  bool nvdec_fallback = false;
 };
 
 struct DecodeStats {
@@ -48,6 +51,7 @@ class Decoder {
 
   const StreamMetadata& metadata() const { return metadata_; }
   const std::string& name() const { return spec_name_; }
+  const DecoderOptions& options() const { return options_; }
   DeviceInterface& device() { return *device_; }
   // With device "auto": why decoding runs on the CPU rather than NVDEC ("" when it does not).
   const std::string& fallback_reason() const { return fallback_reason_; }

@@ -8,10 +8,7 @@
 
 namespace kuzet::decode {
 
-namespace {
-
-// "cuda" -> 0, "cuda:N" -> N, anything else -> -1.
-int cuda_index(const std::string& device) {
+int cuda_device_index(const std::string& device) {
   if (device == "cuda") return 0;
   if (device.rfind("cuda:", 0) != 0 || device.size() == 5 || device.size() > 8) return -1;
   int index = 0;
@@ -22,15 +19,17 @@ int cuda_index(const std::string& device) {
   return index;
 }
 
-}  // namespace
-
-std::unique_ptr<DeviceInterface> make_device(const std::string& device) {
+std::unique_ptr<DeviceInterface> make_device(const std::string& device, bool nvdec_fallback) {
   if (device == "cpu") return std::make_unique<CpuDevice>();
   if (device == "auto") {
     if (!nvdec_status().available) return std::make_unique<CpuDevice>();
     return make_cuda_device(0, /*strict=*/false);
   }
-  const int index = cuda_index(device);
+  const int index = cuda_device_index(device);
+  if (index >= 0 && nvdec_fallback) {
+    if (!nvdec_prerequisites().available) return std::make_unique<CpuDevice>();
+    return make_cuda_device(index, /*strict=*/false);
+  }
   if (index >= 0) return make_cuda_device(index, /*strict=*/true);
   throw InvalidArgument("device must be 'auto', 'cpu', 'cuda' or 'cuda:N', got '" + device + "'");
 }

@@ -28,7 +28,10 @@ class DeviceInterface {
 };
 
 // Creates the interface for "cpu", "cuda[:N]" (throws DeviceUnavailable where NVDEC is unusable) or "auto"
-// (CUDA device 0 when NVDEC is usable, else the CPU).
-std::unique_ptr<DeviceInterface> make_device(const std::string& device);
+// (CUDA device 0 when NVDEC is usable, else the CPU). With `nvdec_fallback`, "cuda[:N]" behaves as "auto" does
+// on that GPU: the CPU where NVDEC is unusable, and software decoding of the frames NVDEC turns down.
+std::unique_ptr<DeviceInterface> make_device(const std::string& device, bool nvdec_fallback = false);
+// N for "cuda:N" (0 for "cuda"), -1 for any other device name.
+int cuda_device_index(const std::string& device);
 
 }  // namespace kuzet::decode

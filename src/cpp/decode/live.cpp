@@ -5,6 +5,7 @@
 
 #include "decode/cuda_device.hpp"
 #include "decode/decode_errors.hpp"
+#include "decode/gpu_frames.hpp"
 
 namespace kuzet::decode {
 
@@ -21,6 +22,16 @@ void add_stats(DecodeStats& total, const DecodeStats& part) {
 LiveDecoder::LiveDecoder(SourceSpec spec, DecoderOptions options, Layout layout, LiveOptions live)
     : spec_(std::move(spec)), options_(std::move(options)), layout_(layout), live_(live), sampler_(live.sampling) {
   if (live_.capacity == 0) throw InvalidArgument("buffer_size must be at least 1");
+  if (live_.gpu_frames) {
+    const int gpu = cuda_device_index(options_.device);
+    if (gpu < 0) {
+      throw InvalidArgument("frames in GPU memory need device 'cuda' or 'cuda:N', got '" + options_.device + "'");
+    }
+    if (const std::string why = gpu_memory_unavailable(gpu); !why.empty()) {
+      throw DeviceUnavailable(spec_.name + ": frames cannot be delivered in the memory of cuda:" +
+                              std::to_string(gpu) + ": " + why);
+    }
+  }
   std::exception_ptr error;
   first_ = open_with_retries(&error);
   if (!first_) std::rethrow_exception(error);
@@ -28,10 +39,6 @@ LiveDecoder::LiveDecoder(SourceSpec spec, DecoderOptions options, Layout layout,
   metadata_ = first_->metadata();
   device_name_ = first_->device().name();
   fallback_reason_ = first_->fallback_reason();
-  if (live_.gpu_frames && device_name_.rfind("cuda", 0) != 0) {
-    throw DeviceUnavailable(first_->name() + ": frames in GPU memory need a decoder on a CUDA device, this one " +
-                            "runs on " + device_name_ + (fallback_reason_.empty() ? "" : " (" + fallback_reason_ + ")"));
-  }
   thread_ = std::thread([this] { run(); });
 }
 
@@ -130,7 +137,7 @@ void LiveDecoder::pump(Decoder& decoder) {
     LiveFrame out;
     out.geometry = frame_geometry(layout_, f.frame->width, f.frame->height, decoder.device().native_format(f.frame));
     if (live_.gpu_frames) {
-      out.gpu = convert_on_gpu(decoder.device(), f.frame, layout_);
+      out.gpu = frame_on_gpu(decoder, f.frame, layout_);
     } else {
       out.data = allocate_frame_buffer(out.geometry.bytes);
       decoder.device().convert(f.frame, layout_, out.data.get());

@@ -1,6 +1,7 @@
 // Live reading: a native thread decodes and converts frames into a bounded queue while the caller
-// consumes them: host frames, or (gpu_frames, a decoder on a CUDA device) frames kept in GPU memory. When a network source stalls (StreamTimeout), fails or ends, it reconnects with bounded
-// retries and exponential backoff. A full queue either drops its oldest frame (counted) or blocks.
+// consumes them (host frames, or GPU frames: LiveOptions::gpu_frames). When a network source stalls
+// (StreamTimeout), fails or ends, it reconnects with bounded retries and exponential backoff. A full queue
+// either drops its oldest frame (counted) or blocks.
 #pragma once
 #include <condition_variable>
 #include <deque>
@@ -52,8 +53,8 @@ struct LiveOptions {
   double backoff_max_s = 8.0;
   TapFactory tap;  // empty: no tap
   FrameSampling sampling;  // frames left out are neither converted nor queued (counted in sampled_out)
-  // Frames converted on the GPU into LiveFrame::gpu (NVDEC's frames never leave the device); the decoder must
-  // run on a CUDA device. Else converted into host memory (LiveFrame::data).
+  // Frames delivered in GPU memory (LiveFrame::gpu; decode/gpu_frames.hpp) on the device the DecoderOptions
+  // name ("cuda[:N]"): NVDEC's frames never leave it. Else converted into host memory (LiveFrame::data).
   bool gpu_frames = false;
 };
 
