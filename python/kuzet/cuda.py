@@ -71,9 +71,10 @@ class CudaVideoReader:
     never converted). ``buffer``, ``buffer_size``, ``reconnect`` and ``reconnect_backoff`` make it a live
     reader as in :class:`kuzet.VideoReader`: a native thread decodes ahead and converts each frame on the GPU
     into a queue of at most ``buffer_size`` GPU frames (sequential reading only). ``nvdec_fallback=True``: a
-    stream NVDEC cannot decode is decoded on the CPU instead (``fallback_reason`` says why, with a warning) and
-    its frames still come in GPU memory (converted on the host, then copied to the GPU); a stream NVDEC turns
-    down only at its first frame (profile, size) is then decoded in software, one thread.
+    stream NVDEC cannot decode is decoded on the CPU instead (``fallback_reason`` says why, with a warning), with
+    ``threads`` frame threads (0: FFmpeg's choice), and its frames still come in GPU memory (converted on the
+    host, then copied to the GPU); a stream NVDEC turns down only at its first frame (profile, size) is then
+    decoded in software, one thread.
     """
 
     gpu_frames = True  # every frame it hands out is in GPU memory
@@ -94,13 +95,14 @@ class CudaVideoReader:
         reconnect: int = 0,
         reconnect_backoff: float = 0.5,
         nvdec_fallback: bool = False,
+        threads: int = 0,
     ) -> None:
         if not isinstance(device, str) or not _CUDA_DEVICE.fullmatch(device):
             raise InvalidArgument(f"CudaVideoReader device must be 'cuda' or 'cuda:N', got {device!r}")
         self._reader = _GpuFrameReader(
             source, device=device, layout=layout, errors=errors, timeout=timeout, options=options, every_n=every_n,
             sample_fps=sample_fps, buffer=buffer, buffer_size=buffer_size, reconnect=reconnect,
-            reconnect_backoff=reconnect_backoff, nvdec_fallback=nvdec_fallback,
+            reconnect_backoff=reconnect_backoff, nvdec_fallback=nvdec_fallback, threads=threads,
         )
 
     @property

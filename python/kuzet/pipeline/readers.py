@@ -59,7 +59,7 @@ def video_reader_opener(device: str, read_timeout: float, live_buffer: str, reco
                                    errors=corrupt_frames,  # type: ignore[arg-type]
                                    every_n=sampling.every_n, sample_fps=sampling.fps,
                                    buffer=live_buffer,  # type: ignore[arg-type]
-                                   reconnect=reconnect, nvdec_fallback=True)
+                                   reconnect=reconnect, nvdec_fallback=True, threads=threads)
         if frames_device != "cpu":
             reader = _open_on_nvdec(url, frames_device, read_timeout, corrupt_frames, sampling)
             if reader is not None:
