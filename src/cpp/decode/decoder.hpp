@@ -53,7 +53,7 @@ class Decoder {
   const std::string& name() const { return spec_name_; }
   const DecoderOptions& options() const { return options_; }
   DeviceInterface& device() { return *device_; }
-  // With device "auto": why decoding runs on the CPU rather than NVDEC ("" when it does not).
+  // With device "auto" (or nvdec_fallback): why decoding runs on the CPU rather than NVDEC ("" when it does not).
   const std::string& fallback_reason() const { return fallback_reason_; }
   DecodeStats& stats() { return stats_; }
   // Makes blocking reads give up, from any thread (close() while another thread reads).
