@@ -221,17 +221,18 @@ class VideoReader:
             raise InvalidArgument(f"every_n must be >= 1, got {every_n}")
         if sample_fps is not None and not sample_fps > 0:
             raise InvalidArgument(f"sample_fps must be > 0 or None, got {sample_fps!r}")
-        sampling = {"every_n": int(every_n), "sample_fps": float(sample_fps or 0.0),
-                    "nvdec_fallback": bool(nvdec_fallback)}
+        # keyword options of both native decoders: sampling, and what a GPU reader does where NVDEC cannot decode
+        native_options = {"every_n": int(every_n), "sample_fps": float(sample_fps or 0.0),
+                          "nvdec_fallback": bool(nvdec_fallback)}
         common = (kind, target, name, device, threads, errors == "skip", float(timeout or 0.0))
         self.live = buffer is not None
         self._decoder: Any
         if buffer is None:
-            self._decoder = core.VideoDecoder(*common, dict(options or {}), **sampling)
+            self._decoder = core.VideoDecoder(*common, dict(options or {}), **native_options)
         else:
             self._decoder = core.LiveVideoDecoder(
                 *common, dict(options or {}), layout, buffer, buffer_size, reconnect, float(reconnect_backoff),
-                **sampling, gpu_frames=self._gpu_frames,
+                **native_options, gpu_frames=self._gpu_frames,
             )
         self.metadata = _metadata(self._decoder.metadata())
         self.device: str = self._decoder.device
