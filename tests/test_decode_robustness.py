@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import subprocess
 from pathlib import Path
 
 import numpy as np
@@ -61,3 +62,24 @@ def test_damaged_inputs_fail_cleanly(clip: str, errors: str, data_dir: Path) -> 
             assert "bytes>" in str(exc)  # names the source
             outcomes["error"] += 1
     assert sum(outcomes.values()) == 25
+
+
+def test_colour_values_that_no_enum_names_read_as_unspecified(data_dir: Path, tmp_path: Path) -> None:
+    """A stream header may carry colour values that FFmpeg keeps as they are but no enumerator names (a fuzzed
+    AV1 header said matrix_coefficients 165). They read as unspecified, exactly as the untagged stream (the same
+    metadata, the same pixels), never as an invalid enum value: undefined behaviour, which the sanitizer job's
+    UBSan stops on."""
+    original = data_dir / "conformance/mp4ff/av1.ivf"
+    tagged = tmp_path / "av1_unnamed_colours.ivf"
+    values = "matrix_coefficients=165:color_primaries=200:transfer_characteristics=201"
+    subprocess.run(["ffmpeg", "-v", "error", "-i", str(original), "-c", "copy", "-bsf:v", f"av1_metadata={values}",
+                    str(tagged)], check=True, timeout=60)
+    with open_reader(tagged) as reader, open_reader(original) as reference:
+        colours = (reader.metadata.color_space, reader.metadata.color_primaries, reader.metadata.color_transfer)
+        assert colours == ("unknown", "unknown", "unknown")
+        assert colours == (reference.metadata.color_space, reference.metadata.color_primaries,
+                           reference.metadata.color_transfer)
+        frames = [f.data for f in reader]
+        expected = [f.data for f in reference]
+    assert len(frames) == len(expected) >= 1
+    assert all(np.array_equal(a, b) for a, b in zip(frames, expected, strict=True))

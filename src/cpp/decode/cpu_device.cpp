@@ -1,6 +1,7 @@
 #include "decode/cpu_device.hpp"
 #include "decode/yuv_coeffs.hpp"
 
+#include "decode/colour_fields.hpp"
 #include "decode/decode_errors.hpp"
 #include "decode/deep_420.hpp"
 #include "decode/plane_copy.hpp"
@@ -58,7 +59,7 @@ AVPixelFormat CpuDevice::native_format(const AVFrame* frame) const {
 
 void CpuDevice::scale(const AVFrame* frame, AVPixelFormat dst_format, uint8_t* const dst[4],
                       const int dst_stride[4]) {
-  bool full_range = frame->color_range == AVCOL_RANGE_JPEG;
+  bool full_range = colour_range(frame->color_range) == AVCOL_RANGE_JPEG;
   const AVPixelFormat src_format = without_jpeg_alias(static_cast<AVPixelFormat>(frame->format), &full_range);
   SwsContext* ctx = sws_getCachedContext(sws_, frame->width, frame->height, src_format, frame->width,
                                          frame->height, dst_format, SWS_BILINEAR, nullptr, nullptr, nullptr);
@@ -67,7 +68,7 @@ void CpuDevice::scale(const AVFrame* frame, AVPixelFormat dst_format, uint8_t* c
     const char* to = av_get_pix_fmt_name(dst_format);
     throw DecodeError(std::string("cannot convert pixel format ") + (from ? from : "?") + " to " + (to ? to : "?"));
   }
-  const int space = sws_colorspace(frame->colorspace);
+  const int space = sws_colorspace(colour_space(frame->colorspace));
   const int range = full_range ? 1 : 0;
   if (ctx != sws_ || space != applied_space_ || range != applied_range_ || dst_format != applied_dst_) {
     // RGB output is always full range; YUV output keeps the source range (no silent re-ranging).
@@ -132,7 +133,8 @@ Yuv420Frame CpuDevice::yuv420_planes(const AVFrame* frame) {
 void CpuDevice::convert_to_rgb_own(const AVFrame* frame, RgbPacking packing, uint8_t* dst) const {
   const auto format = static_cast<AVPixelFormat>(frame->format);
   const Yuv420Frame src = yuv420_planes(frame);
-  const YuvCoeffs coeffs = yuv_coeffs(frame->colorspace, is_full_range(frame->color_range, format));
+  const YuvCoeffs coeffs =
+      yuv_coeffs(colour_space(frame->colorspace), is_full_range(colour_range(frame->color_range), format));
   yuv420_to_rgb(src, coeffs, packing, dst, 0, frame->height, simd_level_);
 }
 
@@ -161,7 +163,8 @@ bool CpuDevice::convert_deep_420(const AVFrame* frame, Layout layout, uint8_t* d
                              : layout == Layout::Bgr ? RgbPacking::Bgr
                                                      : RgbPacking::Planar;
   const YuvCoeffs coeffs =
-      yuv_coeffs(frame->colorspace, is_full_range(frame->color_range, static_cast<AVPixelFormat>(frame->format)));
+      yuv_coeffs(colour_space(frame->colorspace),
+                 is_full_range(colour_range(frame->color_range), static_cast<AVPixelFormat>(frame->format)));
   yuv420_to_rgb(src, coeffs, packing, dst, 0, h, simd_level_);
   return true;
 }

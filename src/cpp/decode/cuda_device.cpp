@@ -6,6 +6,7 @@
 #include <cuda_runtime.h>
 
 #include "common/cuda_device_guard.hpp"
+#include "decode/colour_fields.hpp"
 #include "decode/cpu_device.hpp"
 #include "decode/cuda/convert_kernels.hpp"
 #include "decode/frame_buffer.hpp"
@@ -157,7 +158,8 @@ class CudaDevice final : public DeviceInterface {
       case Layout::Rgb:
       case Layout::Bgr:
       case Layout::RgbPlanar: {
-        const YuvCoeffs coeffs = yuv_coeffs(frame->colorspace, is_full_range(frame->color_range, sw));
+        const YuvCoeffs coeffs =
+            yuv_coeffs(colour_space(frame->colorspace), is_full_range(colour_range(frame->color_range), sw));
         const auto out = layout == Layout::Rgb   ? cuda::RgbOutput::Rgb
                          : layout == Layout::Bgr ? cuda::RgbOutput::Bgr
                                                  : cuda::RgbOutput::RgbPlanar;

@@ -2,6 +2,8 @@
 
 #include <cmath>
 
+#include "decode/colour_fields.hpp"
+
 extern "C" {
 #include <libavutil/display.h>
 #include <libavutil/pixdesc.h>
@@ -56,10 +58,10 @@ StreamMetadata read_metadata(const AVFormatContext* fmt, const AVStream* stream,
   m.rotation = rotation_from_display_matrix(stream);
   const auto pix = static_cast<AVPixelFormat>(codec ? codec->pix_fmt : par->format);
   m.pixel_format = or_empty(av_get_pix_fmt_name(pix));
-  m.color_space = or_empty(av_color_space_name(par->color_space));
-  m.color_range = or_empty(av_color_range_name(par->color_range));
-  m.color_primaries = or_empty(av_color_primaries_name(par->color_primaries));
-  m.color_transfer = or_empty(av_color_transfer_name(par->color_trc));
+  m.color_space = or_empty(av_color_space_name(colour_space(par->color_space)));
+  m.color_range = or_empty(av_color_range_name(colour_range(par->color_range)));
+  m.color_primaries = or_empty(av_color_primaries_name(colour_primaries(par->color_primaries)));
+  m.color_transfer = or_empty(av_color_transfer_name(colour_transfer(par->color_trc)));
   m.bit_rate = par->bit_rate;
   m.stream_index = stream->index;
   return m;
