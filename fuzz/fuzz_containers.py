@@ -124,23 +124,25 @@ def worker(seeds: list[Path], out: Path, rng_seed: int, deadline: float) -> None
         finally:
             faulthandler.cancel_dump_traceback_later()
         cases += 1
-    print(f"worker {rng_seed}: {cases} cases", flush=True)
+        if cases % 100 == 0:
+            print(f"cases {cases}", flush=True)  # kept by the supervisor even if a later case kills this worker
+    print(f"cases {cases}", flush=True)
 
 
 def supervise(seeds: list[Path], out: Path, minutes: float) -> int:
     deadline = time.time() + 60 * minutes
     found = 0
     rng_seed = int(time.time())
-    cases_line = []
+    cases = 0
     while time.time() < deadline:
         proc = subprocess.run(
             [sys.executable, __file__, "--worker", str(rng_seed), "--deadline", str(deadline), "--out", str(out),
              *map(str, seeds)],
             capture_output=True, text=True, check=False,
         )
-        if proc.returncode == 0:
-            cases_line.append(proc.stdout.strip())
-        else:
+        counts = [int(line.split()[1]) for line in proc.stdout.splitlines() if line.startswith("cases ")]
+        cases += counts[-1] if counts else 0
+        if proc.returncode != 0:
             kept = [p for p in out.glob("current.*") if p.suffix != ".seed"]
             for case in kept:
                 found += 1
@@ -152,8 +154,7 @@ def supervise(seeds: list[Path], out: Path, minutes: float) -> int:
                 )
                 print(f"kept {target} (exit status {proc.returncode}, seed {seed})", flush=True)
         rng_seed += 1
-    print("\n".join(cases_line))
-    print(f"{found} failing inputs kept in {out}")
+    print(f"{cases} cases run; {found} failing inputs kept in {out}")
     return 1 if found else 0
 
 
