@@ -24,4 +24,15 @@ CudaRuntimeInfo query_cuda_runtime() {
   return info;
 }
 
+std::string cuda_device_unusable(int device) {
+  int count = 0;
+  const cudaError_t err = cudaGetDeviceCount(&count);
+  if (err != cudaSuccess) {
+    cudaGetLastError();
+    return std::string("no usable CUDA device (") + cudaGetErrorString(err) + ")";
+  }
+  if (device < 0 || device >= count) return "no such CUDA device (this machine has " + std::to_string(count) + ")";
+  return "";
+}
+
 }  // namespace kuzet

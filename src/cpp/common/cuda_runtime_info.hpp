@@ -24,4 +24,7 @@ struct CudaRuntimeInfo {
 
 CudaRuntimeInfo query_cuda_runtime();
 
+// Why CUDA device `device` cannot be used (no CUDA build, no driver, no such device), or "" when it exists.
+std::string cuda_device_unusable(int device);
+
 }  // namespace kuzet

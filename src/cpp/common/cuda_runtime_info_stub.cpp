@@ -10,5 +10,7 @@ CudaRuntimeInfo query_cuda_runtime() {
   return info;
 }
 
+std::string cuda_device_unusable(int) { return "kuzet was built without CUDA"; }
+
 }  // namespace kuzet
 #endif

@@ -18,8 +18,6 @@ namespace kuzet {
 
 namespace {
 
-
-
 // By default the pool hands freed memory back to the driver at every synchronisation, so a reader would
 // pay a real allocation per frame; keeping up to this much cached makes frame buffers cheap to recycle.
 constexpr uint64_t kPoolKeepBytes = 512ull << 20;

@@ -217,19 +217,6 @@ std::shared_ptr<DeviceArray> upload_to_gpu(const uint8_t* host, const FrameGeome
   return std::make_shared<DeviceArray>(std::move(buffer), std::move(shape));
 }
 
-std::string gpu_memory_unavailable(int device_index) {
-  int count = 0;
-  const cudaError_t err = cudaGetDeviceCount(&count);
-  if (err != cudaSuccess) {
-    cudaGetLastError();
-    return std::string("no usable CUDA device (") + cudaGetErrorString(err) + ")";
-  }
-  if (device_index < 0 || device_index >= count) {
-    return "there is no CUDA device " + std::to_string(device_index) + " (" + std::to_string(count) + " found)";
-  }
-  return "";
-}
-
 #else  // CPU-only build
 
 std::unique_ptr<DeviceInterface> make_cuda_device(int index, bool) {
@@ -244,8 +231,6 @@ std::shared_ptr<DeviceArray> convert_on_gpu(DeviceInterface&, const AVFrame*, La
 std::shared_ptr<DeviceArray> upload_to_gpu(const uint8_t*, const FrameGeometry&, int) {
   throw DeviceUnavailable("kuzet was built without CUDA, so frames cannot be delivered in GPU memory");
 }
-
-std::string gpu_memory_unavailable(int) { return "kuzet was built without CUDA"; }
 
 #endif
 

@@ -20,7 +20,5 @@ std::shared_ptr<DeviceArray> convert_on_gpu(DeviceInterface& device, const AVFra
 // A frame converted on the host (`geometry.bytes` at `host`) copied into a new array on CUDA device
 // `device_index`, complete when this returns.
 std::shared_ptr<DeviceArray> upload_to_gpu(const uint8_t* host, const FrameGeometry& geometry, int device_index);
-// Why frames cannot be put in the memory of CUDA device `device_index` (no CUDA build, no such device), or "".
-std::string gpu_memory_unavailable(int device_index);
 
 }  // namespace kuzet::decode

@@ -3,7 +3,7 @@
 #include <algorithm>
 #include <chrono>
 
-#include "decode/cuda_device.hpp"
+#include "common/cuda_runtime_info.hpp"
 #include "decode/decode_errors.hpp"
 #include "decode/gpu_frames.hpp"
 
@@ -27,7 +27,7 @@ LiveDecoder::LiveDecoder(SourceSpec spec, DecoderOptions options, Layout layout,
     if (gpu < 0) {
       throw InvalidArgument("frames in GPU memory need device 'cuda' or 'cuda:N', got '" + options_.device + "'");
     }
-    if (const std::string why = gpu_memory_unavailable(gpu); !why.empty()) {
+    if (const std::string why = cuda_device_unusable(gpu); !why.empty()) {
       throw DeviceUnavailable(spec_.name + ": frames cannot be delivered in the memory of cuda:" +
                               std::to_string(gpu) + ": " + why);
     }

@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "common/cuda_device_guard.hpp"
+#include "common/cuda_runtime_info.hpp"
 #include "decode/decode_errors.hpp"
 
 extern "C" {
@@ -52,17 +53,9 @@ CUresult retain_primary_context(int device, CUcontext* context) {
 
 NvdecSession* create_session(int device) {
   const std::string where = "cuda:" + std::to_string(device);
-  int count = 0;
-  cudaError_t err = cudaGetDeviceCount(&count);
-  if (err != cudaSuccess) {
-    cudaGetLastError();
-    throw DeviceUnavailable(where + ": no usable CUDA device (" + cudaGetErrorString(err) + ")");
-  }
-  if (device < 0 || device >= count) {
-    throw DeviceUnavailable(where + ": no such CUDA device (this machine has " + std::to_string(count) + ")");
-  }
+  if (const std::string why = cuda_device_unusable(device); !why.empty()) throw DeviceUnavailable(where + ": " + why);
   CudaDeviceGuard guard(device);
-  err = guard.result();
+  cudaError_t err = guard.result();
   cudaStream_t stream = nullptr;
   if (err == cudaSuccess) err = cudaStreamCreateWithFlags(&stream, cudaStreamNonBlocking);
   if (err != cudaSuccess) {

@@ -55,10 +55,9 @@ std::string nvcuvid_problem() {
   return "";
 }
 
-// open_session: also start a session on device 0 (what device "auto" and nvdec_info() use); without, only
-// what every device needs (a CUDA device, FFmpeg decoders with NVDEC, the driver's NVDEC library), so that a
-// reader on cuda:N never makes a context on GPU 0: its own session on N is its probe.
-NvdecStatus probe(bool open_session) {
+// What every device needs (a CUDA device, FFmpeg decoders with NVDEC, the driver's NVDEC library); no session
+// is started, so that a reader on cuda:N never makes a context on GPU 0: its own session on N is the rest.
+NvdecStatus probe_prerequisites() {
   NvdecStatus s;
   s.codecs = codecs_with_cuda_hw_config();
   const CudaRuntimeInfo cuda = query_cuda_runtime();
@@ -75,26 +74,29 @@ NvdecStatus probe(bool open_session) {
     s.reason = why;
     return s;
   }
-  if (!open_session) {
-    s.available = true;
-    return s;
-  }
-  try {
-    NvdecSessionLease probe_session = acquire_nvdec_session(0);  // returned to the pool for the first reader
-  } catch (const std::exception& e) {
-    s.reason = e.what();
-    return s;
-  }
   s.available = true;
   return s;
 }
+
+// The prerequisites, then a session on device 0 (what device "auto" and nvdec_info() use).
+NvdecStatus probe_device_0(NvdecStatus s) {
+  if (!s.available) return s;
+  try {
+    NvdecSessionLease probe_session = acquire_nvdec_session(0);  // returned to the pool for the first reader
+  } catch (const std::exception& e) {
+    s.available = false;
+    s.reason = e.what();
+  }
+  return s;
+}
 #else
-NvdecStatus probe(bool) {
+NvdecStatus probe_prerequisites() {
   NvdecStatus s;
   s.codecs = codecs_with_cuda_hw_config();
   s.reason = "kuzet was built without CUDA, so NVDEC decoding is unavailable";
   return s;
 }
+NvdecStatus probe_device_0(NvdecStatus s) { return s; }
 #endif
 
 }  // namespace
@@ -128,14 +130,14 @@ const AVCodec* nvdec_decoder_for(AVCodecID id) {
 const NvdecStatus& nvdec_status() {
   static std::once_flag once;
   static NvdecStatus status;
-  std::call_once(once, [] { status = probe(true); });
+  std::call_once(once, [] { status = probe_device_0(nvdec_prerequisites()); });
   return status;
 }
 
 const NvdecStatus& nvdec_prerequisites() {
   static std::once_flag once;
   static NvdecStatus status;
-  std::call_once(once, [] { status = probe(false); });
+  std::call_once(once, [] { status = probe_prerequisites(); });
   return status;
 }
 
