@@ -188,3 +188,167 @@ def test_watchlist_enrol_images_directly(embedder: kuzet.FaceEmbedder, detector:
     many = np.repeat(query, 1000, axis=0)
     for r in wl.search(many, model_id=embedder.model_id):
         assert [m.identity for m in r] == ["obama"] and r[0].similarity == pytest.approx(found[0].similarity, abs=1e-5)
+
+
+# -- search edge cases, damaged files, concurrent use ---------------------------------------------------------------
+def test_native_top_k_equals_a_stable_sort() -> None:
+    rng = np.random.default_rng(3)
+    sims = rng.integers(-4, 5, (40, 300)).astype(np.float32) / 4  # many ties
+    sims[5, ::7] = np.nan
+    for k, threshold in ((1, -np.inf), (7, 0.25), (300, -np.inf), (400, 0.5), (3, 2.0)):
+        columns, values = kuzet._core.top_k_similar(sims, k, threshold=threshold)
+        assert columns.shape == values.shape == (40, min(k, 300))
+        for row, cols, vals in zip(sims, columns, values, strict=True):
+            keep = np.flatnonzero(row >= threshold)  # NaN is never >= anything
+            expected = keep[np.argsort(-row[keep], kind="stable")][:k]
+            assert list(cols[: len(expected)]) == list(expected) and np.all(cols[len(expected):] == -1)
+            assert np.array_equal(vals[: len(expected)], row[expected]) and np.all(np.isnan(vals[len(expected):]))
+    for bad, match in ((sims.astype(np.float64), "float32"), (sims[0], "dimensions"), (sims[:, ::2], "contiguous")):
+        with pytest.raises(kuzet.InvalidArgument, match=match):
+            kuzet._core.top_k_similar(bad, 3)
+    with pytest.raises(kuzet.InvalidArgument, match="k must be"):
+        kuzet._core.top_k_similar(sims, 0)
+
+
+def test_search_ties_at_the_kth_place_go_to_the_earliest_enrolled() -> None:
+    rng = np.random.default_rng(4)
+    wl = Watchlist()
+    wl.enrol_many([f"id{i}" for i in range(2000)], rng.standard_normal((2000, 16)), model_id="m")
+    same = rng.standard_normal(16).astype(np.float32)
+    for name in ("late3", "late700", "late1500"):
+        wl.enrol(name, same, model_id="m")
+    assert [m.identity for m in wl.search(same, top_k=1)[0]] == ["late3"]
+    assert [m.identity for m in wl.search(same, top_k=2)[0]] == ["late3", "late700"]
+
+
+def test_search_refuses_queries_and_thresholds_that_cannot_match() -> None:
+    wl = Watchlist()
+    wl.enrol_many(["a", "b"], np.eye(2, 4, dtype=np.float32), model_id="m")
+    for query, match in ((np.array([np.nan, 0, 0, 0]), "NaN"), (np.array([np.inf, 0, 0, 0]), "NaN"),
+                         (np.zeros(4), "all zeros")):
+        with pytest.raises(kuzet.InvalidArgument, match=match):
+            wl.search(query, threshold=-1.0)
+    for kwargs in ({"threshold": float("nan")}, {"threshold": "0.5"}, {"top_k": True}, {"top_k": 1.5}):
+        with pytest.raises(kuzet.InvalidArgument):
+            wl.search(np.ones(4), **kwargs)  # type: ignore[arg-type]
+    assert [m.identity for m in wl.search(np.array([1, 0.1, 0, 0]), top_k=2, threshold=-np.inf)[0]] == ["a", "b"]
+
+
+def test_enrol_refuses_bad_names_and_model_ids() -> None:
+    wl = Watchlist()
+    with pytest.raises(kuzet.InvalidArgument, match="sequence of names"):
+        wl.enrol_many("ab", np.ones((2, 4)), model_id="m")
+    with pytest.raises(kuzet.InvalidArgument, match="non-empty strings"):
+        wl.enrol_many(["a", 1], np.ones((2, 4)), model_id="m")  # type: ignore[list-item]
+    with pytest.raises(kuzet.InvalidArgument, match="model_id"):
+        wl.enrol("a", np.ones(4), model_id=None)  # type: ignore[arg-type]
+    assert len(wl) == 0 and wl.model_id is None
+
+
+def test_watchlist_files_that_are_missing_foreign_or_damaged(tmp_path: Path) -> None:
+    import sqlite3
+
+    with pytest.raises(kuzet.KuzetError, match="no such file"):
+        Watchlist(tmp_path / "typo.db", create=False)
+    assert not (tmp_path / "typo.db").exists()
+    other = tmp_path / "other.db"
+    with sqlite3.connect(other) as db:
+        db.execute("CREATE TABLE people (name TEXT)")
+    with pytest.raises(kuzet.KuzetError, match="not a kuzet watchlist.*people"):
+        Watchlist(other)
+    with sqlite3.connect(other) as db:  # left as it was
+        assert [r[0] for r in db.execute("SELECT name FROM sqlite_master")] == ["people"]
+
+    def damaged(name: str, change: str, *args: object) -> Path:
+        path = tmp_path / name
+        with Watchlist(path) as wl:
+            wl.enrol_many(["a", "b"], np.eye(2, 4, dtype=np.float32), model_id="m")
+        with sqlite3.connect(path) as db:
+            db.execute(change, args)
+        return path
+
+    cases = [
+        (damaged("no_model.db", "DELETE FROM meta WHERE key = 'model_id'"), "no valid model id"),
+        (damaged("short.db", "UPDATE embeddings SET vector = ? WHERE identity = 'b'", b"\0" * 8),
+         "row 2 .'b'. is 8 bytes"),
+        (damaged("nan.db", "UPDATE embeddings SET vector = ? WHERE identity = 'a'",
+                 np.array([np.nan, 0, 0, 0], np.float32).tobytes()), "row 1 .'a'. holds NaN"),
+        (damaged("dim.db", "UPDATE meta SET value = '3' WHERE key = 'dim'"), "not 12"),
+    ]
+    for path, match in cases:
+        with pytest.raises(kuzet.KuzetError, match=match):
+            Watchlist(path)
+    with pytest.raises(kuzet.ModelError, match="holds embeddings of model 'm'"):
+        Watchlist(damaged("good.db", "SELECT 1"), model_id="other")
+
+
+def test_a_write_that_sqlite_refuses_changes_nothing(tmp_path: Path) -> None:
+    import sqlite3
+
+    path = tmp_path / "wl.db"
+    wl = Watchlist(path)
+    wl.enrol("a", np.ones(4), model_id="m")
+    locker = sqlite3.connect(path)
+    locker.execute("BEGIN EXCLUSIVE")
+    wl._db.execute("PRAGMA busy_timeout = 50")
+    with pytest.raises(kuzet.KuzetError, match="cannot write .*locked.*nothing was changed"):
+        wl.enrol("b", np.ones(4), model_id="m")
+    with pytest.raises(kuzet.KuzetError, match="locked"):
+        wl.remove("a")
+    locker.rollback()
+    locker.close()
+    assert wl.identities == ["a"] and wl.matrix.shape == (1, 4)
+    wl.enrol("b", -np.ones(4), model_id="m")
+    assert Watchlist(path).identities == ["a", "b"]
+
+
+def test_incremental_enrolment_equals_bulk_and_the_matrix_is_read_only() -> None:
+    rng = np.random.default_rng(5)
+    emb = rng.standard_normal((300, 8)).astype(np.float32)
+    names = [f"p{i % 120}" for i in range(300)]  # 120 identities, some with 3 embeddings
+    bulk = Watchlist()
+    bulk.enrol_many(names, emb, model_id="m")
+    one_by_one = Watchlist()
+    for name, e in zip(names, emb, strict=True):
+        one_by_one.enrol(name, e, model_id="m")
+    assert one_by_one.identities == bulk.identities == [f"p{i}" for i in range(120)]
+    np.testing.assert_allclose(one_by_one.matrix, bulk.matrix, atol=1e-6)
+    with pytest.raises(ValueError):
+        bulk.matrix[0, 0] = 1.0
+
+
+def test_searches_running_while_identities_come_and_go_see_whole_states() -> None:
+    import threading
+
+    rng = np.random.default_rng(6)
+    n = 20_000
+    emb = rng.standard_normal((n, 64)).astype(np.float32)
+    wl = Watchlist()
+    wl.enrol_many([f"p{i}" for i in range(n)], emb, model_id="m")
+    probes = list(range(n // 2, n, 997))  # never removed
+    wrong: list[tuple[str, str]] = []
+    done = threading.Event()
+
+    def search() -> None:
+        while not done.is_set():
+            try:
+                found = wl.search(emb[probes], top_k=1)
+            except Exception as exc:  # a search must not fail half-way through a change either
+                wrong.append(("error", repr(exc)))
+                return
+            for i, matches in zip(probes, found, strict=True):
+                if not matches or matches[0].identity != f"p{i}":
+                    wrong.append((f"p{i}", matches[0].identity if matches else "nobody"))
+
+    searchers = [threading.Thread(target=search) for _ in range(2)]
+    for t in searchers:
+        t.start()
+    for i in range(0, 60):
+        wl.remove(f"p{i}")  # shifts every later row
+        wl.enrol(f"new{i}", rng.standard_normal(64), model_id="m")
+        wl.enrol(f"p{n - 1 - i}", emb[n - 1 - i], model_id="m")  # a second embedding of an enrolled identity
+    done.set()
+    for t in searchers:
+        t.join()
+    assert wrong == []
+    assert len(wl) == n and "p0" not in wl and "new59" in wl

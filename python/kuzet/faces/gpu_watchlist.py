@@ -1,6 +1,6 @@
 """Watchlist templates on a GPU (CuPy, imported lazily: kuzet does not depend on it): one GEMM per block of
-queries plus an argpartition, on the device; only the (Q, top_k) candidates come back to the host, where the
-CPU path's ranking (Watchlist._rank: threshold, best first, ties by enrolment order) makes the results."""
+queries plus a partition, on the device; only the candidates (each query's top_k and any tied with its k-th)
+come back to the host, which orders them as the CPU search does (best first, ties by enrolment order)."""
 
 from __future__ import annotations
 
@@ -58,18 +58,31 @@ class GpuTemplates:
             raise KuzetError(f"cannot put the watchlist on cuda:{self.device_id} with CuPy: {exc}") from exc
 
     def top_k(self, q: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
-        """(Q,k) candidate rows and their similarities (unordered), as host arrays."""
+        """(Q,k) rows best first, equal similarities by row (enrolment order), and their similarities, as
+        host arrays; k <= the number of templates."""
         cp = self.cp
         try:
             with cp.cuda.Device(self.device_id):
                 qd = cp.asarray(q, self.dtype)
                 sims = cp.matmul(qd, self.matrix.T).astype(cp.float32)  # one cuBLAS GEMM
                 n = sims.shape[1]
-                top = cp.argpartition(-sims, k - 1, axis=1)[:, :k] if k < n else cp.tile(cp.arange(n), (len(q), 1))
-                top_sims = cp.take_along_axis(sims, top, axis=1)
-                return cp.asnumpy(top), cp.asnumpy(top_sims)
+                kth = cp.partition(sims, n - k, axis=1)[:, n - k : n - k + 1]  # each row's k-th best
+                # The k best, plus any tied with the k-th (which a partition would pick among arbitrarily)
+                rows, cols = cp.nonzero(sims >= kth)
+                vals = sims[rows, cols]
+                rows, cols, vals = cp.asnumpy(rows), cp.asnumpy(cols), cp.asnumpy(vals)
         except Exception as exc:  # CuPy's own errors (out of memory, a kernel CuPy cannot compile: no NVRTC)
             raise KuzetError(f"watchlist search on cuda:{self.device_id} (CuPy) failed: {exc}") from exc
+        return first_k_per_row(rows, cols, vals, len(q), k)
+
+
+def first_k_per_row(rows: np.ndarray, cols: np.ndarray, vals: np.ndarray, n_rows: int,
+                    k: int) -> tuple[np.ndarray, np.ndarray]:
+    """From candidates (at least k per row): each row's k best by similarity, then column, as (n_rows,k)."""
+    order = np.lexsort((cols, -vals, rows))
+    starts = np.searchsorted(rows[order], np.arange(n_rows))
+    pick = order[starts[:, None] + np.arange(k)]
+    return cols[pick].astype(np.int64), vals[pick]
 
 
 __all__ = ["GpuTemplates", "GPU_DTYPES", "GPU_WATCHLIST_MIN", "cupy_available", "import_cupy", "parse_cuda_device"]

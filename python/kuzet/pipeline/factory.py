@@ -32,7 +32,7 @@ def build_task(name: str, options: TaskOptions) -> Task:
 
         watchlist = options.watchlist
         if watchlist is not None and not isinstance(watchlist, Watchlist):
-            watchlist = Watchlist(watchlist)
+            watchlist = Watchlist(watchlist, create=False)  # analysing against a missing file matches nobody
         return FaceTask(FacePipeline(detector=FaceDetector(model_dir=options.model_dir, device=options.device),
                                      embedder=FaceEmbedder(model_dir=options.model_dir, device=options.device),
                                      watchlist=watchlist, match_threshold=options.face_match_threshold))

@@ -11,6 +11,7 @@ void bind_cuda(pybind11::module_& m);
 void bind_hash(pybind11::module_& m);
 void bind_vision(pybind11::module_& m);
 void bind_plates(pybind11::module_& m);
+void bind_match(pybind11::module_& m);
 void bind_kernel_twins(pybind11::module_& m);  // test hooks: the CUDA kernels' code run on the host
 
 }  // namespace kuzet::bindings

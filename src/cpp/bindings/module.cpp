@@ -10,5 +10,6 @@ PYBIND11_MODULE(_core, m) {
   kuzet::bindings::bind_hash(m);
   kuzet::bindings::bind_vision(m);
   kuzet::bindings::bind_plates(m);
+  kuzet::bindings::bind_match(m);
   kuzet::bindings::bind_kernel_twins(m);
 }
