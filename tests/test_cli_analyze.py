@@ -71,3 +71,21 @@ def test_analyze_records_a_live_camera_and_ends_with_it(data_dir: Path, model_di
     (recording,) = (tmp_path / "ev").glob("*.0.ts")
     manifest = recording.with_name(recording.name.replace(".ts", ".manifest.json"))
     assert main(["verify", str(recording), "--manifest", str(manifest), "--key", str(tmp_path / "ev/signing.pub")]) == 0
+
+
+def test_analyze_exits_1_when_the_analysis_itself_fails(data_dir: Path, model_dir: Path, tmp_path: Path, capsys,
+                                                        monkeypatch):
+    from kuzet.pipeline.builtin_tasks import PlateTask
+
+    def broken(self: PlateTask, items: list) -> list:
+        raise RuntimeError("recogniser session lost")
+
+    monkeypatch.setattr(PlateTask, "process", broken)
+    out = tmp_path / "results.jsonl"
+    rc = main(["analyze", str(data_dir / "plates/video/license_plate_uk.mp4"), "--plates", "--model-dir",
+               str(model_dir), "--out", str(out), "--quiet"])
+    assert rc == 1
+    assert "analysis failed (RuntimeError: recogniser session lost)" in capsys.readouterr().err
+    events = [json.loads(line) for line in out.read_text().splitlines()]
+    assert [e["kind"] for e in events] == ["source_error", "source_end"]
+    assert events[1]["state"] == "failed" and "recogniser session lost" in events[1]["error"]

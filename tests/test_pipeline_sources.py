@@ -8,6 +8,7 @@ import socket
 import subprocess
 import threading
 import time
+import warnings
 from collections import defaultdict
 from pathlib import Path
 
@@ -256,3 +257,115 @@ def test_readers_blocked_on_a_stalled_camera_close_from_several_threads_at_once(
         reader.stats  # noqa: B018 - a closed reader says so
     release.set()
     server.join(5)
+
+
+# -- failures of the analysis itself, stop() at awkward moments, prompt ends, credentials ----------------------------
+class FailingTask(RecordingTask):
+    """Fails on its `fail_at`-th batch, as a task with a bug (or a model the runtime refuses) would."""
+
+    def __init__(self, fail_at: int) -> None:
+        super().__init__()
+        self.fail_at = fail_at
+
+    def process(self, items: list[FrameItem]) -> list[list[dict]]:
+        if len(self.batch_sizes) + 1 == self.fail_at:
+            raise RuntimeError("model exploded")
+        return super().process(items)
+
+
+@pytest.mark.timeout(120)
+def test_a_failing_task_ends_every_source_with_its_reason_and_run_raises(data_dir: Path):
+    clip = str(data_dir / "faces/video/carphone_qcif.mp4")
+    pipeline = Pipeline([FailingTask(fail_at=3)], open_source=open_reader, max_batch=4)
+    events: list[Event] = []
+    with pytest.raises(kuzet.KuzetError, match="analysis failed .RuntimeError: model exploded") as raised:
+        for event in pipeline.run([clip, clip]):
+            events.append(event)
+    assert isinstance(raised.value.__cause__, RuntimeError)
+    for name in ("carphone_qcif.mp4", "carphone_qcif.mp4#2"):
+        mine = [e for e in events if e.source == name]
+        error = next(e for e in mine if e.kind == "source_error")
+        assert "model exploded" in error.data["message"] and "Traceback" in error.data["traceback"]
+        assert mine[-1].kind == "source_end" and mine[-1].data["state"] == "failed"
+        assert "analysis failed" in mine[-1].data["error"]
+    assert not pipeline_threads()
+
+
+@pytest.mark.timeout(60)
+def test_stop_while_the_event_queue_is_full_does_not_hang_the_consumer(data_dir: Path):
+    clip = str(data_dir / "faces/video/carphone_qcif.mp4")
+    pipeline = Pipeline([RecordingTask()], open_source=open_reader, max_batch=8)
+    pipeline._events = __import__("queue").Queue(maxsize=5)  # fills at once: one event per frame
+    run = pipeline.run([clip])
+    first = next(run)
+    time.sleep(1.0)  # the analysis thread now waits on the full queue
+    threading.Thread(target=pipeline.stop).start()  # a service's shutdown, from another thread
+    time.sleep(0.5)
+    rest = list(run)  # drains what is queued, then ends instead of waiting for an end marker
+    assert first.kind == "frame_seen" and len(rest) <= 5
+    assert not pipeline_threads()
+
+
+@pytest.mark.timeout(60)
+def test_stop_while_a_source_is_still_opening():
+    # A camera that accepts the connection and sends nothing: the reader's open waits for its timeout.
+    srv = socket.create_server(("127.0.0.1", 0))
+    url = f"tcp://127.0.0.1:{srv.getsockname()[1]}"
+    opened = threading.Event()
+
+    def open_slowly(u: str) -> kuzet.VideoReader:
+        opened.set()
+        return kuzet.VideoReader(u, device="cpu", timeout=3.0)
+
+    pipeline = Pipeline([RecordingTask()], open_source=open_slowly)
+    pipeline.start([url])
+    assert opened.wait(10)
+    pipeline.stop()
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        pipeline.join(timeout=0.2)  # the open still waits: reported, not waited for 30 s per source
+    assert any("threads still running" in str(w.message) for w in caught)
+    pipeline.join(timeout=10)  # the open times out; the worker then ends as stopped, not as a failure
+    assert not pipeline_threads()
+    assert pipeline.metrics.source(url.rsplit("/", 1)[-1]).state == "stopped"
+    srv.close()
+
+
+@pytest.mark.timeout(60)
+def test_a_source_ends_promptly_while_another_is_stalled(data_dir: Path):
+    stall_url, server, release = _stalling_server(seconds=12, sent=0.75)
+    clip = str(data_dir / "faces/video/carphone_qcif.mp4")
+    pipeline = Pipeline([RecordingTask()], read_timeout=30, reconnect=0)
+    run = pipeline.run([clip, stall_url])
+    try:
+        for event in run:
+            if event.kind == "source_end":
+                assert event.source == "carphone_qcif.mp4" and event.data["analysed"] == 120
+                break
+        # the stalled camera still holds its connection open: the clip's end did not wait for its next frame
+        assert pipeline.metrics.source(stall_url.rsplit("/", 1)[-1]).state == "running"
+    finally:
+        run.close()
+        release.set()
+        server.join(5)
+
+
+def test_camera_credentials_stay_out_of_events_and_messages():
+    from kuzet.video import without_credentials
+
+    assert without_credentials("rtsp://admin:s3cret@10.0.0.7:554/live?x=a@b") == "rtsp://***@10.0.0.7:554/live?x=a@b"
+    assert without_credentials("rtsp://10.0.0.7/a@b") == "rtsp://10.0.0.7/a@b"
+    assert without_credentials("/videos/a@b.mp4") == "/videos/a@b.mp4"
+    url = "tcp://admin:s3cret@127.0.0.1:9/"  # nothing listens on port 9
+    with pytest.raises(kuzet.DecodeError) as raised:
+        kuzet.VideoReader(url, device="cpu", timeout=2.0)
+    assert "s3cret" not in str(raised.value) and "***@127.0.0.1:9" in str(raised.value)
+    events = list(Pipeline([RecordingTask()], device="cpu", read_timeout=2.0, reconnect=0).run([url]))
+    assert [e.kind for e in events] == ["source_error", "source_summary", "source_end"]
+    assert "s3cret" not in json.dumps([e.data for e in events])
+
+
+def test_batching_options_are_checked_where_they_are_given():
+    for kwargs in ({"max_batch": 0}, {"max_wait_ms": -1}, {"max_wait_ms": float("nan")}):
+        with pytest.raises(kuzet.InvalidArgument, match="max_batch"):
+            Pipeline([RecordingTask()], **kwargs)  # type: ignore[arg-type]

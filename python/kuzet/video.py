@@ -128,6 +128,15 @@ def _metadata(d: Mapping[str, Any]) -> VideoMetadata:
     )
 
 
+def without_credentials(url: str) -> str:
+    """`url` with its user:password (rtsp://admin:secret@camera/...) replaced by ***: for messages, events and
+    logs, which must not carry camera credentials."""
+    scheme, sep, rest = url.partition("://")
+    authority, slash, path = rest.partition("/")
+    hostport = authority.rpartition("@")[2]
+    return f"{scheme}://***@{hostport}{slash}{path}" if sep and "@" in authority else url
+
+
 def _classify_source(source: Source) -> tuple[str, Any, str]:
     """(kind, target, display name) for the native decoder."""
     if isinstance(source, (bytes, bytearray, memoryview)):
@@ -137,9 +146,10 @@ def _classify_source(source: Source) -> tuple[str, Any, str]:
         if not isinstance(text, str):
             raise InvalidArgument(f"source path must be text, got {type(text).__name__}")
         if text.startswith(_URL_SCHEMES):
-            return "url", text, text
+            return "url", text, without_credentials(text)
         if "://" in text:
-            raise InvalidArgument(f"{text}: unsupported URL scheme (use one of {', '.join(_URL_SCHEMES)})")
+            raise InvalidArgument(f"{without_credentials(text)}: unsupported URL scheme "
+                                  f"(use one of {', '.join(_URL_SCHEMES)})")
         return "url", "file:" + os.path.abspath(text), text
     if hasattr(source, "read"):
         return "file", source, f"<file object {getattr(source, 'name', type(source).__name__)}>"

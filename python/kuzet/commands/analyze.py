@@ -67,6 +67,7 @@ def run(args: argparse.Namespace) -> int:
     writer = JsonlWriter(out) if out else None
     progress = None if args.quiet else Progress(pipeline.metrics)
     start = time.monotonic()
+    analysis_failed = False
     try:
         if progress:
             progress.start()
@@ -74,6 +75,9 @@ def run(args: argparse.Namespace) -> int:
             summary.add(event)
             if writer:
                 writer.write(event)
+    except KuzetError as exc:  # the analysis itself failed: every source was ended and told why (events)
+        analysis_failed = True
+        print(f"kuzet analyze: {exc}", file=sys.stderr)
     finally:
         if progress:
             progress.finish()
@@ -88,7 +92,7 @@ def run(args: argparse.Namespace) -> int:
     if args.metrics:
         Path(args.metrics).write_text(pipeline.metrics.prometheus())
     failed = [name for name, end in summary.ends.items() if end["state"] != "finished"]
-    return EXIT_SOURCE_FAILED if failed else EXIT_OK
+    return EXIT_SOURCE_FAILED if failed or analysis_failed else EXIT_OK
 
 
 def add_subcommand(subparsers: Any) -> None:

@@ -29,6 +29,7 @@ class DynamicBatcher(Generic[T]):
         self._order: list[str] = []
         self._next = 0
         self._stopped = False
+        self._closed_unseen = False  # a source closed since the consumer last looked
         self._max_depth: dict[str, int] = {}
 
     def add_source(self, source: str) -> None:
@@ -40,6 +41,7 @@ class DynamicBatcher(Generic[T]):
     def close_source(self, source: str) -> None:
         with self._cond:
             self._open.discard(source)
+            self._closed_unseen = True
             self._cond.notify_all()
 
     def stop(self) -> None:
@@ -88,11 +90,16 @@ class DynamicBatcher(Generic[T]):
                 empty_in_a_row += 1
 
     def get_batch(self) -> list[tuple[str, T]] | None:
-        """Next batch of (source, item); None once every source is closed and drained, or on stop."""
+        """Next batch of (source, item); None once every source is closed and drained, or on stop. An empty
+        batch when a source has closed and nothing is queued: the consumer can end that source now rather
+        than at the other sources' next frame (which a stalled camera may not send for a long time)."""
         with self._cond:
             while not self._pending():
                 if self._stopped or not self._open:
                     return None
+                if self._closed_unseen:
+                    self._closed_unseen = False
+                    return []
                 self._cond.wait()
             if self._stopped:
                 return None

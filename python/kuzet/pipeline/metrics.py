@@ -107,6 +107,10 @@ class Metrics:
                       f"# TYPE kuzet_source_frames_{counter}_total counter"]
             for name, s in sorted(sources.items()):
                 lines.append(f'kuzet_source_frames_{counter}_total{{source="{_esc(name)}"}} {s[counter]}')
+        lines += ["# HELP kuzet_source_reconnects_total Times a live source reconnected.",
+                  "# TYPE kuzet_source_reconnects_total counter"]
+        for name, s in sorted(sources.items()):
+            lines.append(f'kuzet_source_reconnects_total{{source="{_esc(name)}"}} {s["reconnects"]}')
         lines += ["# HELP kuzet_source_info Where each source is decoded and whether its frames stay on the GPU.",
                   "# TYPE kuzet_source_info gauge"]
         for name, s in sorted(sources.items()):

@@ -5,11 +5,14 @@ from __future__ import annotations
 import os
 import queue
 import threading
+import time
+import traceback
+import warnings
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
-from kuzet.errors import InvalidArgument
+from kuzet.errors import InvalidArgument, KuzetError
 from kuzet.models.parallel import cpu_workers
 from kuzet.pipeline.batcher import DynamicBatcher
 from kuzet.pipeline.builtin_tasks import EvidenceTask, FaceTask, PlateTask
@@ -19,6 +22,7 @@ from kuzet.pipeline.metrics import Metrics
 from kuzet.pipeline.readers import is_live, recording_opener, video_reader_opener
 from kuzet.pipeline.source_worker import OpenSource, Sampling, SourceWorker
 from kuzet.pipeline.tasks import Task
+from kuzet.video import without_credentials
 
 _DONE = object()
 
@@ -114,6 +118,8 @@ class Pipeline:
         self._reader_options = (device, read_timeout, live_buffer, reconnect, corrupt_frames)
         if queue_size is not None and queue_size < 1:
             raise InvalidArgument(f"queue_size must be >= 1, got {queue_size}")
+        if max_batch < 1 or not max_wait_ms >= 0:
+            raise InvalidArgument(f"max_batch must be >= 1 and max_wait_ms >= 0, got {max_batch} and {max_wait_ms}")
         self._batch_options = (max_batch, max_wait_ms / 1000.0, queue_size)
         self.batcher: DynamicBatcher[FrameItem] | None = None  # made by start(), sized for the sources
         self.sampling = Sampling(every_n=every_n, fps=fps)
@@ -125,6 +131,8 @@ class Pipeline:
         self._urls: dict[str, str] = {}
         self._analysis: threading.Thread | None = None
         self._stopping = threading.Event()
+        # The exception that ended the analysis thread (a task's or on_frame's): run() raises it at the end.
+        self.failure: BaseException | None = None
 
     # -- running ---------------------------------------------------------------------------------
     def run(self, sources: Sequence[str | os.PathLike[str]]) -> Iterator[Event]:
@@ -133,7 +141,14 @@ class Pipeline:
         self.start(sources)
         try:
             while True:
-                item = self._events.get()
+                try:
+                    item = self._events.get(timeout=0.1)
+                except queue.Empty:
+                    # The analysis thread gives up on the end marker if stop() came while the queue was full:
+                    # then an ended thread and an empty queue are the end.
+                    if self._analysis is not None and not self._analysis.is_alive() and self._events.empty():
+                        break
+                    continue
                 if item is _DONE:
                     break
                 assert isinstance(item, Event)
@@ -143,6 +158,9 @@ class Pipeline:
         finally:
             self.stop()
             self.join()
+        if self.failure is not None:
+            raise KuzetError(f"kuzet.Pipeline: analysis failed ({type(self.failure).__name__}: {self.failure}); "
+                             "every source was ended, see their source_error events") from self.failure
 
     def start(self, sources: Sequence[str | os.PathLike[str]]) -> None:
         if self._analysis is not None:
@@ -197,10 +215,16 @@ class Pipeline:
             self.batcher.stop()
 
     def join(self, timeout: float = 30.0) -> None:
-        for worker in self._workers:
-            worker.join(timeout)
-        if self._analysis is not None:
-            self._analysis.join(timeout)
+        """Waits up to `timeout` seconds in all for the pipeline's threads; warns about any still running (a
+        source still opening a connection ends when that attempt does: they are daemon threads)."""
+        deadline = time.monotonic() + timeout
+        threads = [*self._workers, *([self._analysis] if self._analysis is not None else [])]
+        for thread in threads:
+            thread.join(max(0.0, deadline - time.monotonic()))
+        alive = [t.name for t in threads if t.is_alive()]
+        if alive:
+            warnings.warn(f"kuzet.Pipeline: threads still running {timeout:g} s after stop: {', '.join(alive)}",
+                          RuntimeWarning, stacklevel=2)
 
     # -- internals -------------------------------------------------------------------------------
     def _emit(self, event: Event) -> None:
@@ -212,8 +236,10 @@ class Pipeline:
                 continue
 
     def _source_failed(self, name: str, exc: BaseException) -> None:
+        url, shown = self._urls[name], without_credentials(self._urls[name])
+        # kuzet's readers name a source without its credentials; a caller's own open_source may not
         self._emit(Event(name, "source_error", None, None,
-                         {"error": type(exc).__name__, "message": str(exc), "url": self._urls[name]}))
+                         {"error": type(exc).__name__, "message": str(exc).replace(url, shown), "url": shown}))
 
     def _segment(self, source: str, pts: float | None, index: int | None) -> dict[str, Any] | None:
         if self.segment_lookup is None or pts is None:
@@ -228,6 +254,9 @@ class Pipeline:
                 batch = self.batcher.get_batch()
                 if batch is None:
                     break
+                if not batch:  # a source closed while the others have nothing queued
+                    self._finish_ended_sources(ended)
+                    continue
                 items = [item for _, item in batch]
                 if self.frames_device != "cpu":
                     items = self._on_device(items)
@@ -245,10 +274,9 @@ class Pipeline:
                         self._emit(self._event(item.source, det, item.index, item.pts))
                 self._finish_ended_sources(ended)
             self._finish_ended_sources(ended, all_sources=not self._stopping.is_set())
-        except Exception as exc:  # a task failure ends the run with an error event for every source
-            for name in self._urls:
-                self._emit(Event(name, "source_error", None, None,
-                                 {"error": type(exc).__name__, "message": f"analysis failed: {exc}"}))
+        except Exception as exc:  # a task's or on_frame's failure ends every source, each told why
+            self.failure = exc
+            self._end_after_failure(ended, exc)
         finally:
             # the consumer may have stopped reading (a full queue): then nobody waits for the end marker
             while True:
@@ -258,6 +286,27 @@ class Pipeline:
                 except queue.Full:
                     if self._stopping.is_set():
                         break
+
+    def _end_after_failure(self, ended: set[str], exc: Exception) -> None:
+        """Stops the decoders (the analysis that took their frames is gone) and ends each source not yet
+        ended with a source_error (with the traceback) and a source_end in state "failed"."""
+        for worker in self._workers:
+            worker.stop()
+        if self.batcher is not None:
+            self.batcher.stop()
+        deadline = time.monotonic() + 10.0
+        for worker in self._workers:
+            worker.join(max(0.0, deadline - time.monotonic()))
+        message = f"analysis failed: {type(exc).__name__}: {exc}"
+        trace = traceback.format_exc()
+        for name in self._urls:
+            if name in ended:
+                continue
+            ended.add(name)
+            self.metrics.update_source(name, state="failed", error=message)
+            self._emit(Event(name, "source_error", None, None,
+                             {"error": type(exc).__name__, "message": message, "traceback": trace}))
+            self._end_source(name, flush_tasks=False)
 
     def _on_device(self, items: list[FrameItem]) -> list[FrameItem]:
         """Host frames (live sources, streams NVDEC refused) uploaded once for all the GPU tasks, which would
@@ -289,11 +338,17 @@ class Pipeline:
             if name in ended or (not worker.ended.is_set() and not all_sources) or self.batcher.depths().get(name, 0):
                 continue
             ended.add(name)
+            self._end_source(name)
+
+    def _end_source(self, name: str, flush_tasks: bool = True) -> None:
+        """The source's last events: what its tasks still hold (e.g. open plate tracks), then source_end."""
+        if flush_tasks:
             for task in self.tasks:
                 for det in task.finish_source(name):
                     self._emit(self._event(name, det, None, None))
-            stats = self.metrics.source(name)
-            self._emit(Event(name, "source_end", None, stats.last_pts,
-                             {"state": stats.state, "decoded": stats.decoded, "analysed": stats.analysed,
-                              "sampled_out": stats.sampled_out, "dropped": stats.dropped, "error": stats.error,
-                              "decoder": stats.decoder, "gpu_frames": stats.gpu_frames}))
+        stats = self.metrics.source(name)
+        self._emit(Event(name, "source_end", None, stats.last_pts,
+                         {"state": stats.state, "decoded": stats.decoded, "analysed": stats.analysed,
+                          "sampled_out": stats.sampled_out, "dropped": stats.dropped, "corrupt": stats.corrupt,
+                          "reconnects": stats.reconnects, "error": stats.error,
+                          "decoder": stats.decoder, "gpu_frames": stats.gpu_frames}))

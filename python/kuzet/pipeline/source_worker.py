@@ -11,6 +11,7 @@ from kuzet.errors import InvalidArgument
 from kuzet.pipeline.batcher import DynamicBatcher
 from kuzet.pipeline.events import FrameItem
 from kuzet.pipeline.metrics import Metrics
+from kuzet.video import without_credentials
 
 
 @dataclass(frozen=True)
@@ -85,6 +86,10 @@ class SourceWorker(threading.Thread):
         self.metrics.update_source(name, state="running")
         try:
             self.reader = self.open_source(self.url)
+            if self.stop_event.is_set():  # stop() came while the source was opening: it had no reader to close
+                self.reader.close()
+                self.metrics.update_source(name, state="stopped")
+                return
             self.metrics.update_source(name, decoder=getattr(self.reader, "device", None),
                                        gpu_frames=bool(getattr(self.reader, "gpu_frames", False)))
             try:
@@ -97,7 +102,8 @@ class SourceWorker(threading.Thread):
             if self.stop_event.is_set():  # stop() closed the reader under a blocked read: not a failure
                 self.metrics.update_source(name, state="stopped")
                 return
-            self.metrics.update_source(name, state="failed", error=f"{type(exc).__name__}: {exc}")
+            message = str(exc).replace(self.url, without_credentials(self.url))
+            self.metrics.update_source(name, state="failed", error=f"{type(exc).__name__}: {message}")
             self.on_error(name, exc)
         finally:
             self.batcher.close_source(name)
@@ -113,6 +119,7 @@ class SourceWorker(threading.Thread):
                 self._count_reader_sampled_out(reader)
             self.metrics.add(name, decoded=1)
             self.metrics.update_source(name, last_pts=frame.pts)
+            self._record_reader_counters(including_sampled_out=False)  # live: dropped, reconnects as they happen
             if not self.reader_samples and not self.sampler.keep(frame.index, frame.pts):
                 self.metrics.add(name, sampled_out=1)
                 continue
@@ -130,11 +137,11 @@ class SourceWorker(threading.Thread):
             self._reader_sampled_out = total
             self.metrics.add(self.source_name, decoded=new, sampled_out=new)
 
-    def _record_reader_counters(self) -> None:
+    def _record_reader_counters(self, including_sampled_out: bool = True) -> None:
         stats = getattr(self.reader, "stats", None)
         if stats is None:
             return
-        if self.reader_samples:
+        if self.reader_samples and including_sampled_out:
             self._count_reader_sampled_out(self.reader)  # those after the last frame handed out
         for counter in ("dropped", "corrupt", "reconnects"):
             value = getattr(stats, counter, None)
