@@ -56,3 +56,33 @@ def test_unknown_task_and_missing_evidence_options_are_clear_errors(tmp_path: Pa
         Pipeline(("evidence",), evidence_dir=tmp_path)
     with pytest.raises(InvalidArgument, match="every_n"):
         Pipeline(("evidence",), evidence_dir=tmp_path, signing_key=generate_keypair(), every_n=0)
+
+
+def test_manifests_of_sources_with_one_file_name_never_overwrite_each_other(data_dir: Path, tmp_path: Path):
+    import shutil
+
+    clips = tmp_path / "clips"
+    clips.mkdir()
+    shutil.copy(data_dir / "faces/video/carphone_qcif.mp4", clips / "cam 1.mp4")
+    shutil.copy(data_dir / "plates/video/license_plate_uk.mp4", clips / "cam_1.mp4")  # same file name once cleaned
+    key = generate_keypair()
+
+    def sealed_manifests() -> dict[str, str]:
+        pipeline = Pipeline(("evidence",), device="cpu", evidence_dir=tmp_path / "ev", signing_key=key)
+        events = list(pipeline.run([str(clips / "cam 1.mp4"), str(clips / "cam_1.mp4")]))
+        return {e.source: e.data["manifest"] for e in events if e.kind == "evidence"}
+
+    first, again = sealed_manifests(), sealed_manifests()  # a second run into the same directory
+    paths = [*first.values(), *again.values()]
+    assert len(set(paths)) == 4 and all(Path(p).stat().st_size > 0 for p in paths)
+    for run in (first, again):
+        for source, path in run.items():
+            assert verify(clips / source, manifest=load_manifest(path), public_keys=[key.public_key]).status == "ok"
+
+
+def test_live_recordings_cut_at_the_target_duration_the_manifest_signs(tmp_path: Path):
+    from kuzet.evidence.records import signed_target_duration
+    from kuzet.pipeline.live_evidence import LiveRecording
+
+    recording = LiveRecording("cam", tmp_path / "cam", generate_keypair(), 0.4000055)
+    assert recording.target_duration_s == signed_target_duration(0.4000055) != 0.4000055

@@ -18,6 +18,20 @@ def _file_stem(source: str) -> str:
     return re.sub(r"[^A-Za-z0-9._-]", "_", source)
 
 
+def _claim_new_path(directory: Path, stem: str, suffix: str) -> Path:
+    """`directory/stem suffix`, or `stem.2 suffix`, ... : the first name no file has, created empty to claim it.
+    Two sources whose names map to one file name ("cam 1.mp4", "cam_1.mp4"), or an earlier run into the same
+    directory, must never overwrite each other's evidence."""
+    for n in range(1, 1_000_000):
+        path = directory / f"{stem}{'' if n == 1 else f'.{n}'}{suffix}"
+        try:
+            with open(path, "x"):
+                return path
+        except FileExistsError:
+            continue
+    raise FileExistsError(f"{directory}: no free name for {stem}{suffix}")
+
+
 class PlateTask:
     """Reads plates in every frame of a batch ("plate_read" per frame) and follows them per source with one
     tracker each, emitting one voted "plate" detection per track when it ends (or at the end of the source)."""
@@ -165,7 +179,7 @@ class EvidenceTask:
                             log_id=source)
         except KuzetError as exc:
             return f"{source}: {exc}"
-        path = self.out_dir / (_file_stem(source) + ".manifest.json")
+        path = _claim_new_path(self.out_dir, _file_stem(source), ".manifest.json")
         manifest.write(path)
         records = manifest.records
         if not records:

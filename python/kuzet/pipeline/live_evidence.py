@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from kuzet._native import core
+from kuzet.evidence.records import signed_target_duration
 
 
 @dataclass
@@ -48,7 +49,8 @@ class LiveRecording:
         self.source = source
         self.stem = stem
         self.private_key = private_key
-        self.target_duration_s = target_duration_s
+        # as the manifest signs it (whole microseconds): the native segmenter must cut where the verifier will
+        self.target_duration_s = signed_target_duration(target_duration_s)
         self._connections: dict[int, _Connection] = {}
         self._first_number: int | None = None  # file number of connection 0
         self._tags: list[_Tag] = []
