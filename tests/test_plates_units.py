@@ -153,6 +153,35 @@ def test_hotlist_rejects_bad_input():
         Hotlist([" - "])
 
 
+def test_hotlist_normalises_cyrillic_look_alikes_and_unicode_separators():
+    # Typed on a Russian/Kazakh keyboard (Cyrillic А В С), with an en dash, a no-break space, full-width digits.
+    hotlist = Hotlist(["123АВС01", "LS15\u2013EBC", "ＡＢ\u00a012\u200bCDE", "777 кzz 02"], max_distance=0)
+    assert hotlist.plates == ("123ABC01", "LS15EBC", "AB12CDE", "777KZZ02")
+    for read in ["123ABC01", "LS15EBC", "AB12CDE", "777KZZ02"]:
+        hit = hotlist.match(read)
+        assert hit is not None and hit.exact and hit.plate == read
+    assert normalize_plate("ls15\u2014ebc\t") == "LS15EBC" and normalize_plate("Мо 12") == "MO12"
+    # Anything else left is refused, naming the entry: it could never be read.
+    for entry in ["MÜ 123", "AB/12", "A½"]:
+        with pytest.raises(InvalidArgument, match=f"hotlist plate {entry!r} has characters"):
+            Hotlist(["LS15EBC", entry])
+
+
+def test_hotlist_max_distance_is_checked_and_a_huge_one_is_safe():
+    # 2**31 - 1 overflowed the native search: every plate matched at distance -2**31.
+    hits = Hotlist(["ABC"], max_distance=2**31 - 1).matches("XYZQQ")
+    assert [(h.plate, h.distance) for h in hits] == [("ABC", 5)]
+    assert Hotlist(["ABC"], max_distance=2**40).match("ABD").distance == 1
+    assert Hotlist(["ABC"], max_distance=np.int64(1)).max_distance == 1
+    for bad in [True, 1.0, "1", None, -1]:
+        with pytest.raises(InvalidArgument, match="max_distance"):
+            Hotlist(["ABC"], max_distance=bad)
+    # Equally near plates: match() names the first listed, matches() lists both.
+    tie = Hotlist(["AB12CDF", "AB12CDE"])
+    assert tie.match("AB12CDX").plate == "AB12CDF"
+    assert [h.plate for h in tie.matches("AB12CDX")] == ["AB12CDF", "AB12CDE"]
+
+
 # ---------------------------------------------------------------- formats
 
 
@@ -217,6 +246,19 @@ def test_vote_weights_by_confidence_over_the_most_common_length():
     assert vote([]) is None and vote([("", ())]) is None
 
 
+def test_vote_never_stitches_a_plate_no_read_supports():
+    # Half the reads say AZ12, half ZA21: per-character voting alone made "ZZ22", a plate nobody read.
+    split = vote([("AZ12", (0.9,) * 4)] * 5 + [("ZA21", (0.9,) * 4)] * 5)
+    assert split is not None and split.ambiguous and split.text == "AZ12"  # the earliest of the equally sure
+    assert split.votes == 10 and split.confidence < 0.5
+    # Confidences that make each half win different positions: not "AA11" either.
+    crossed = vote([("AZ12", (0.9, 0.5, 0.9, 0.5))] * 5 + [("ZA21", (0.5, 0.9, 0.5, 0.9))] * 5)
+    assert crossed is not None and crossed.ambiguous and crossed.text in ("AZ12", "ZA21")
+    # A majority at every position is still voted, even when no single read has it all right.
+    slips = vote([("XBC1", (0.9,) * 4), ("AXC1", (0.9,) * 4), ("ABX1", (0.9,) * 4)])
+    assert slips is not None and slips.text == "ABC1" and not slips.ambiguous
+
+
 # ---------------------------------------------------------------- tracking
 
 
@@ -273,6 +315,56 @@ def test_tracker_rejects_bad_pts():
         tracker.update([], pts=0.5)
     with pytest.raises(InvalidArgument, match="finite"):
         tracker.update([], pts=float("nan"))
+
+
+def test_tracker_splits_when_another_car_stops_where_the_last_one_was():
+    # A gate: car A leaves and car B stops in the same box within max_gap. Box overlap alone joined B's
+    # reads to A's track; only A was reported and B's hotlist hit was lost.
+    box = (100, 100, 200, 130)
+    tracker = PlateTracker(formats=FormatSet(["kz"]), hotlist=Hotlist(["777KZZ02"], max_distance=0))
+    emitted = []
+    for i in range(12):
+        emitted += tracker.update([_read(box, "123ABC01")], i * 0.04)
+    for i in range(12, 20):
+        emitted += tracker.update([_read(box, "777KZZ02")], i * 0.04)
+        if i == 13:  # the second disagreeing read ends A's track at once
+            assert [(t.text, t.frames, t.last_pts) for t in emitted] == [("123ABC01", 12, pytest.approx(0.44))]
+    emitted += tracker.flush()
+    assert [(t.text, t.frames, t.votes) for t in emitted] == [("123ABC01", 12, 12), ("777KZZ02", 8, 8)]
+    assert emitted[0].hotlist is None and emitted[1].hotlist is not None and emitted[1].hotlist.exact
+    assert emitted[1].first_pts == pytest.approx(0.48) and emitted[1].track_id > emitted[0].track_id
+
+
+def test_tracker_keeps_misreads_and_a_parked_car_in_one_track():
+    box = (100, 100, 200, 130)
+    tracker = PlateTracker()
+    emitted = []
+    for i in range(60):  # a parked car, read in every frame
+        text = "123ABC01"
+        if i % 10 == 5:
+            text = "XYZ"  # a lone misread far from the plate
+        elif i == 20:
+            text = ""  # nothing readable
+        elif i in (30, 31):
+            text = ("QQQ", "77777777")[i - 30]  # two misreads in a row that disagree with each other too
+        elif i == 40:
+            text = "123A8C0"  # close to the plate: it agrees
+        emitted += tracker.update([_read(box, text)], i * 0.5)
+    emitted += tracker.flush()
+    assert [(t.text, t.frames, t.first_pts, t.last_pts) for t in emitted] == [("123ABC01", 60, 0.0, 29.5)]
+    assert not emitted[0].ambiguous
+    # A lone misread as the very last read stays in its track.
+    tracker.update([_read(box, "123ABC01")], 40.0)
+    tracker.update([_read(box, "XYZ")], 40.1)
+    assert [(t.text, t.frames) for t in tracker.update([], 45.0)] == [("123ABC01", 2)]
+
+
+def test_tracker_reports_a_contested_track_as_ambiguous_with_a_real_read():
+    tracker = PlateTracker()
+    for i in range(10):  # alternating reads: never two disagreeing in a row, so one track
+        tracker.update([_read((0, 0, 60, 20), "AZ12" if i % 2 == 0 else "ZA21")], i * 0.04)
+    (track,) = tracker.flush()
+    assert track.text == "AZ12" and track.ambiguous and track.to_dict()["ambiguous"] is True
 
 
 # ---------------------------------------------------------------- rectification geometry

@@ -7,7 +7,9 @@
 #include <cerrno>
 #include <cmath>
 #include <cstring>
+#include <functional>
 #include <optional>
+#include <string_view>
 
 #include "common/errors.hpp"
 #include "hash/segmenter.hpp"
@@ -270,7 +272,17 @@ void LiveRecorder::fail(const std::string& why) {
   if (events_.error) events_.error(why);
 }
 
-void LiveRecorder::predict(bool key, std::int64_t muxed_ts, std::int64_t decoder_ts) {
+namespace {
+
+// Tells a resent packet (the same bytes as one recorded) from another with the same timestamp.
+std::size_t packet_digest(const AVPacket& p) {
+  return std::hash<std::string_view>{}(std::string_view(reinterpret_cast<const char*>(p.data),
+                                                        p.data ? static_cast<std::size_t>(p.size) : 0));
+}
+
+}  // namespace
+
+void LiveRecorder::predict(bool key, std::int64_t muxed_ts, std::int64_t decoder_ts, std::size_t digest) {
   std::lock_guard<std::mutex> lock(mutex_);
   // hash/segmenter.cpp's rule: a key packet closes the segment once it is `target` past the segment's start.
   if (key && muxed_ts != hash::kNoTimestamp && segment_start_ != hash::kNoTimestamp &&
@@ -284,7 +296,7 @@ void LiveRecorder::predict(bool key, std::int64_t muxed_ts, std::int64_t decoder
   if (decoder_ts != hash::kNoTimestamp) {
     if (c.first_pts == hash::kNoTimestamp || decoder_ts < c.first_pts) c.first_pts = decoder_ts;
     if (c.last_pts == hash::kNoTimestamp || decoder_ts > c.last_pts) c.last_pts = decoder_ts;
-    recent_pts_[decoder_ts] = segment_;
+    recent_pts_[decoder_ts] = RecentPacket{segment_, digest};
     if (recent_pts_.size() > kRecentFrames) recent_pts_.erase(recent_pts_.begin());
   }
 }
@@ -502,7 +514,9 @@ void LiveRecorder::release_held() {
 
 void LiveRecorder::leave_out(LeftOut why, const Track& track) {
   static const char* const kWhy[kLeftOutKinds] = {
-      "whose decode timestamp does not increase (resent or reordered in transit)",
+      "whose decode timestamp does not increase (resent or reordered in transit, or the camera's clock went "
+      "back: then every packet until its timestamps pass the last recorded one; frames decoded from them name no "
+      "segment)",
       "dated more than 10 s before the recording's first video packet",
       "whose presentation timestamp precedes its decode timestamp",
       "that the MPEG-TS muxer refused (that stream is left out from then on)",
@@ -544,6 +558,7 @@ void LiveRecorder::write_packet(AVPacket* p) {
   if (pts == AV_NOPTS_VALUE) pts = dts;
   if (!why && pts < dts) why = kPtsBeforeDts;  // no muxer takes it
   if (why) {
+    if (track.video && decoder_pts != AV_NOPTS_VALUE) note_left_out(decoder_pts, packet_digest(*p));
     av_packet_free(&p);
     leave_out(*why, track);
     return;
@@ -555,7 +570,7 @@ void LiveRecorder::write_packet(AVPacket* p) {
   p->duration = p->duration > 0 ? av_rescale_q(p->duration, in_tb, out_tb) : 0;
   p->stream_index = static_cast<int>(&track - tracks_.data());
   p->pos = -1;
-  if (track.video) predict((p->flags & AV_PKT_FLAG_KEY) != 0, pts, decoder_pts);
+  if (track.video) predict((p->flags & AV_PKT_FLAG_KEY) != 0, pts, decoder_pts, packet_digest(*p));
   if (failed_) {
     av_packet_free(&p);
     return;
@@ -576,15 +591,30 @@ void LiveRecorder::write_packet(AVPacket* p) {
   commit();  // the segmenter sees the packet now (or, on failure, the file is cut back)
 }
 
+void LiveRecorder::note_left_out(std::int64_t decoder_pts, std::size_t digest) {
+  // A packet resent in transit holds the bytes of the recorded packet with its timestamp: its frame is that
+  // one's, in that segment. Any other left-out packet's frame names no segment - in particular after a
+  // camera's clock went back (its encoder restarted on the same connection), when new pictures repeat the
+  // timestamps of recorded ones and would otherwise be bound to the segments of those older pictures.
+  std::lock_guard<std::mutex> lock(mutex_);
+  auto it = recent_pts_.find(decoder_pts);
+  if (it != recent_pts_.end() && it->second.digest == digest) return;
+  recent_pts_[decoder_pts] = RecentPacket{-1, digest};
+  if (recent_pts_.size() > kRecentFrames) recent_pts_.erase(recent_pts_.begin());
+}
+
 std::int64_t LiveRecorder::segment_of(std::int64_t pts) const {
   if (failed_) return -1;  // what follows is not in the recording
   std::lock_guard<std::mutex> lock(mutex_);
   if (recent_pts_.empty()) return -1;
   auto it = recent_pts_.find(pts);
-  if (it != recent_pts_.end()) return it->second;
-  it = recent_pts_.upper_bound(pts);  // a frame without its own packet pts: the packet shown before it
+  if (it != recent_pts_.end()) return it->second.segment;  // -1 for a left-out packet's frame
+  // A frame without its own packet pts: the segment of the packets shown on both sides of it, when they agree
+  // (at a segment boundary, or beside a left-out packet, it is not known: no segment rather than a guess).
+  it = recent_pts_.upper_bound(pts);
   if (it == recent_pts_.begin()) return -1;
-  return std::prev(it)->second;
+  const std::int64_t before = std::prev(it)->second.segment;
+  return it == recent_pts_.end() || it->second.segment == before ? before : -1;
 }
 
 void LiveRecorder::segment_thread(double target_duration_s) {

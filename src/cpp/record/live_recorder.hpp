@@ -126,7 +126,8 @@ class LiveRecorder final : public decode::ConnectionTap {
   void release_synchronised(const std::string& gave_up);  // gave_up: why it waits no more ("": all reported)
   void write_packet(AVPacket* p);  // takes ownership
   void leave_out(LeftOut why, const Track& track);
-  void predict(bool key, std::int64_t muxed_ts, std::int64_t decoder_ts);
+  void note_left_out(std::int64_t decoder_pts, std::size_t digest);  // a video packet left out (see there)
+  void predict(bool key, std::int64_t muxed_ts, std::int64_t decoder_ts, std::size_t digest);
   void segment_thread(double target_duration_s);
   void fail(const std::string& why);  // reports once and stops recording
   void close_muxer();
@@ -174,7 +175,11 @@ class LiveRecorder final : public decode::ConnectionTap {
   std::int64_t segment_ = 0;
   std::int64_t segment_start_ = hash::kNoTimestamp;
   std::map<std::int64_t, Coverage> coverage_;        // open (not yet closed) segments
-  std::map<std::int64_t, std::int64_t> recent_pts_;  // decoder pts -> segment, bounded
+  struct RecentPacket {
+    std::int64_t segment;  // -1: left out of the recording
+    std::size_t digest;    // of its bytes
+  };
+  std::map<std::int64_t, RecentPacket> recent_pts_;  // video packets by decoder pts, bounded
 };
 
 }  // namespace kuzet::record
