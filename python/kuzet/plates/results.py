@@ -69,6 +69,8 @@ class PlateTrack:
     box: Box  # last box
     corners: Corners  # last corners
     hotlist: HotlistHit | None = None
+    # the reads disagreed too much to be combined per character; `text` is the most confident single read
+    ambiguous: bool = False
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -84,4 +86,5 @@ class PlateTrack:
             "box": _round(self.box),
             "corners": [_round(c) for c in self.corners],
             "hotlist": None if self.hotlist is None else self.hotlist.to_dict(),
+            "ambiguous": self.ambiguous,
         }
