@@ -453,3 +453,97 @@ def test_frames_after_the_camera_clock_went_back_name_no_segment(generated_ts: b
     assert problems and "the camera's clock went back" in problems[0]
     (sealed,) = [e for e in events if e.kind == "evidence"]
     _assert_verifies(Path(sealed.data["recording"]), Path(sealed.data["manifest"]), key)
+
+
+_FAILING_SYNC = r"""
+#include <errno.h>
+static int calls;
+int fdatasync(int fd) { (void)fd; if (++calls >= 2) { errno = EIO; return -1; } return 0; }
+"""
+
+_RECORD_WITH_FAILING_SYNC = r"""
+import json, sys
+from pathlib import Path
+sys.path.insert(0, sys.argv[3])
+from pipeline_helpers import serve_tcp_camera
+from kuzet.evidence import generate_keypair
+from kuzet.pipeline import Pipeline
+url, camera = serve_tcp_camera([Path(sys.argv[1]).read_bytes()])
+seen = []
+def note(item, found):
+    seen.append(pipeline.evidence.lookup(item.source, item.pts, item.index))
+pipeline = Pipeline(("evidence",), evidence_dir=sys.argv[2], signing_key=generate_keypair(), device="cpu",
+                    read_timeout=5, live_buffer="block", reconnect=0, on_frame=note)
+events = list(pipeline.run([url]))
+print(json.dumps({"events": [[e.kind, e.data] for e in events],
+                  "segments": [[s["segment"], "leaf_hash" in s] if s else None for s in seen]}))
+"""
+
+
+@pytest.mark.timeout(120)
+def test_a_segment_the_disk_does_not_confirm_is_never_signed(generated_ts: bytes, tmp_path: Path):
+    """fdatasync fails (EIO) for the second segment: it is never signed (its frames, named while it was open,
+    never get a leaf hash), the failure is reported, and the process goes on (the first segment stays signed)."""
+    import json
+    import os
+    import sys
+
+    lib = tmp_path / "failing_sync.so"
+    (tmp_path / "failing_sync.c").write_text(_FAILING_SYNC)
+    subprocess.run(["gcc", "-shared", "-fPIC", "-o", str(lib), str(tmp_path / "failing_sync.c")], check=True)
+    (tmp_path / "camera.ts").write_bytes(generated_ts)
+    env = dict(os.environ, LD_PRELOAD=f"{os.environ.get('LD_PRELOAD', '')} {lib}".strip())
+    tests_dir = str(Path(__file__).parent)
+    run = subprocess.run([sys.executable, "-c", _RECORD_WITH_FAILING_SYNC, str(tmp_path / "camera.ts"),
+                          str(tmp_path / "ev"), tests_dir], env=env, capture_output=True, text=True, timeout=100)
+    assert run.returncode == 0, run.stderr
+    result = json.loads(run.stdout.splitlines()[-1])
+    errors = [data["message"] for kind, data in result["events"] if kind == "evidence_error"]
+    assert any("did not confirm writing segment 1" in m for m in errors), errors
+    (sealed,) = [data for kind, data in result["events"] if kind == "evidence"]
+    assert sealed["tree_size"] == 1 and len(load_manifest(sealed["manifest"]).records) == 1
+    assert [data["segment"] for kind, data in result["events"] if kind == "evidence_segment"] == [0]
+    named = [tuple(s) for s in result["segments"] if s is not None]
+    assert named[0][0] == 0 and {n for n in named if n[0] != 0} <= {(1, False)}  # pending, never sealed
+
+
+_EXIT_WITHOUT_CLOSING = r"""
+import socket, sys, threading, time
+from pathlib import Path
+from kuzet.evidence import load_private_key
+from kuzet.pipeline.live_evidence import LiveRecording, RecordingReader
+data = Path(sys.argv[1]).read_bytes()
+sock = socket.create_server(("127.0.0.1", 0))
+def serve():  # a camera sending in real time, that never hangs up
+    conn, _ = sock.accept()
+    for i in range(0, len(data), 4700):
+        conn.sendall(data[i:i + 4700])
+        time.sleep(0.02)
+    time.sleep(60)
+threading.Thread(target=serve, daemon=True).start()
+recording = LiveRecording("cam", Path(sys.argv[2]) / "cam", load_private_key(sys.argv[3]), 0.5)
+reader = RecordingReader(f"tcp://127.0.0.1:{sock.getsockname()[1]}", recording, device="cpu", timeout=20,
+                         threads=1, errors="skip", buffer="block", reconnect=0)
+frames = iter(reader)
+for _ in range(60):
+    next(frames)
+sys.exit(0)  # a service shutting down without closing its reader
+"""
+
+
+@pytest.mark.timeout(120)
+def test_a_process_exiting_with_a_recording_open_signs_all_it_recorded(generated_ts: bytes, tmp_path: Path):
+    import os
+    import sys
+
+    key = generate_keypair()
+    (tmp_path / "signing.key").write_text(key.pem)
+    (tmp_path / "camera.ts").write_bytes(generated_ts)
+    (tmp_path / "ev").mkdir()
+    run = subprocess.run([sys.executable, "-c", _EXIT_WITHOUT_CLOSING, str(tmp_path / "camera.ts"),
+                          str(tmp_path / "ev"), str(tmp_path / "signing.key")],
+                         env=dict(os.environ), capture_output=True, text=True, timeout=100)
+    assert run.returncode == 0, run.stderr
+    recording, manifest = tmp_path / "ev/cam.0.ts", tmp_path / "ev/cam.0.manifest.json"
+    assert len(load_manifest(manifest).records) >= 4  # 60 frames at 25 fps: 2.4 s in 0.5 s segments
+    _assert_verifies(recording, manifest, key)  # every recorded byte is in a signed segment

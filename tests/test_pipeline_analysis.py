@@ -86,3 +86,15 @@ def test_live_recordings_cut_at_the_target_duration_the_manifest_signs(tmp_path:
 
     recording = LiveRecording("cam", tmp_path / "cam", generate_keypair(), 0.4000055)
     assert recording.target_duration_s == signed_target_duration(0.4000055) != 0.4000055
+
+
+def test_a_live_segment_out_of_order_ends_that_connection_s_log(tmp_path: Path):
+    from kuzet.pipeline.live_evidence import LiveRecording
+
+    recording = LiveRecording("cam", tmp_path / "cam", generate_keypair(), 2.0)
+    recording.recording_path(0)
+    recording.note_frame(0, 0.0, 0, 1)
+    recording.segment(0, {"index": 1}, 0.0, 2.0, True)  # segment 0's report was lost on the way
+    (error,) = recording.take_events()
+    assert "segment 1 arrived where segment 0 was due" in error["message"]
+    assert recording.lookup(0.0, 0) is None  # never a shifted leaf hash

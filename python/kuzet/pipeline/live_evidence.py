@@ -10,8 +10,10 @@ has closed ("pending"). `RecordingReader` is the frame source the pipeline reads
 
 from __future__ import annotations
 
+import atexit
 import threading
 import warnings
+import weakref
 from bisect import bisect_right
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -30,6 +32,7 @@ class _Connection:
     leaf_hashes: list[str] = field(default_factory=list)
     root: str | None = None
     broken: bool = False  # a checkpoint failed: nothing more is appended
+    ended: bool = False  # the source ended: a segment not signed by now never will be
 
 
 @dataclass
@@ -91,6 +94,12 @@ class LiveRecording:
             conn = self._connections[connection]
             if conn.broken:
                 return
+            if native["index"] != len(conn.leaf_hashes):  # a segment lost on the way would shift every later one
+                conn.broken = True
+                self._events.append(self._error(
+                    f"connection {connection}: segment {native['index']} arrived where segment "
+                    f"{len(conn.leaf_hashes)} was due; the signed log ends at {len(conn.leaf_hashes)} segments"))
+                return
             try:
                 manifest = conn.log.append(SegmentRecord._from_native(native))
             except Exception as exc:
@@ -139,7 +148,7 @@ class LiveRecording:
                                    "manifest": str(conn.manifest), "recording": str(conn.recording)}
             if tag.segment < len(conn.leaf_hashes):
                 out.update(leaf_hash=conn.leaf_hashes[tag.segment], root=conn.root)
-            elif conn.broken:
+            elif conn.broken or conn.ended:
                 return None  # past the end of its signed log
             else:
                 out["pending"] = True  # its "evidence_segment" event follows when it closes
@@ -153,6 +162,8 @@ class LiveRecording:
     def sealed(self) -> list[dict[str, Any]]:
         """One "evidence" event per recorded connection (the source has ended: every segment closed)."""
         with self._lock:
+            for conn in self._connections.values():
+                conn.ended = True
             return [{"kind": "evidence", "connection": n, "root": c.root or c.log.manifest.tree_head.root_hash.hex(),
                      "tree_size": len(c.leaf_hashes), "manifest": str(c.manifest), "recording": str(c.recording)}
                     for n, c in sorted(self._connections.items()) if c.log is not None]
@@ -199,6 +210,7 @@ class RecordingReader:
                                               sample_fps=float(sample_fps or 0.0), gpu_frames=gpu_frames,
                                               nvdec_fallback=gpu_frames)
         self.device: str = self._decoder.device
+        _open_readers.add(self)
         if self._decoder.fallback_reason:
             warnings.warn(f"kuzet.Pipeline: decoding {name} on the CPU ({self._decoder.fallback_reason})",
                           RuntimeWarning, stacklevel=2)
@@ -222,3 +234,16 @@ class RecordingReader:
 
     def close(self) -> None:
         self._decoder.close()
+        _open_readers.discard(self)
+
+
+# Readers still open when the interpreter exits (a service's sys.exit, a daemon thread's reader): closed while
+# Python still runs, so each recording's last segments reach their signed manifest (their checkpoints call
+# back into Python, which later in shutdown no longer can).
+_open_readers: weakref.WeakSet[RecordingReader] = weakref.WeakSet()
+
+
+@atexit.register
+def _close_open_readers() -> None:
+    for reader in list(_open_readers):
+        reader.close()

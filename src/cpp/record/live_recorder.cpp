@@ -529,6 +529,14 @@ void LiveRecorder::leave_out(LeftOut why, const Track& track) {
 }
 
 void LiveRecorder::write_packet(AVPacket* p) {
+  if (segmenter_stopped_.load() && !failed_) {
+    failed_ = true;  // the file would grow unhashed; the segmenter already said why
+    commit();
+  }
+  if (failed_) {
+    av_packet_free(&p);
+    return;
+  }
   Track& track = tracks_[static_cast<std::size_t>(track_of_[static_cast<std::size_t>(p->stream_index)])];
   if (track.refused) {
     av_packet_free(&p);
@@ -604,7 +612,7 @@ void LiveRecorder::note_left_out(std::int64_t decoder_pts, std::size_t digest) {
 }
 
 std::int64_t LiveRecorder::segment_of(std::int64_t pts) const {
-  if (failed_) return -1;  // what follows is not in the recording
+  if (failed_ || segmenter_stopped_.load()) return -1;  // what follows is not in the (signed) recording
   std::lock_guard<std::mutex> lock(mutex_);
   if (recent_pts_.empty()) return -1;
   auto it = recent_pts_.find(pts);
@@ -621,9 +629,15 @@ void LiveRecorder::segment_thread(double target_duration_s) {
   hash::SegmenterOptions options;
   options.target_duration_s = target_duration_s;
   options.input_format = "mpegts";
-  auto on_segment = [this](const hash::SegmentRecord& r) {
-    // The recording must hold the segment before a manifest claims it.
-    if (fd_ >= 0) ::fdatasync(fd_);
+  std::string sync_error;
+  auto on_segment = [this, &sync_error](const hash::SegmentRecord& r) {
+    // The recording must hold the segment before a manifest claims it: if the disk says it may not, the
+    // segment is not signed and segmenting stops (below).
+    if (fd_ >= 0 && ::fdatasync(fd_) != 0) {
+      sync_error = "the disk did not confirm writing segment " + std::to_string(r.index) + " (" +
+                   std::strerror(errno) + "); it is not signed and nothing more is recorded";
+      return false;
+    }
     ClosedSegment closed;
     closed.record = r;
     closed.time_base_num = in_tb_num_;
@@ -654,7 +668,12 @@ void LiveRecorder::segment_thread(double target_duration_s) {
   } catch (const std::exception& e) {
     error = e.what();
   }
-  if (!error.empty() && events_.error) events_.error("segmenting the recording '" + path_ + "': " + error);
+  if (!sync_error.empty()) error = sync_error;
+  if (!error.empty()) {
+    // Nothing more can be hashed: the decoding thread stops recording, and frames name no segment from now on.
+    segmenter_stopped_.store(true);
+    if (events_.error) events_.error("segmenting the recording '" + path_ + "': " + error);
+  }
   // Whatever stopped the segmenter, the writer must never block on a full pipe.
   std::uint8_t sink[4096];
   while (pipe_.read(sink, sizeof sink) > 0) {

@@ -23,6 +23,7 @@
 // audio: the frames before it are off against the audio; backwards, overlapping packets are left out) is
 // reported. An audio stream reported too late, or never, is kept continuous, and reported.
 #pragma once
+#include <atomic>
 #include <cstdint>
 #include <deque>
 #include <functional>
@@ -160,6 +161,7 @@ class LiveRecorder final : public decode::ConnectionTap {
   bool sync_waiting_timed_ = false;      // sync_wait_from_s_ is set
   std::deque<std::pair<AVPacket*, bool>> sync_held_;  // audio waiting for the reports; true: dated before its own
   bool failed_ = false;    // decoding thread only
+  std::atomic<bool> segmenter_stopped_{false};  // the segmenter thread failed: nothing more can be signed
   bool finished_ = false;  // decoding thread only
   std::uint64_t segment_video_packets_ = 0;  // segmenter thread: video packets of the segment in progress
   BytePipe pipe_;
