@@ -365,6 +365,11 @@ def test_tracker_reports_a_contested_track_as_ambiguous_with_a_real_read():
         tracker.update([_read((0, 0, 60, 20), "AZ12" if i % 2 == 0 else "ZA21")], i * 0.04)
     (track,) = tracker.flush()
     assert track.text == "AZ12" and track.ambiguous and track.to_dict()["ambiguous"] is True
+    wanted = PlateTracker(hotlist=Hotlist(["ZA21"], max_distance=0))  # the other half of the reads is wanted
+    for i in range(10):
+        wanted.update([_read((0, 0, 60, 20), "AZ12" if i % 2 == 0 else "ZA21")], i * 0.04)
+    (track,) = wanted.flush()
+    assert track.text == "AZ12" and track.ambiguous and track.hotlist is not None and track.hotlist.plate == "ZA21"
 
 
 # ---------------------------------------------------------------- rectification geometry

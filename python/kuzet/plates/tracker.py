@@ -10,7 +10,7 @@ import numpy as np
 
 from kuzet.errors import InvalidArgument
 from kuzet.plates.formats import FormatSet
-from kuzet.plates.hotlist import Hotlist, edit_distance
+from kuzet.plates.hotlist import Hotlist, HotlistHit, edit_distance
 from kuzet.plates.results import PlateRead, PlateTrack
 from kuzet.plates.voting import vote
 
@@ -184,6 +184,19 @@ class PlateTracker:
         track.pending = []
         return successor
 
+    def _hotlist_hit(self, text: str, track: _Track, ambiguous: bool) -> HotlistHit | None:
+        """The hotlist hit of the track's text; for an ambiguous track (reads without a majority, the text is
+        one read of several) the best hit among all its distinct reads, so a wanted plate that was half the
+        reads is never lost: exact before fuzzy, then the nearest."""
+        if self.hotlist is None:
+            return None
+        hit = self.hotlist.match(text)
+        if hit is not None or not ambiguous:
+            return hit
+        reads = dict.fromkeys(r for r, _ in track.reads if r)
+        found = [h for h in (self.hotlist.match(self.formats.resolve(r).text) for r in reads) if h is not None]
+        return min(found, key=lambda h: h.distance) if found else None
+
     def _emit(self, tracks: list[_Track]) -> list[PlateTrack]:
         out = []
         for t in sorted(tracks, key=lambda t: t.track_id):
@@ -192,7 +205,7 @@ class PlateTracker:
             if result is None or result.votes < self.min_reads or result.confidence < self.min_confidence:
                 continue
             resolved = self.formats.resolve(result.text)
-            hit = self.hotlist.match(resolved.text) if self.hotlist is not None else None
+            hit = self._hotlist_hit(resolved.text, t, result.ambiguous)
             out.append(PlateTrack(
                 track_id=t.track_id, text=resolved.text, confidence=result.confidence,
                 char_confidences=result.char_confidences, format=resolved.format, first_pts=t.first_pts,
