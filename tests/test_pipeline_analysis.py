@@ -98,3 +98,19 @@ def test_a_live_segment_out_of_order_ends_that_connection_s_log(tmp_path: Path):
     (error,) = recording.take_events()
     assert "segment 1 arrived where segment 0 was due" in error["message"]
     assert recording.lookup(0.0, 0) is None  # never a shifted leaf hash
+
+
+def test_files_are_sealed_beside_the_decoding_and_frames_past_the_seal_name_no_segment(data_dir: Path,
+                                                                                      tmp_path: Path):
+    from kuzet.pipeline.builtin_tasks import EvidenceTask
+
+    task = EvidenceTask(tmp_path, generate_keypair())
+    task.start_source("uk", str(data_dir / "plates/video/license_plate_uk.mp4"))
+    sealed = task._sealing["uk"].result(timeout=60)  # sealed on its own thread, before any lookup asks
+    assert not isinstance(sealed, str) and len(sealed.ends) >= 2
+    first, last = task.lookup("uk", 0.0), task.lookup("uk", sealed.ends[-1])
+    assert first is not None and first["segment"] == 0
+    assert last is not None and last["segment"] == len(sealed.ends) - 1
+    assert task.lookup("uk", sealed.ends[-1] + 1.0) is None  # a frame the sealed file does not hold
+    (event,) = task.finish_source("uk")
+    assert event["kind"] == "evidence" and event["root"] == sealed.root and task._sealer is None

@@ -6,6 +6,7 @@ import os
 import re
 import threading
 from bisect import bisect_left
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -95,7 +96,9 @@ class _Sealed:
 class EvidenceTask:
     """Seals each file source into a signed evidence manifest (GOP segments, RFC 6962 tree, Ed25519) in
     `out_dir`, and tells which segment's hash covers a frame, so every detection can be proven against the
-    signed log. Sealing hashes compressed packets only (no decoding) and runs once per source, on first use.
+    signed log. Sealing hashes compressed packets only (no decoding) and runs once per file source, on a
+    thread of its own from the moment the source starts, so the analysis thread (every source's) waits for it
+    only if a detection of that source comes before it is done.
 
     Live sources (read by the pipeline's own reader, see `open_live`) are recorded as they are analysed,
     from the same connection: `<source>.<n>.ts` plus a signed `<source>.<n>.manifest.json` per connection n,
@@ -114,9 +117,16 @@ class EvidenceTask:
         self._sealed: dict[str, _Sealed | str] = {}  # source -> sealed, or why it could not be
         self._live: dict[str, LiveRecording] = {}  # live sources recorded by their reader
         self._lock = threading.Lock()
+        self._sealing: dict[str, Future[_Sealed | str]] = {}
+        self._sealer: ThreadPoolExecutor | None = None
 
     def start_source(self, source: str, url: str) -> None:
         self._urls[source] = url
+        if "://" not in url or url.startswith("file://"):  # a file: sealed now, beside the decoding
+            with self._lock:
+                if self._sealer is None:
+                    self._sealer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="kuzet-seal")
+                self._sealing[source] = self._sealer.submit(self._seal_now, source)
 
     def open_live(self, source: str, url: str, **reader_options: Any) -> RecordingReader:
         """The frame source for live `url`: a live reader that records each connection as evidence."""
@@ -140,6 +150,10 @@ class EvidenceTask:
         if live is not None:  # the reader is closed: every connection's last segment is sealed
             return live.take_events() + live.sealed()
         sealed = self._seal(source)
+        with self._lock:
+            if self._sealer is not None and all(f.done() for f in self._sealing.values()):
+                self._sealer.shutdown(wait=False)  # nothing left to seal: its thread ends
+                self._sealer = None
         if isinstance(sealed, str):
             return [{"kind": "evidence_error", "message": sealed}]
         return [{"kind": "evidence", "root": sealed.root, "tree_size": len(sealed.leaf_hashes),
@@ -156,11 +170,17 @@ class EvidenceTask:
             return None
         # The segment whose packets hold the frame: the first whose last pts is at or after the frame's.
         # (A GOP's leading B-frames have pts before its key frame but after the previous GOP's last pts.)
-        i = min(bisect_left(sealed.ends, pts - 1e-9), len(sealed.ends) - 1)
+        if pts > sealed.ends[-1] + 1e-6:
+            return None  # after the last sealed frame (the file grew after sealing): in no segment
+        i = bisect_left(sealed.ends, pts - 1e-9)
         return {"segment": i, "leaf_hash": sealed.leaf_hashes[i], "root": sealed.root,
                 "manifest": str(sealed.manifest_path)}
 
     def _seal(self, source: str) -> _Sealed | str:
+        with self._lock:
+            future = self._sealing.get(source)
+        if future is not None:
+            return future.result()
         with self._lock:
             if source not in self._sealed:
                 self._sealed[source] = self._seal_now(source)
