@@ -157,3 +157,19 @@ def test_resume_checks_signer_and_tree(data_dir: Path, key, tmp_path: Path) -> N
     assert resumed.tree_size == len(records)
     assert ev.verify_consistency(old_head, resumed.manifest.tree_head, resumed.consistency_proof(2))
     assert ev.verify(data_dir / HAMILTON, manifest=path, public_keys=[key.public_key]).ok
+
+
+def test_checkpoints_from_kept_record_texts_are_the_manifest_s_own_text(data_dir: Path, key, tmp_path: Path):
+    """A live log serialises each record once and keeps its text: every checkpoint file is byte for byte what
+    Manifest.dumps writes from scratch, also after resuming (metadata with quotes and newlines included)."""
+    path = tmp_path / "log.json"
+    log = ev.EvidenceLog(path, private_key=key, log_id="cam", target_duration_s=0.0, metadata={"note": 'a "b"\n'})
+    records = ev.segment_file(data_dir / HAMILTON, target_duration_s=0.0).records
+    for n, record in enumerate(records[:3]):
+        log.append(record, {"n": str(n)})
+        assert path.read_text() == log.manifest.dumps()
+    resumed = ev.EvidenceLog.resume(path, private_key=key)
+    for record in records[3:]:
+        resumed.append(record)
+        assert path.read_text() == resumed.manifest.dumps()
+    assert ev.verify(data_dir / HAMILTON, manifest=path, public_keys=[key.public_key]).ok

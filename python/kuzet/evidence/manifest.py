@@ -47,21 +47,30 @@ class Manifest:
         return [r.leaf_hash() for r in self.records]
 
     def to_json(self) -> dict[str, Any]:
-        return {
-            "format": MANIFEST_FORMAT,
-            "version": MANIFEST_VERSION,
-            "algorithms": dict(ALGORITHMS),
-            "segments": [r.to_json() for r in self.records],
-            "tree_head": self.tree_head.to_json(),
-            "signature": self.signature.to_json(),
-        }
+        return {**self.to_json_without_segments(), "segments": [r.to_json() for r in self.records]}
 
-    def dumps(self) -> str:
-        return json.dumps(self.to_json(), indent=1, sort_keys=False) + "\n"
+    def dumps(self, record_texts: Sequence[str] | None = None) -> str:
+        """The manifest file's text. `record_texts`: the records already as `record_text` gives them (a live
+        log keeps them, so a checkpoint does not serialise every earlier segment again); same text."""
+        if record_texts is None:
+            return json.dumps(self.to_json(), indent=1, sort_keys=False) + "\n"
+        skeleton = json.dumps(self.to_json_without_segments(), indent=1)
+        segments = "[\n" + ",\n".join(record_texts) + "\n ]" if record_texts else "[]"
+        return skeleton.replace('"segments": []', '"segments": ' + segments, 1) + "\n"
 
-    def write(self, path: str | os.PathLike[str]) -> None:
+    def to_json_without_segments(self) -> dict[str, Any]:
+        """to_json's keys in its order, "segments" left empty."""
+        return {"format": MANIFEST_FORMAT, "version": MANIFEST_VERSION, "algorithms": dict(ALGORITHMS),
+                "segments": [], "tree_head": self.tree_head.to_json(), "signature": self.signature.to_json()}
+
+    def write(self, path: str | os.PathLike[str], record_texts: Sequence[str] | None = None) -> None:
         """Writes atomically: temp file, fsync, rename, fsync of the directory."""
-        atomic_write_text(path, self.dumps())
+        atomic_write_text(path, self.dumps(record_texts))
+
+
+def record_text(record: SegmentRecord) -> str:
+    """A record as Manifest.dumps writes it inside "segments" (indented two levels)."""
+    return "\n".join("  " + line for line in json.dumps(record.to_json(), indent=1).split("\n"))
 
 
 def build_manifest(
@@ -71,12 +80,14 @@ def build_manifest(
     log_id: str,
     target_duration_s: float,
     timestamp_ms: int | None = None,
+    leaf_hashes: Sequence[bytes] | None = None,
 ) -> Manifest:
-    """Builds and signs the manifest of these records (indices must run 0..n-1)."""
+    """Builds and signs the manifest of these records (indices must run 0..n-1). `leaf_hashes`: theirs, when
+    the caller already has them (a live log); else computed here."""
     for position, record in enumerate(records):
         if record.index != position:
             raise ManifestError(f"segment at position {position} has index {record.index}")
-    leaves = [r.leaf_hash() for r in records]
+    leaves = [r.leaf_hash() for r in records] if leaf_hashes is None else list(leaf_hashes)
     head = TreeHead(
         tree_size=len(records),
         root_hash=bytes(core.merkle_root(leaves)),
