@@ -98,8 +98,9 @@ def run(args: argparse.Namespace) -> int:
 def add_subcommand(subparsers: Any) -> None:
     p = subparsers.add_parser(
         "analyze", help="find faces and plates in videos or live streams",
-        description="Decode SOURCES (files or rtsp/tcp/http URLs) together, batch their frames through the face "
-                    "and plate pipelines, and report who and which plates were seen when. Exit status: 0 all "
+        description="Decode SOURCES (files, http(s) URLs of files, or live rtsp/rtmp/tcp/udp/srt URLs) "
+                    "together, batch their frames through the face and plate pipelines, and report who and "
+                    "which plates were seen when. Exit status: 0 all "
                     "sources read to the end, 1 some source failed (the others were analysed), 2 bad usage.")
     p.add_argument("sources", nargs="+", metavar="SOURCE")
     p.add_argument("--faces", action="store_true", help="detect and identify faces (default: faces and plates)")

@@ -61,7 +61,8 @@ class Pipeline:
     stays bounded and a slow analysis stage slows the decoders down rather than
     piling up frames. A source that fails (missing, corrupt, stalled) is reported and stops alone.
 
-    Live sources (rtsp, rtmp, tcp, udp, srt URLs) decode in a native thread into a small buffer that drops the
+    Live sources (rtsp, rtmp, tcp, udp, srt URLs; http(s) URLs are read as files: at the pace of the analysis,
+    without reconnection) decode in a native thread into a small buffer that drops the
     oldest frame when analysis falls behind (`live_buffer="drop_oldest"`, counted as dropped) or makes the
     decoder wait (`"block"`), and reconnect up to `reconnect` times with backoff; files are read at the pace
     of the analysis. Corrupt frames are skipped and counted (`corrupt_frames="skip"`) or end the source.
