@@ -369,3 +369,14 @@ def test_batching_options_are_checked_where_they_are_given():
     for kwargs in ({"max_batch": 0}, {"max_wait_ms": -1}, {"max_wait_ms": float("nan")}):
         with pytest.raises(kuzet.InvalidArgument, match="max_batch"):
             Pipeline([RecordingTask()], **kwargs)  # type: ignore[arg-type]
+
+
+@pytest.mark.timeout(60)
+def test_a_task_returning_results_for_other_frames_is_an_analysis_failure(data_dir: Path):
+    class ShortTask(RecordingTask):
+        def process(self, items: list[FrameItem]) -> list[list[dict]]:
+            return super().process(items)[1:]  # one list short: every result would go to the wrong frame
+
+    pipeline = Pipeline([ShortTask()], open_source=open_reader, max_batch=4)
+    with pytest.raises(kuzet.KuzetError, match="returned 3 result lists for 4 frames"):
+        list(pipeline.run([str(data_dir / "faces/video/carphone_qcif.mp4")]))

@@ -265,7 +265,11 @@ class Pipeline:
                     per_task = []
                     for task in self.tasks:
                         with self.metrics.stage(task.name, items=len(items)):
-                            per_task.append(task.process(items))
+                            results = task.process(items)
+                        if len(results) != len(items):  # results would be given to the wrong frames
+                            raise KuzetError(f"task {task.name!r} returned {len(results)} result lists for "
+                                             f"{len(items)} frames (one list per frame, in order)")
+                        per_task.append(results)
                 for i, item in enumerate(items):
                     self.metrics.add(item.source, analysed=1)
                     found = [det for detections in per_task for det in detections[i]]
