@@ -80,9 +80,8 @@ class Watchlist:
         self.dim: int | None = int(meta["dim"]) if "dim" in meta else None
         self._names: list[str] = []
         self._row: dict[str, int] = {}
-        # Per-identity sums of normalised embeddings in the first len(_names) rows of buffers with room to grow,
-        # so that adding identities costs what they add; _templates holds the normalised sums.
-        self._sums = np.zeros((0, self.dim or 0), np.float32)
+        # Each identity's template (the normalised mean of its normalised embeddings) in the first
+        # len(_names) rows of a buffer with room to grow, so that adding identities costs what they add.
         self._templates = np.zeros((0, self.dim or 0), np.float32)
         self._snapshot = _Snapshot((), self._templates)
         self._gpu: tuple[_Snapshot, Any] | None = None  # GpuTemplates of a snapshot, made by device="cuda"
@@ -193,8 +192,7 @@ class Watchlist:
             row = self._row.pop(identity)
             count = len(self._names)
             self._names.pop(row)
-            # New buffers: searches still running read the old ones through their snapshot.
-            self._sums = np.delete(self._sums[:count], row, axis=0)
+            # A new buffer: searches still running read the old one through their snapshot.
             self._templates = np.delete(self._templates[:count], row, axis=0)
             self._row = {n: i for i, n in enumerate(self._names)}
             self._publish()
@@ -308,41 +306,49 @@ class Watchlist:
                              f"model {model_id!r}")
 
     def _add(self, names: list[str], vectors: np.ndarray) -> None:
-        """Adds normalised embeddings to their identities' sums (new identities get new rows at the end) and
-        publishes the new templates. Called under the lock (or from the constructor)."""
+        """Adds normalised embeddings to their identities (new identities get new rows at the end) and
+        publishes the new templates. Called under the lock after the rows are in the database (or from the
+        constructor with every row of it)."""
         dim = vectors.shape[1]
         count = len(self._names)
         new = [n for n in dict.fromkeys(names) if n not in self._row]
-        touches_existing = len(new) < len(set(names))
+        existing = [n for n in dict.fromkeys(names) if n in self._row]
         needed = count + len(new)
-        if needed > len(self._sums) or touches_existing or self._sums.shape[1] != dim:
-            # New buffers (room to grow by half again) when full, and whenever an enrolled identity's row
-            # changes: a running search may be reading the old buffers through its snapshot.
-            capacity = max(needed, count + count // 2, 16)
-            sums = np.zeros((capacity, dim), np.float32)
-            templates = np.zeros((capacity, dim), np.float32)
+        if needed > len(self._templates) or existing or self._templates.shape[1] != dim:
+            # A new buffer (room to grow by half again) when full, and whenever an enrolled identity's row
+            # changes: a running search may be reading the old one through its snapshot.
+            templates = np.zeros((max(needed, count + count // 2, 16), dim), np.float32)
             if count:
-                sums[:count] = self._sums[:count]
                 templates[:count] = self._templates[:count]
-            self._sums, self._templates = sums, templates
+            self._templates = templates
         for n in new:
             self._row[n] = len(self._names)
             self._names.append(n)
-        if len(new) == len(names):  # bulk enrolment of new, distinct identities: rows in order
-            self._sums[count:needed] = vectors
-            touched = np.arange(count, needed)
-        else:
-            rows = np.fromiter((self._row[n] for n in names), np.intp, len(names))
-            np.add.at(self._sums, rows, vectors)
-            touched = np.unique(rows)
-        sums = self._sums[touched]
-        self._templates[touched] = sums / np.maximum(np.linalg.norm(sums, axis=1, keepdims=True), 1e-12)
+        if len(new) == len(names):  # bulk enrolment of new, distinct identities: rows in order, as they are
+            self._templates[count:needed] = vectors
+        elif new:
+            local = {n: i for i, n in enumerate(new)}
+            picked = [i for i, n in enumerate(names) if n in local]
+            sums = np.zeros((len(new), dim), np.float32)
+            np.add.at(sums, [local[names[i]] for i in picked], vectors[picked])
+            self._templates[count:needed] = _normalised(sums)
+        if existing:  # their means include embeddings enrolled before: summed from the database (rarely many)
+            sums = np.stack([self._stored_sum(n, dim) for n in existing])
+            self._templates[[self._row[n] for n in existing]] = _normalised(sums)
         self._publish()
+
+    def _stored_sum(self, identity: str, dim: int) -> np.ndarray:
+        blobs = self._db.execute("SELECT vector FROM embeddings WHERE identity = ?", (identity,)).fetchall()
+        return np.frombuffer(b"".join(b[0] for b in blobs), np.float32).reshape(-1, dim).sum(axis=0)
 
     def _publish(self) -> None:
         view = self._templates[: len(self._names)]
         view.flags.writeable = False
         self._snapshot = _Snapshot(tuple(self._names), view)
+
+
+def _normalised(rows: np.ndarray) -> np.ndarray:
+    return rows / np.maximum(np.linalg.norm(rows, axis=1, keepdims=True), 1e-12)
 
 
 def query_blocks(queries: int, identities: int, budget_bytes: int = 1 << 28) -> list[tuple[int, int]]:
