@@ -103,7 +103,7 @@ class Watchlist:
             db.executescript(_SCHEMA)
         except sqlite3.Error as exc:
             db.close()
-            raise KuzetError(f"watchlist {self.path}: not a usable watchlist database ({exc})") from exc
+            raise KuzetError(f"watchlist {self.path}: not a readable watchlist database ({exc})") from exc
         except BaseException:
             db.close()
             raise
