@@ -6,6 +6,7 @@ native buffer (no copy on the way to numpy).
 
 from __future__ import annotations
 
+import math
 import os
 import re
 import warnings
@@ -215,8 +216,9 @@ class VideoReader:
             raise InvalidArgument(f"errors must be 'raise' or 'skip', got {errors!r}")
         if not isinstance(device, str) or not _DEVICE.fullmatch(device):
             raise InvalidArgument(f"device must be 'auto', 'cpu', 'cuda' or 'cuda:N', got {device!r}")
-        if timeout is not None and timeout <= 0:
-            raise InvalidArgument(f"timeout must be > 0 seconds or None, got {timeout!r}")
+        if timeout is not None and not 0 < timeout < math.inf:  # NaN too
+            raise InvalidArgument(f"timeout must be a finite number of seconds > 0, or None (no limit), "
+                                  f"got {timeout!r}")
         kind, target, name = _classify_source(source)
         self.name = name
         self.layout: Layout = layout
@@ -291,15 +293,22 @@ class VideoReader:
         pts = self.frame_pts()
         if len(pts) == 0:
             raise DecodeError(f"{self.name}: the stream has no frames")
-        starts = pts.astype(np.float64) * float(self.metadata.time_base)
+        if np.any(np.diff(pts) <= 0):
+            raise DecodeError(f"{self.name}: frame timestamps do not increase (frames without timestamps, or "
+                              "damaged ones), so no frame is known to be shown at a time; use get_frames(indices)")
+        tb = self.metadata.time_base
+        starts = pts.astype(np.float64) * float(tb)
         end = self._end_time(starts)
-        bad = (times < starts[0]) | (times >= end) | ~np.isfinite(times)
+        # In time-base ticks, with half a tick of slack: a frame's own time, converted to seconds and back
+        # (0.1001 s at 1/30000), may land a rounding error below its pts and must still name that frame.
+        ticks = times * (tb.denominator / tb.numerator) + 0.5
+        bad = (ticks < pts[0]) | (times >= end) | ~np.isfinite(times)
         if bad.any():
             raise InvalidArgument(
                 f"{self.name}: time {float(times[bad][0])!r} s is outside the video "
                 f"[{starts[0]:.6f}, {end:.6f}) s"
             )
-        indices = np.searchsorted(starts, times, side="right") - 1
+        indices = np.searchsorted(pts, ticks, side="right") - 1
         return self.get_frames(indices)
 
     def frame_pts(self) -> np.ndarray:

@@ -300,7 +300,7 @@ bool Decoder::next(DecodedFrame& out) {
     out.frame = frame_;
   } else {
     while (true) {
-      if (finished_ || !receive(out)) {
+      if (!next_position(out)) {
         check_not_empty();
         return false;
       }
@@ -308,16 +308,22 @@ bool Decoder::next(DecodedFrame& out) {
       if (deferred_error_) std::rethrow_exception(std::exchange(deferred_error_, nullptr));
       ++stats_.corrupt;
       if (!options_.skip_errors) {
-        throw CorruptStream(source_->name() + ": frame " + std::to_string(next_index_) +
+        throw CorruptStream(source_->name() + ": frame " + std::to_string(out.index) +
                             " decoded with errors (damaged bitstream)");
       }
-      ++stats_.skipped;
+      ++stats_.skipped;  // its index stays taken: frame i is the same frame read in order or by position
     }
-    out.index = next_index_;
   }
   next_index_ = out.index + 1;
   last_pts_ = out.pts_raw;
   ++stats_.decoded;
+  return true;
+}
+
+bool Decoder::next_position(DecodedFrame& out) {
+  if (finished_ || !receive(out)) return false;
+  out.index = next_index_++;
+  last_pts_ = out.pts_raw;
   return true;
 }
 
@@ -330,23 +336,6 @@ void Decoder::check_not_empty() {
     throw CorruptStream(source_->name() + ": the container lists " + std::to_string(metadata_.frame_count) +
                         " frames but none could be decoded (media data missing or truncated)");
   }
-}
-
-void Decoder::rewind() {
-  if (!source_->seekable()) {
-    throw DecodeError(source_->name() + ": the source is not seekable, so frames cannot be fetched by position");
-  }
-  AVFormatContext* fmt = source_->format();
-  const int64_t start = stream_->start_time != AV_NOPTS_VALUE ? stream_->start_time : 0;
-  int ret = av_seek_frame(fmt, stream_->index, start, AVSEEK_FLAG_BACKWARD);
-  if (ret < 0) ret = av_seek_frame(fmt, stream_->index, 0, AVSEEK_FLAG_BYTE);
-  if (ret < 0) ret = avformat_seek_file(fmt, -1, INT64_MIN, INT64_MIN, INT64_MIN, 0);
-  if (ret < 0) throw DecodeError(source_->name() + ": cannot seek to the start (" + av_error_text(ret) + ")");
-  avcodec_flush_buffers(codec_);
-  draining_ = finished_ = pending_ = false;
-  deferred_error_ = nullptr;
-  next_index_ = 0;
-  last_pts_ = AV_NOPTS_VALUE;
 }
 
 void Decoder::restart() {
@@ -377,9 +366,12 @@ void Decoder::restart() {
 }
 
 void Decoder::build_index_from_packets() {
-  rewind();
+  // From a reopened source: a container seek to "the start" is not exact everywhere (MPEG-TS seeks by decode
+  // time and lands after the first packets when the stream has B-frames).
+  restart();
   struct Entry {
     int64_t pts;
+    int64_t dts;
     bool key;
   };
   std::vector<Entry> entries;
@@ -394,22 +386,47 @@ void Decoder::build_index_from_packets() {
     }
     if (packet_->stream_index == stream_->index && packet_->size > 0 && !(packet_->flags & AV_PKT_FLAG_DISCARD)) {
       if (packet_->pts == AV_NOPTS_VALUE) usable = false;
-      entries.push_back({packet_->pts, (packet_->flags & AV_PKT_FLAG_KEY) != 0});
+      entries.push_back({packet_->pts, packet_->dts, (packet_->flags & AV_PKT_FLAG_KEY) != 0});
     }
     av_packet_unref(packet_);
     if (!usable) break;
   }
-  rewind();
+  restart();
   std::sort(entries.begin(), entries.end(), [](const Entry& a, const Entry& b) { return a.pts < b.pts; });
   for (size_t i = 1; usable && i < entries.size(); ++i) usable = entries[i].pts != entries[i - 1].pts;
   if (!usable || entries.empty()) return;
   pts_index_.clear();
   key_indices_.clear();
+  key_seek_ts_.clear();
   for (size_t i = 0; i < entries.size(); ++i) {
     pts_index_.push_back(entries[i].pts);
-    if (entries[i].key) key_indices_.push_back(static_cast<int64_t>(i));
+    if (entries[i].key) {
+      key_indices_.push_back(static_cast<int64_t>(i));
+      // Demuxers seek by decode time (MP4's index, MPEG-TS's search) or by presentation time (Matroska's
+      // cues); the key frame's dts is at or before both, so a backward seek to it never lands after it.
+      key_seek_ts_.push_back(entries[i].dts != AV_NOPTS_VALUE ? std::min(entries[i].dts, entries[i].pts)
+                                                              : entries[i].pts);
+    }
   }
-  index_from_packets_ = true;
+  index_from_packets_ = packets_match_first_frames();
+}
+
+bool Decoder::packets_match_first_frames() {
+  // The packets' timestamps are what a container claims; the frames are what the decoder makes of them. A
+  // file cut in the middle of a GOP (frames before its first key frame are dropped), or whose first frames
+  // carry no timestamps, differ at the start: then the index is built by decoding instead.
+  // Damaged frames are compared too (by timestamp); damage the decoder cannot get past ends the check there.
+  const size_t checked = std::min<size_t>(pts_index_.size(), kIndexCheckFrames);
+  const DecodeStats saved = stats_;
+  DecodedFrame f;
+  bool same = true;
+  try {
+    for (size_t i = 0; same && i < checked; ++i) same = next_position(f) && f.pts_raw == pts_index_[i];
+  } catch (const CorruptStream&) {
+  }
+  stats_ = saved;
+  restart();
+  return same;
 }
 
 void Decoder::build_index_by_decoding() {
@@ -417,8 +434,9 @@ void Decoder::build_index_by_decoding() {
   restart();
   pts_index_.clear();
   key_indices_.clear();
+  key_seek_ts_.clear();
   DecodedFrame f;
-  while (next(f)) {
+  while (next_position(f)) {  // every frame the decoder outputs, damaged ones too: they take an index
     pts_index_.push_back(f.pts_raw);
     if (f.key_frame) key_indices_.push_back(f.index);
   }
@@ -437,38 +455,42 @@ const std::vector<int64_t>& Decoder::frame_pts() {
   return pts_index_;
 }
 
-int64_t Decoder::key_index_at_or_before(int64_t index) const {
-  auto it = std::upper_bound(key_indices_.begin(), key_indices_.end(), index);
-  return it == key_indices_.begin() ? -1 : *(it - 1);
-}
-
 bool Decoder::try_seek_to_index(int64_t index) {
   const int64_t target = pts_index_[static_cast<size_t>(index)];
-  const int64_t key = key_index_at_or_before(index);
+  const auto key_it = std::upper_bound(key_indices_.begin(), key_indices_.end(), index);
+  const int64_t key = key_it == key_indices_.begin() ? -1 : *(key_it - 1);
   const bool forward = !pending_ && next_index_ <= index && key <= next_index_ && !finished_;
+  bool at_key = true;  // decoding goes on from a state known to be right
   if (!forward) {
     if (key <= 0) {
-      rewind();
+      restart();
     } else {
-      const int ret = av_seek_frame(source_->format(), stream_->index, pts_index_[static_cast<size_t>(key)],
-                                    AVSEEK_FLAG_BACKWARD);
+      const int64_t seek_ts = key_seek_ts_[static_cast<size_t>(key_it - 1 - key_indices_.begin())];
+      const int ret = av_seek_frame(source_->format(), stream_->index, seek_ts, AVSEEK_FLAG_BACKWARD);
       if (ret < 0) return false;
       avcodec_flush_buffers(codec_);
       draining_ = finished_ = pending_ = false;
       deferred_error_ = nullptr;
+      at_key = false;
     }
   }
   pending_ = false;
+  const int64_t key_pts = key >= 0 ? pts_index_[static_cast<size_t>(key)] : target;
   DecodedFrame f;
   while (receive(f)) {
+    if (!at_key) {
+      // The first frame at or after the key frame's time must be the key frame itself: a seek that landed
+      // past it decodes frames without their references, with the right timestamps and wrong pixels.
+      if (f.pts_raw < key_pts) continue;
+      if (f.pts_raw != key_pts) return false;
+      at_key = true;
+    }
     if (f.pts_raw < target) continue;  // frames before the target (possibly damaged by the seek)
     if (f.pts_raw > target) return false;
     if (frame_is_corrupt(frame_, codec_)) {
+      // Asked for by position, a damaged frame cannot be skipped: skipping applies to reading in order.
       ++stats_.corrupt;
-      if (!options_.skip_errors) {
-        throw CorruptStream(source_->name() + ": frame " + std::to_string(index) + " decoded with errors");
-      }
-      ++stats_.skipped;
+      throw CorruptStream(source_->name() + ": frame " + std::to_string(index) + " decoded with errors");
     }
     pending_info_ = f;
     pending_info_.index = index;
@@ -496,16 +518,21 @@ void Decoder::seek_to_index(int64_t index) {
                             std::to_string(pts_index_.size()) + " frames)");
     }
   }
-  // Without a usable packet index: decode forward from here or from the start, counting frames.
+  // Without a usable packet index: decode forward from here or from the start, counting frames (damaged
+  // frames before the target included: they are not handed out).
   if (pending_ || next_index_ > index) restart();
   DecodedFrame f;
   const DecodeStats saved = stats_;
-  while (next_index_ < index) {
-    if (!next(f)) throw DecodeError(source_->name() + ": stream ended before frame " + std::to_string(index));
+  do {
+    if (!next_position(f)) {
+      throw DecodeError(source_->name() + ": stream ended before frame " + std::to_string(index));
+    }
+  } while (f.index < index);
+  stats_ = saved;
+  if (frame_is_corrupt(frame_, codec_)) {  // asked for by position: skipping applies to reading in order
+    ++stats_.corrupt;
+    throw CorruptStream(source_->name() + ": frame " + std::to_string(index) + " decoded with errors");
   }
-  stats_ = saved;
-  if (!next(f)) throw DecodeError(source_->name() + ": stream ended before frame " + std::to_string(index));
-  stats_ = saved;
   pending_info_ = f;
   pending_ = true;
   next_index_ = index;

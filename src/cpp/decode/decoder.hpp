@@ -89,13 +89,13 @@ class Decoder {
   // Reads and sends one packet of the video stream; at the end of input, starts draining.
   void feed_packet();
   bool receive(DecodedFrame& out);  // one decode step; false when the decoder needs input or ended
-  void rewind();   // container seek to the start (fast)
+  bool next_position(DecodedFrame& out);  // the next frame output, damaged or not, with its index
   void restart();  // reopen the source: exactly the initial state
   void check_usable() const;
   void check_not_empty();
   void build_index_from_packets();
+  bool packets_match_first_frames();  // the packet index against the first decoded frames
   void build_index_by_decoding();
-  int64_t key_index_at_or_before(int64_t index) const;
   bool try_seek_to_index(int64_t index);
   [[noreturn]] void throw_read_error(int ret) const;
 
@@ -128,6 +128,9 @@ class Decoder {
   bool index_from_packets_ = false;  // seekable by key frame; else seeking rewinds and decodes forward
   std::vector<int64_t> pts_index_;   // pts of frame i
   std::vector<int64_t> key_indices_; // sorted indices of key frames
+  std::vector<int64_t> key_seek_ts_; // per key frame: the timestamp a backward seek to it uses
+  // Frames decoded to check a packet index against: more than a GOP of leading frames that a cut file loses.
+  static constexpr size_t kIndexCheckFrames = 64;
 };
 
 }  // namespace kuzet::decode

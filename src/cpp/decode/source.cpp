@@ -63,7 +63,9 @@ bool Source::seekable() const {
 void Source::arm_deadline() {
   // timed_out_ stays set: FFmpeg keeps the interrupted read's AVERROR_EXIT in the I/O context and
   // returns it from later calls without asking the callback again.
-  deadline_ns_.store(spec_.timeout_s > 0 ? now_ns() + static_cast<int64_t>(spec_.timeout_s * 1e9) : 0);
+  // Clamped to ~31 years: a larger timeout is no limit in practice, and its nanoseconds would overflow int64.
+  const double seconds = std::min(spec_.timeout_s, 1e9);
+  deadline_ns_.store(seconds > 0 ? now_ns() + static_cast<int64_t>(seconds * 1e9) : 0);
 }
 
 int Source::interrupt_cb(void* opaque) {
