@@ -265,3 +265,36 @@ def test_http_source(mpegts_clip: bytes, tmp_path: Path) -> None:
     finally:
         httpd.shutdown()
         httpd.server_close()
+
+
+@pytest.mark.timeout(30)
+def test_reconnect_n_makes_n_attempts_an_outage(mpegts_clip: bytes) -> None:
+    """reconnect=2: the stream once, then two attempts to reconnect (each accepted and hung up at once)."""
+    sock = socket.create_server(("127.0.0.1", 0))
+    sock.settimeout(10)
+    accepted = []
+
+    def serve() -> None:
+        with sock:
+            while True:
+                try:
+                    conn, _ = sock.accept()
+                except OSError:
+                    return
+                with conn:
+                    if not accepted:
+                        conn.sendall(mpegts_clip)
+                    accepted.append(time.monotonic())
+
+    threading.Thread(target=serve, daemon=True).start()
+    url = f"tcp://127.0.0.1:{sock.getsockname()[1]}"
+    frames = []
+    with pytest.raises(kuzet.DecodeError):  # the retries are spent
+        with open_reader(url, buffer="block", reconnect=2, reconnect_backoff=0.05, timeout=3) as reader:
+            frames.extend(f.index for f in reader)
+    assert len(frames) == FRAMES_IN_CLIP
+    time.sleep(0.5)  # no further attempt comes later
+    assert len(accepted) == 1 + 2
+    sock.close()
+    with pytest.raises(kuzet.DecodeError, match=r"127\.0\.0\.1.*: the reader is closed"):
+        reader.read()

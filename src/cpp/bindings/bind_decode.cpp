@@ -88,10 +88,10 @@ py::dict stats_dict(const DecodeStats& s) {
 class PyDecoder {
  public:
   PyDecoder(std::unique_ptr<Decoder> d, FrameSampling sampling)
-      : cancel_(d->cancel_flag()), decoder_(std::move(d)), sampler_(sampling) {}
+      : name_(d->name()), cancel_(d->cancel_flag()), decoder_(std::move(d)), sampler_(sampling) {}
 
   Decoder& get() {
-    if (!decoder_) throw DecodeError("the reader is closed");
+    if (!decoder_) throw DecodeError(name_ + ": the reader is closed");
     return *decoder_;
   }
 
@@ -218,7 +218,15 @@ class PyDecoder {
     return py::array_t<int64_t>(copy.size(), copy.data());
   }
 
-  py::dict metadata() { return metadata_dict(get().metadata()); }
+  py::dict metadata() {
+    StreamMetadata copy;
+    {
+      py::gil_scoped_release release;
+      std::lock_guard<std::mutex> lock(mutex_);  // close() in another thread must not free it meanwhile
+      copy = get().metadata();
+    }
+    return metadata_dict(copy);
+  }
   py::dict stats() {
     DecodeStats copy;
     {
@@ -229,8 +237,16 @@ class PyDecoder {
     }
     return stats_dict(copy);
   }
-  std::string device() { return get().device().name(); }
-  std::string fallback_reason() { return get().fallback_reason(); }
+  std::string device() {
+    py::gil_scoped_release release;
+    std::lock_guard<std::mutex> lock(mutex_);
+    return get().device().name();
+  }
+  std::string fallback_reason() {
+    py::gil_scoped_release release;
+    std::lock_guard<std::mutex> lock(mutex_);
+    return get().fallback_reason();
+  }
 
   // Safe from any thread, any number of times: the shared flag unblocks a read in progress in another
   // thread, whose call then returns and lets go of the lock.
@@ -256,6 +272,7 @@ class PyDecoder {
     return false;
   }
 
+  std::string name_;  // the source, for errors after close()
   std::shared_ptr<std::atomic<bool>> cancel_;
   std::unique_ptr<Decoder> decoder_;
   std::mutex mutex_;
@@ -266,7 +283,7 @@ class PyDecoder {
 // A live reader: frames come from the native thread's bounded queue.
 class PyLiveDecoder {
  public:
-  explicit PyLiveDecoder(std::unique_ptr<LiveDecoder> d) : live_(std::move(d)) {}
+  explicit PyLiveDecoder(std::unique_ptr<LiveDecoder> d) : name_(d->name()), live_(std::move(d)) {}
   PyLiveDecoder(const PyLiveDecoder&) = delete;
   PyLiveDecoder& operator=(const PyLiveDecoder&) = delete;
   // Garbage collection runs this with the GIL held; the decode thread may be waiting for the GIL inside
@@ -276,7 +293,7 @@ class PyLiveDecoder {
   // A reference for one call: close() from another thread may drop live_ meanwhile.
   std::shared_ptr<LiveDecoder> acquire() {
     std::lock_guard<std::mutex> lock(mutex_);
-    if (!live_) throw DecodeError("the reader is closed");
+    if (!live_) throw DecodeError(name_ + ": the reader is closed");
     return live_;
   }
 
@@ -324,6 +341,7 @@ class PyLiveDecoder {
   }
 
   std::mutex mutex_;  // guards live_ itself, never held while decoding or waiting
+  std::string name_;  // the source, for errors after close()
   std::shared_ptr<LiveDecoder> live_;
 };
 

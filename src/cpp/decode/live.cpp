@@ -33,7 +33,7 @@ LiveDecoder::LiveDecoder(SourceSpec spec, DecoderOptions options, Layout layout,
     }
   }
   std::exception_ptr error;
-  first_ = open_with_retries(&error);
+  first_ = open_with_retries(1 + live_.max_reconnects, &error);  // the connection, then N retries
   if (!first_) std::rethrow_exception(error);
   attach_tap(*first_);
   metadata_ = first_->metadata();
@@ -81,7 +81,7 @@ bool LiveDecoder::sleep_unless_stopped(double seconds) {
   return !not_full_.wait_for(lock, std::chrono::duration<double>(seconds), [this] { return stopping_; });
 }
 
-std::unique_ptr<Decoder> LiveDecoder::open_with_retries(std::exception_ptr* last_error) {
+std::unique_ptr<Decoder> LiveDecoder::open_with_retries(int attempts, std::exception_ptr* last_error) {
   const bool may_retry = is_network_url(spec_.url) && spec_.kind == SourceSpec::Kind::Url;
   double backoff = live_.backoff_initial_s;
   for (int attempt = 0;; ++attempt) {
@@ -94,7 +94,7 @@ std::unique_ptr<Decoder> LiveDecoder::open_with_retries(std::exception_ptr* last
     } catch (...) {
       *last_error = std::current_exception();
     }
-    if (!may_retry || attempt >= live_.max_reconnects || spec_.cancel->load()) return nullptr;
+    if (!may_retry || attempt + 1 >= attempts || spec_.cancel->load()) return nullptr;
     if (!sleep_unless_stopped(backoff)) return nullptr;
     backoff = std::min(backoff * 2, live_.backoff_max_s);
   }
@@ -183,7 +183,7 @@ void LiveDecoder::run() {
     if (!sleep_unless_stopped(live_.backoff_initial_s)) break;
     std::exception_ptr open_error;
     try {
-      decoder = open_with_retries(&open_error);
+      decoder = open_with_retries(live_.max_reconnects, &open_error);  // reconnect=N: N attempts an outage
     } catch (...) {
       open_error = std::current_exception();
     }

@@ -79,6 +79,7 @@ class LiveDecoder {
 
   const StreamMetadata& metadata() const { return metadata_; }
   const std::string& device_name() const { return device_name_; }
+  const std::string& name() const { return spec_.name; }
   const std::string& fallback_reason() const { return fallback_reason_; }  // see Decoder::fallback_reason
   // The next frame; false once the stream ended and the queue is empty. Rethrows the error that ended
   // the stream (after the frames decoded before it).
@@ -91,7 +92,8 @@ class LiveDecoder {
   // Decodes from `decoder` until it ends or fails; returns normally at the end of the stream.
   void pump(Decoder& decoder);
   void push(LiveFrame frame);
-  std::unique_ptr<Decoder> open_with_retries(std::exception_ptr* last_error);
+  // Up to `attempts` opens (network sources only; a file is opened once), with backoff between them.
+  std::unique_ptr<Decoder> open_with_retries(int attempts, std::exception_ptr* last_error);
   bool sleep_unless_stopped(double seconds);
   void attach_tap(Decoder& decoder);  // a new connection's tap (LiveOptions::tap)
   void finish_tap();
