@@ -111,6 +111,11 @@ def test_verify_bad_manifest_and_usage_errors(data_dir: Path, sealed, tmp_path: 
     with pytest.raises(SystemExit) as exc:
         main(["verify", video, "--manifest", str(sealed["manifest"])])  # no trusted key given
     assert exc.value.code == 4
+    capsys.readouterr()
+    for bad in ("-1", "nan"):  # a segment duration no manifest can carry: a usage error, no traceback
+        assert main(["seal", video, "--key", str(sealed["key"]), "--out", str(tmp_path / "new.json"),
+                     "--segment-seconds", bad]) == 4
+    assert "Traceback" not in capsys.readouterr().err
 
 
 def test_keys_public_and_exhibits(sealed, tmp_path: Path, capsys) -> None:

@@ -73,6 +73,10 @@ def test_bad_options_raise_invalid_argument(model_dir: Path, detector: kuzet.Fac
         kuzet.FaceDetector(model_dir=model_dir, device="cpu", score_threshold=1.5)
     with pytest.raises(kuzet.InvalidArgument, match="input_size"):
         kuzet.FaceDetector("yunet_s_dynamic", model_dir=model_dir, device="cpu", input_size=(100, 100))
+    for size in ({"input_size": (320, 320)}, {"max_side": 320}):  # the default YuNet file is fixed at 640x640
+        with pytest.raises(kuzet.InvalidArgument, match="fixed 640x640 input"):
+            kuzet.FaceDetector(model_dir=model_dir, device="cpu", **size)  # type: ignore[arg-type]
+    assert kuzet.FaceDetector(model_dir=model_dir, device="cpu", input_size=(640, 640)).input_size == (640, 640)
     embedder = kuzet.FaceEmbedder(model_dir=model_dir, device="cpu")
     with pytest.raises(kuzet.InvalidArgument, match="one list of faces per image"):
         embedder.embed([astronaut], [])
@@ -87,3 +91,11 @@ def test_corrupt_watchlist_file(tmp_path: Path) -> None:
     bad.write_bytes(b"definitely not sqlite" * 100)
     with pytest.raises(kuzet.KuzetError, match="not a readable watchlist"):
         kuzet.Watchlist(bad)
+
+
+def test_flipped_and_single_row_views_are_read_not_refused(detector: kuzet.FaceDetector,
+                                                           astronaut: np.ndarray) -> None:
+    view = astronaut[::-1]  # np.flipud: a view with negative row strides
+    assert detector.detect([view])[0] == detector.detect([np.ascontiguousarray(view)])[0]
+    row = np.zeros((1, 300, 3), np.uint8)
+    assert detector.detect([np.broadcast_to(row, (200, 300, 3))])[0] == []  # rows repeating (stride 0)

@@ -135,3 +135,25 @@ def test_a_model_with_a_float16_input_is_refused_at_load():
         check_contract(helper.make_model(graph), "arcface", "model 'half'")
     graph.input[0].type.tensor_type.elem_type = TensorProto.FLOAT
     check_contract(onnx.helper.make_model(graph), "arcface", "model 'full'")  # the same graph in float32 fits
+
+
+def test_a_callers_model_file_is_known_by_its_content_not_its_name(model_dir, tmp_path):
+    """Two weight files with one name (or a file replaced in place) are different models: their embedder ids
+    differ, each gets its own session, and a watchlist of one refuses the other's embeddings."""
+    import kuzet
+
+    (tmp_path / "a").mkdir()
+    (tmp_path / "b").mkdir()
+    shutil.copy(model_dir / "face_recognition/mobileface_v2_256d.onnx", tmp_path / "a/face.onnx")
+    shutil.copy(model_dir / "face_recognition/mobileface_v3_256d.onnx", tmp_path / "b/face.onnx")
+    v2 = kuzet.FaceEmbedder(path=tmp_path / "a/face.onnx", device="cpu")
+    v3 = kuzet.FaceEmbedder(path=tmp_path / "b/face.onnx", device="cpu")
+    assert v2.model_id != v3.model_id and v2.model is not v3.model
+    assert v2.model_id == f"mobileface_v2:{get_spec('mobileface_v2').sha256}"  # the registered file's own id
+    watchlist = kuzet.Watchlist()
+    watchlist.enrol("a", np.ones(256, np.float32), model_id=v2.model_id)
+    with pytest.raises(ModelError):
+        watchlist.search(np.ones(256, np.float32), model_id=v3.model_id)
+    shutil.copy(tmp_path / "b/face.onnx", tmp_path / "a/face.onnx")  # weights replaced under the same path
+    replaced = kuzet.FaceEmbedder(path=tmp_path / "a/face.onnx", device="cpu")
+    assert replaced.model_id == v3.model_id and replaced.model is not v2.model

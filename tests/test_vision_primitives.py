@@ -211,3 +211,12 @@ def test_bad_arguments_raise_invalid_argument() -> None:
         core.nms(np.zeros((2, 4), np.float32), np.array([0.5, np.nan], np.float32), 0.5)
     with pytest.raises(kuzet.InvalidArgument, match="boxes"):
         core.nms(np.zeros((2, 5), np.float32), np.zeros(2, np.float32), 0.5)
+
+
+def test_nms_groups_beyond_int32_are_refused_not_wrapped() -> None:
+    boxes = np.array([[0, 0, 10, 10], [0, 0, 10, 10]], np.float32)
+    scores = np.array([0.9, 0.8], np.float32)
+    assert core.nms(boxes, scores, 0.5, groups=np.array([0, 1], np.int64)).tolist() == [0, 1]
+    for groups in (np.array([0, 2**32], np.int64), np.array([1, 2**32 + 1], np.uint64), np.array([0, -2**40])):
+        with pytest.raises(kuzet.InvalidArgument, match="int32 range"):
+            core.nms(boxes, scores, 0.5, groups=groups)

@@ -15,6 +15,8 @@ import time
 from pathlib import Path
 from typing import Any
 
+from kuzet.errors import KuzetError
+
 
 def _make_clip(folder: Path, seconds: int, size: str) -> Path:
     clip = folder / f"testsrc2_{size}.mp4"
@@ -62,6 +64,23 @@ def run(args: argparse.Namespace) -> int:
         print("kuzet bench: needs FFmpeg's command-line tool `ffmpeg` for its test clips and baseline",
               file=sys.stderr)
         return 2
+    if args.seconds < 1 or min(args.sources) < 1:
+        print("kuzet bench: --seconds and --sources must be whole numbers >= 1", file=sys.stderr)
+        return 2
+    try:
+        if not args.no_models:  # the models first: a missing one is said before minutes of decoding
+            from kuzet.models import get_spec, resolve_model
+            from kuzet.models.registry import DEFAULTS
+
+            for name in DEFAULTS.values():
+                resolve_model(get_spec(name), model_dir=args.model_dir)
+        return _measure(args)
+    except (KuzetError, subprocess.CalledProcessError) as exc:
+        print(f"kuzet bench: {exc}", file=sys.stderr)
+        return 1
+
+
+def _measure(args: argparse.Namespace) -> int:
     rows: list[tuple[str, str, str, str]] = []
     with tempfile.TemporaryDirectory() as tmp:
         clip = _make_clip(Path(tmp), args.seconds, "1920x1080")

@@ -12,6 +12,7 @@ import sys
 import types
 from typing import Any, NoReturn
 
+from kuzet.errors import InvalidArgument
 from kuzet.evidence.errors import EvidenceError, KeyFormatError, ManifestError
 from kuzet.evidence.exhibit import consistency_proof, make_exhibit, verify_consistency, verify_exhibit
 from kuzet.evidence.keys import generate_keypair, load_private_key, load_public_key, write_keypair
@@ -50,7 +51,7 @@ def _run(func: Any, args: argparse.Namespace) -> int:
         return int(func(args))
     except ManifestError as exc:
         return _fail(EXIT_BAD_MANIFEST, f"bad manifest: {exc}")
-    except (KeyFormatError, EvidenceError, OSError) as exc:
+    except (KeyFormatError, EvidenceError, InvalidArgument, OSError) as exc:
         return _fail(EXIT_USAGE, str(exc))
 
 

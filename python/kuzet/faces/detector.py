@@ -108,7 +108,12 @@ class FaceDetector:
         if fp16:
             self.model = half_precision(self.model)
         self._format = _FORMATS[family]
-        size = self.model.spec.input_size or input_size
+        fixed = self.model.spec.input_size
+        if fixed is not None and ((input_size is not None and tuple(input_size) != tuple(fixed)) or max_side != 640):
+            raise InvalidArgument(f"model {self.model.spec.name!r} takes a fixed {fixed[0]}x{fixed[1]} input; "
+                                  "input_size and max_side apply to models with a dynamic input size "
+                                  "(e.g. 'yunet_s_dynamic')")
+        size = fixed or input_size
         if size is not None and (size[0] % 32 or size[1] % 32 or size[0] <= 0 or size[1] <= 0):
             raise InvalidArgument(f"input_size must be positive multiples of 32, got {size}")
         if max_side < 32 or max_side % 32:

@@ -32,8 +32,9 @@ def _as_rgb(img: object, name: str) -> np.ndarray:
         raise InvalidArgument(f"{name}: expected an HxWx3 RGB image, got shape {img.shape}")
     if img.shape[0] == 0 or img.shape[1] == 0:
         raise InvalidArgument(f"{name}: empty image, shape {img.shape}")
-    if img.strides[2] != 1 or img.strides[1] != 3:
-        img = np.ascontiguousarray(img)
+    # Rows may be strided (a crop), but not run backwards (np.flipud) or repeat (a broadcast row): copied then.
+    if img.strides[2] != 1 or img.strides[1] != 3 or img.strides[0] < 3 * img.shape[1]:
+        img = np.ascontiguousarray(img) if img.strides[0] > 0 else img.copy()
     return img
 
 

@@ -19,7 +19,7 @@ from kuzet.models.contracts import check_contract, graph_inputs, make_batch_dyna
 from kuzet.models.fusion import fuse_elementwise
 from kuzet.models.parallel import cpu_workers
 from kuzet.models.registry import ModelSpec, get_spec
-from kuzet.models.resolve import resolve_model
+from kuzet.models.resolve import file_sha256, resolve_model
 
 
 def _parse_device(device: str) -> tuple[str, int]:
@@ -172,7 +172,7 @@ def _c_strides(shape: tuple[int, ...], itemsize: int) -> tuple[int, ...]:
     return tuple(reversed(strides))
 
 
-_cache: dict[tuple[str, str, str, int | None], OrtModel] = {}
+_cache: dict[tuple[str, str, str, str, int | None], OrtModel] = {}
 
 
 def load_model(
@@ -191,15 +191,18 @@ def load_model(
     if role is not None and spec.role != role:
         raise ModelError(f"model {spec.name!r} is a {spec.role}, not a {role}")
     if path is not None:
-        spec = ModelSpec(spec.name, str(path), None, spec.role, spec.family, spec.licence, "caller-supplied",
-                         spec.input_size, spec.extra_files)
         file = Path(path)
         if not file.is_file():
             raise ModelError(f"model file {file} does not exist")
+        # The caller's file is known by its content, not its name: two weight files called the same, or one
+        # replaced in place, are different models (model ids, the session cache, a watchlist's guard).
+        spec = ModelSpec(spec.name, str(path), file_sha256(file), spec.role, spec.family, spec.licence,
+                         "caller-supplied", spec.input_size, spec.extra_files)
     else:
         file = resolve_model(spec, model_dir=model_dir)
     kind, index = _parse_device(device)
-    key = (str(file.resolve()), spec.family, f"cuda:{index}" if kind == "cuda" else kind, threads)  # cuda == cuda:0
+    key = (str(file.resolve()), spec.sha256 or "", spec.family, f"cuda:{index}" if kind == "cuda" else kind,
+           threads)  # cuda == cuda:0
     if key not in _cache:
         model = OrtModel(spec, file, device=device, threads=threads)
         if model.fallback_reason:

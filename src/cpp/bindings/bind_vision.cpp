@@ -209,6 +209,19 @@ py::array_t<std::int64_t> nms(const py::array& boxes, const py::array& scores, f
     if (!py::isinstance<py::array>(groups) || ga.ndim() != 1 || ga.shape(0) != k ||
         (ga.dtype().kind() != 'i' && ga.dtype().kind() != 'u'))
       throw InvalidArgument("nms: groups must be an integer (K,) array");
+    // Group ids are compared as int32: a larger id would wrap onto another group's and suppress its boxes.
+    auto out_of_range = [](py::ssize_t i) {
+      return InvalidArgument("nms: groups[" + std::to_string(i) + "] is outside the int32 range of group ids");
+    };
+    if (ga.dtype().kind() == 'u') {
+      const auto u = py::array_t<std::uint64_t, py::array::forcecast>::ensure(ga);
+      for (py::ssize_t i = 0; i < k; ++i)
+        if (u.at(i) > static_cast<std::uint64_t>(INT32_MAX)) throw out_of_range(i);
+    } else {
+      const auto w = py::array_t<std::int64_t, py::array::forcecast>::ensure(ga);
+      for (py::ssize_t i = 0; i < k; ++i)
+        if (w.at(i) < INT32_MIN || w.at(i) > INT32_MAX) throw out_of_range(i);
+    }
     g = py::array_t<std::int32_t, py::array::c_style | py::array::forcecast>::ensure(ga);
   }
   for (py::ssize_t i = 0; i < k; ++i)
