@@ -154,3 +154,33 @@ def test_verify_consistency_of_checkpoints(data_dir: Path, sealed, tmp_path: Pat
     assert main(["verify-consistency", str(old), str(new), "--key", pub]) == 0
     assert main(["verify-consistency", str(old), str(forked), "--key", pub]) == 2  # history rewritten
     assert main(["verify-consistency", str(new), str(old), "--key", pub]) == 2  # shrunk
+
+
+def test_checkpoints_of_another_recording_or_dated_before_are_no_continuation(data_dir: Path, sealed,
+                                                                              tmp_path: Path) -> None:
+    import kuzet.evidence as ev
+
+    key = ev.load_private_key(sealed["key"])
+    records = ev.segment_file(data_dir / HAMILTON, target_duration_s=1.0).records
+    old = tmp_path / "old.json"
+    ev.build_manifest(records[:2], key, log_id="cam", target_duration_s=1.0, timestamp_ms=2000).write(old)
+    pub = str(sealed["pub"])
+    for name, kwargs in (("other_log", {"log_id": "another-recording", "timestamp_ms": 3000}),
+                         ("earlier", {"log_id": "cam", "timestamp_ms": 1000})):
+        path = tmp_path / f"{name}.json"
+        ev.build_manifest(records, key, target_duration_s=1.0, **kwargs).write(path)  # type: ignore[arg-type]
+        assert main(["verify-consistency", str(old), str(path), "--key", pub]) == 2, name
+
+
+def test_manifests_with_a_key_twice_or_broken_text_are_malformed(sealed, tmp_path: Path, data_dir: Path) -> None:
+    """A key twice: Python reads the last value, other readers the first, so a signed manifest could show a
+    reader an officer nobody signed; a lone surrogate cannot be the signed UTF-8 bytes."""
+    text = sealed["manifest"].read_text()
+    video, pub = str(data_dir / HAMILTON), str(sealed["pub"])
+    twice = tmp_path / "twice.json"
+    twice.write_text(text.replace('"device_id": "cam-1"', '"device_id": "cam-7", "device_id": "cam-1"', 1))
+    surrogate = tmp_path / "surrogate.json"
+    surrogate.write_text(text.replace('"log_id": "cam-1/rec-9"', '"log_id": "\\ud800"', 1))
+    for path, why in ((twice, "more than once"), (surrogate, "surrogate")):
+        assert path.read_text() != text
+        assert main(["verify", video, "--manifest", str(path), "--key", pub]) == 3, why

@@ -259,3 +259,45 @@ def test_lossless_remux_outcome(data_dir, key, tmp_path, container, outcome) -> 
         assert report.payload_intact  # the same packets in the same segments...
         assert report.retimed == everything  # ...with other timestamps
         assert report.stream_params_changed is (outcome == "retimed+params")
+
+
+def _set_display_matrix(data: bytearray, matrix: list[int]) -> None:
+    """Overwrites the video track header's (tkhd, version 0) 3x3 display matrix in an MP4, in place."""
+    at = data.find(b"tkhd")
+    assert at > 0 and data[at + 4] == 0  # version 0: 40 bytes of fields, then the matrix
+    data[at + 44 : at + 80] = b"".join(v.to_bytes(4, "big", signed=True) for v in matrix)
+
+
+@pytest.mark.parametrize("turn", ["rotated 180", "mirrored"])
+def test_a_picture_turned_or_mirrored_by_its_container_is_caught(data_dir, key, tmp_path, turn) -> None:
+    """36 bytes of the track header turn (or mirror: who struck whom) every frame without touching a
+    packet: the stream parameters digest covers the display matrix."""
+    original = data_dir / HAMILTON
+    manifest = ev.seal(original, private_key=key, target_duration_s=0.0)
+    one, minus_one, w = 1 << 16, -(1 << 16), 1 << 30  # 16.16 and 2.30 fixed point
+    matrix = [minus_one, 0, 0, 0, minus_one, 0, 0, 0, w] if turn == "rotated 180" else \
+        [minus_one, 0, 0, 0, one, 0, 0, 0, w]
+    data = bytearray(original.read_bytes())
+    _set_display_matrix(data, matrix)
+    edited = tmp_path / "turned.mp4"
+    edited.write_bytes(bytes(data))
+    report = _verify(edited, manifest, key)
+    assert report.status == "tampered" and report.stream_params_changed and report.payload_intact
+    untouched = bytearray(original.read_bytes())
+    _set_display_matrix(untouched, [one, 0, 0, 0, one, 0, 0, 0, w])  # the identity it already holds
+    (tmp_path / "same.mp4").write_bytes(bytes(untouched))
+    assert _verify(tmp_path / "same.mp4", manifest, key).status == "ok"
+
+
+def test_manifests_sealed_before_the_display_matrix_was_hashed_still_verify(data_dir, key, tmp_path) -> None:
+    original = data_dir / HAMILTON
+    seg = ev.segment_file(original, target_duration_s=0.0, stream_params_version=1)
+    from kuzet.evidence.manifest import build_manifest
+
+    old = build_manifest(seg.records, key, log_id="old", target_duration_s=0.0, stream_params_version=1)
+    old.write(tmp_path / "old.json")
+    assert "kuzet.params" not in (tmp_path / "old.json").read_text()  # as kuzet wrote it before
+    loaded = ev.load_manifest(tmp_path / "old.json")
+    assert loaded.stream_params_version == 1 and _verify(original, loaded, key).status == "ok"
+    new = ev.seal(original, private_key=key, target_duration_s=0.0)
+    assert new.stream_params_version == 2 and new.records[0].stream_params_digest != old.records[0].stream_params_digest

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping
 from typing import Any
 
@@ -49,7 +50,28 @@ def require_str(obj: Mapping[str, Any], key: str, where: str, *, max_len: int = 
         raise ManifestError(f"{where}.{key}: expected a string, got {type(value).__name__}")
     if len(value) > max_len:
         raise ManifestError(f"{where}.{key}: longer than {max_len} characters")
+    try:
+        value.encode("utf-8")  # signed bytes are UTF-8: a lone surrogate ("\ud800") has none
+    except UnicodeEncodeError:
+        raise ManifestError(f"{where}.{key}: not valid Unicode text (a lone surrogate)") from None
     return value
+
+
+def loads_strict(text: str | bytes, what: str) -> Any:
+    """JSON with every object's keys unique: with a key twice, readers disagree on which value counts (Python
+    takes the last, others the first), so a signed document could show a reader text nobody signed."""
+
+    def unique(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+        keys = [k for k, _ in pairs]
+        if len(set(keys)) != len(keys):
+            twice = sorted({k for k in keys if keys.count(k) > 1})
+            raise ManifestError(f"{what} has a key more than once in one object: {twice}")
+        return dict(pairs)
+
+    try:
+        return json.loads(text, object_pairs_hook=unique)
+    except (ValueError, RecursionError) as exc:  # UnicodeDecodeError is a ValueError; ManifestError is not
+        raise ManifestError(f"{what} is not valid JSON: {exc}") from None
 
 
 def require_hex(obj: Mapping[str, Any], key: str, where: str, *, size: int) -> bytes:

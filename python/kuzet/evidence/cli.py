@@ -138,7 +138,10 @@ def _cmd_verify_consistency(args: argparse.Namespace) -> int:
     signed = all(find_signer(m.tree_head, m.signature, keys) for m in (old, new))
     trees = check_tree(old) and check_tree(new)
     size = old.tree_head.tree_size
-    prefix = trees and (
+    a, b = old.tree_head, new.tree_head
+    # Two checkpoints of one recording: same log and segmenting, and the later one not dated before the earlier.
+    same_log = (a.log_id, a.target_duration_us) == (b.log_id, b.target_duration_us) and a.timestamp_ms <= b.timestamp_ms
+    prefix = trees and same_log and (
         size == 0
         or (
             0 < size <= new.tree_head.tree_size
@@ -147,8 +150,9 @@ def _cmd_verify_consistency(args: argparse.Namespace) -> int:
     )
     ok = signed and trees and prefix
     print(
-        f"{'OK' if ok else 'BAD'}: {size} -> {new.tree_head.tree_size} segments (signatures "
+        f"{'OK' if ok else 'BAD'}: {size} -> {new.tree_head.tree_size} segments of {b.log_id!r} (signatures "
         f"{'valid' if signed else 'NOT by trusted keys'}, trees {'valid' if trees else 'INVALID'}, "
+        f"{'same log' if same_log else 'NOT the same log (log id, segment duration or time order differ)'}, "
         f"prefix {'proven' if prefix else 'NOT proven'})"
     )
     return EXIT_OK if ok else EXIT_BAD_SIGNATURE

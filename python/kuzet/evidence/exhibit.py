@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import os
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -10,8 +9,15 @@ from pathlib import Path
 from typing import Any
 
 from kuzet._native import core
-from kuzet.evidence._json import require_hex, require_int, require_list, require_literal, require_object
-from kuzet.evidence.errors import EvidenceError, ManifestError
+from kuzet.evidence._json import (
+    loads_strict,
+    require_hex,
+    require_int,
+    require_list,
+    require_literal,
+    require_object,
+)
+from kuzet.evidence.errors import EvidenceError
 from kuzet.evidence.keys import PublicKey
 from kuzet.evidence.manifest import Manifest
 from kuzet.evidence.records import SegmentRecord
@@ -58,10 +64,7 @@ def verify_exhibit(
             raise EvidenceError(
                 f"cannot read exhibit '{os.fspath(exhibit)}': {exc.strerror or exc}"
             ) from None
-        try:
-            exhibit = json.loads(text)
-        except (ValueError, RecursionError) as exc:
-            raise ManifestError(f"exhibit is not valid JSON: {exc}") from None
+        exhibit = loads_strict(text, "exhibit")
     obj = require_object(
         exhibit,
         "exhibit",

@@ -45,6 +45,7 @@ class EvidenceLog:
         self._records: list[SegmentRecord] = []
         self._leaves: list[bytes] = []
         self._texts: list[str] = []  # each record as the manifest file holds it
+        self._stream_params_version: int = core.STREAM_PARAMS_VERSION
         self._manifest = self._checkpoint()
 
     @classmethod
@@ -72,6 +73,7 @@ class EvidenceLog:
         log._records = list(manifest.records)
         log._leaves = manifest.leaf_hashes()
         log._texts = [record_text(r) for r in log._records]
+        log._stream_params_version = manifest.stream_params_version  # appended segments are hashed alike
         log._manifest = manifest
         return log
 
@@ -118,7 +120,8 @@ class EvidenceLog:
             return not (should_stop and should_stop())
 
         return stream_segments(
-            source, on_segment, target_duration_s=self._target_duration_s, input_format=input_format
+            source, on_segment, target_duration_s=self._target_duration_s, input_format=input_format,
+            stream_params_version=self._stream_params_version,
         )
 
     def consistency_proof(self, old_size: int) -> list[bytes]:
@@ -128,7 +131,7 @@ class EvidenceLog:
     def _checkpoint(self) -> Manifest:
         manifest = build_manifest(
             self._records, self._key, log_id=self._log_id, target_duration_s=self._target_duration_s,
-            leaf_hashes=self._leaves,
+            leaf_hashes=self._leaves, stream_params_version=self._stream_params_version,
         )
         manifest.write(self._path, self._texts)
         return manifest

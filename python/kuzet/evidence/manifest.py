@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from kuzet._native import core
-from kuzet.evidence._json import require_list, require_literal, require_object
+from kuzet.evidence._json import loads_strict, require_list, require_literal, require_object
 from kuzet.evidence.errors import EvidenceError, ManifestError
 from kuzet.evidence.keys import PrivateKey
 from kuzet.evidence.records import SegmentRecord
@@ -19,12 +19,19 @@ from kuzet.evidence.tree_head import Signature, TreeHead, sign_tree_head
 
 MANIFEST_FORMAT = "kuzet-evidence-manifest"
 MANIFEST_VERSION = 1
+#: What new manifests are made with. "stream_params" names what each record's stream_params_digest covers
+#: (docs/evidence-format.md); manifests without it (kuzet before 2026-12-05) use version 1 of it.
 ALGORITHMS = {
     "hash": "sha256",
     "tree": "rfc6962",
     "record": core.SEGMENT_RECORD_TAG,
     "tree_head": "kuzet.sth.v1",
     "signature": "ed25519",
+    "stream_params": f"kuzet.params.v{core.STREAM_PARAMS_VERSION}",
+}
+_ALGORITHMS_BY_PARAMS_VERSION = {
+    1: {k: v for k, v in ALGORITHMS.items() if k != "stream_params"},
+    2: {**ALGORITHMS, "stream_params": "kuzet.params.v2"},
 }
 #: Manifests larger than this are refused before parsing (a 24 h recording at 2 s segments is ~25 MB).
 MAX_MANIFEST_BYTES = 256 * 1024 * 1024
@@ -37,6 +44,8 @@ class Manifest:
     signature: Signature
     # Leaf hashes as written in the file; the verifier checks them against the records.
     claimed_leaf_hashes: tuple[bytes, ...]
+    # What the records' stream_params_digest covers (1 or 2): the verifier segments the recording the same way.
+    stream_params_version: int = core.STREAM_PARAMS_VERSION
 
     @property
     def target_duration_s(self) -> float:
@@ -60,7 +69,8 @@ class Manifest:
 
     def to_json_without_segments(self) -> dict[str, Any]:
         """to_json's keys in its order, "segments" left empty."""
-        return {"format": MANIFEST_FORMAT, "version": MANIFEST_VERSION, "algorithms": dict(ALGORITHMS),
+        return {"format": MANIFEST_FORMAT, "version": MANIFEST_VERSION,
+                "algorithms": dict(_ALGORITHMS_BY_PARAMS_VERSION[self.stream_params_version]),
                 "segments": [], "tree_head": self.tree_head.to_json(), "signature": self.signature.to_json()}
 
     def write(self, path: str | os.PathLike[str], record_texts: Sequence[str] | None = None) -> None:
@@ -81,6 +91,7 @@ def build_manifest(
     target_duration_s: float,
     timestamp_ms: int | None = None,
     leaf_hashes: Sequence[bytes] | None = None,
+    stream_params_version: int = core.STREAM_PARAMS_VERSION,
 ) -> Manifest:
     """Builds and signs the manifest of these records (indices must run 0..n-1). `leaf_hashes`: theirs, when
     the caller already has them (a live log); else computed here."""
@@ -95,17 +106,14 @@ def build_manifest(
         log_id=log_id,
         target_duration_us=round(target_duration_s * 1_000_000),
     )
-    return Manifest(tuple(records), head, sign_tree_head(head, key), tuple(leaves))
+    return Manifest(tuple(records), head, sign_tree_head(head, key), tuple(leaves), stream_params_version)
 
 
 def parse_manifest(text: str | bytes) -> Manifest:
     """Parses a manifest strictly; any deviation from format v1 is a ManifestError naming the field."""
     if len(text) > MAX_MANIFEST_BYTES:
         raise ManifestError(f"manifest is larger than {MAX_MANIFEST_BYTES} bytes")
-    try:
-        value = json.loads(text)
-    except (ValueError, RecursionError) as exc:  # UnicodeDecodeError is a ValueError
-        raise ManifestError(f"manifest is not valid JSON: {exc}") from None
+    value = loads_strict(text, "manifest")
     obj = require_object(
         value, "manifest", {"format", "version", "algorithms", "segments", "tree_head", "signature"}
     )
@@ -115,7 +123,8 @@ def parse_manifest(text: str | bytes) -> Manifest:
             f"manifest.version: unsupported version {obj['version']!r} (this kuzet reads "
             f"version {MANIFEST_VERSION})"
         )
-    if obj["algorithms"] != ALGORITHMS:
+    params_version = next((v for v, a in _ALGORITHMS_BY_PARAMS_VERSION.items() if obj["algorithms"] == a), None)
+    if params_version is None:
         raise ManifestError(f"manifest.algorithms: expected {ALGORITHMS}, got {obj['algorithms']!r}")
     segments = require_list(obj, "segments", "manifest")
     records: list[SegmentRecord] = []
@@ -130,7 +139,7 @@ def parse_manifest(text: str | bytes) -> Manifest:
         claimed.append(leaf)
     head = TreeHead.from_json(obj["tree_head"], "manifest.tree_head")
     signature = Signature.from_json(obj["signature"], "manifest.signature")
-    return Manifest(tuple(records), head, signature, tuple(claimed))
+    return Manifest(tuple(records), head, signature, tuple(claimed), params_version)
 
 
 def load_manifest(path: str | os.PathLike[str]) -> Manifest:

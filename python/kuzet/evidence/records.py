@@ -193,10 +193,13 @@ def segment_file(
     target_duration_s: float = 2.0,
     metadata: Mapping[str, str] | None = None,
     input_format: str | None = None,
+    stream_params_version: int = core.STREAM_PARAMS_VERSION,
 ) -> Segmentation:
-    """Splits media (a path or any libavformat URL) into GOP-aligned segment records, without decoding."""
+    """Splits media (a path or any libavformat URL) into GOP-aligned segment records, without decoding.
+    `stream_params_version`: what stream_params_digest covers (a manifest's own, to verify an older one)."""
     result = core.segment_media(
-        _url(source), target_duration_s=target_duration_s, input_format=input_format or ""
+        _url(source), target_duration_s=target_duration_s, input_format=input_format or "",
+        stream_params_version=stream_params_version,
     )
     records = tuple(SegmentRecord._from_native(d, metadata) for d in result["segments"])
     return Segmentation(
@@ -214,6 +217,7 @@ def stream_segments(
     *,
     target_duration_s: float = 2.0,
     input_format: str | None = None,
+    stream_params_version: int = core.STREAM_PARAMS_VERSION,
 ) -> str | None:
     """Segments a live or sequential source, calling on_segment as each segment closes (False stops).
 
@@ -222,6 +226,7 @@ def stream_segments(
         _url(source),
         target_duration_s=target_duration_s,
         input_format=input_format or "",
+        stream_params_version=stream_params_version,
         on_segment=lambda d: on_segment(SegmentRecord._from_native(d)),
     )
     error: str | None = result["error"]

@@ -122,7 +122,8 @@ def verify(
     media_error: str | None = None
     params_changed = False
     try:
-        seg = segment_file(path, target_duration_s=manifest.target_duration_s)
+        seg = segment_file(path, target_duration_s=manifest.target_duration_s,
+                           stream_params_version=manifest.stream_params_version)
         actual, media_error = seg.records, seg.error
         expected_params = {r.stream_params_digest for r in manifest.records}
         params_changed = bool(expected_params) and expected_params != {seg.stream_params_digest}

@@ -110,10 +110,11 @@ SegmentRecord record_from_dict(const py::dict& d) {
 }
 
 py::dict segment(const std::string& url, double target_duration_s, const std::optional<py::function>& on_segment,
-                 const std::string& input_format) {
+                 const std::string& input_format, int stream_params_version) {
   SegmenterOptions options;
   options.target_duration_s = target_duration_s;
   options.input_format = input_format;
+  options.stream_params_version = stream_params_version;
   std::vector<SegmentRecord> collected;
   SegmentCallback callback;
   if (on_segment) {
@@ -287,8 +288,10 @@ void bind_hash(py::module_& m) {
       },
       py::arg("record"), "Canonical kuzet.segment.v1 encoding of a segment record dict.");
   m.attr("SEGMENT_RECORD_TAG") = kSegmentRecordTag;
+  m.attr("STREAM_PARAMS_VERSION") = kStreamParamsVersion;
   m.def("segment_media", &segment, py::arg("url"), py::kw_only(), py::arg("target_duration_s") = 2.0,
         py::arg("on_segment") = py::none(), py::arg("input_format") = "",
+        py::arg("stream_params_version") = kStreamParamsVersion,
         "Demuxes url (no decoding) into GOP-aligned segments and hashes their packets. With on_segment, "
         "each record dict is passed to it as the segment closes (return False to stop); otherwise the "
         "records are returned in 'segments'. Releases the GIL while demuxing.");

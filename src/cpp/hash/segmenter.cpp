@@ -51,7 +51,26 @@ void put_string(Sha256& h, const char* s) {
 // Flags that describe the packet itself; others (e.g. AV_PKT_FLAG_TRUSTED) are demuxer bookkeeping.
 constexpr int kHashedFlags = AV_PKT_FLAG_KEY | AV_PKT_FLAG_CORRUPT | AV_PKT_FLAG_DISCARD | AV_PKT_FLAG_DISPOSABLE;
 
-Digest stream_params_digest(const AVFormatContext* fmt) {
+// A stream's display matrix (rotation, mirroring; e.g. an MP4 track header's), or none.
+const std::uint8_t* display_matrix(const AVStream* st, std::size_t* size) {
+#if LIBAVCODEC_VERSION_INT >= AV_VERSION_INT(60, 30, 100)
+  const AVPacketSideData* sd = av_packet_side_data_get(st->codecpar->coded_side_data,
+                                                       st->codecpar->nb_coded_side_data, AV_PKT_DATA_DISPLAYMATRIX);
+  *size = sd ? sd->size : 0;
+  return sd ? sd->data : nullptr;
+#else
+  for (int i = 0; i < st->nb_side_data; ++i) {
+    if (st->side_data[i].type == AV_PKT_DATA_DISPLAYMATRIX) {
+      *size = st->side_data[i].size;
+      return st->side_data[i].data;
+    }
+  }
+  *size = 0;
+  return nullptr;
+#endif
+}
+
+Digest stream_params_digest(const AVFormatContext* fmt, int version) {
   Sha256 h;
   put_u32(h, fmt->nb_streams);
   for (unsigned i = 0; i < fmt->nb_streams; ++i) {
@@ -64,6 +83,18 @@ Digest stream_params_digest(const AVFormatContext* fmt) {
     const int extradata_size = par->extradata ? par->extradata_size : 0;
     put_u32(h, static_cast<std::uint32_t>(extradata_size));
     h.update(par->extradata, static_cast<std::size_t>(extradata_size));
+    if (version >= 2 && par->codec_type == AVMEDIA_TYPE_VIDEO) {
+      // How the picture is shown, which no packet carries: a container edit to any of these turns, mirrors or
+      // stretches every frame.
+      put_u32(h, static_cast<std::uint32_t>(par->width));
+      put_u32(h, static_cast<std::uint32_t>(par->height));
+      put_u32(h, static_cast<std::uint32_t>(par->sample_aspect_ratio.num));
+      put_u32(h, static_cast<std::uint32_t>(par->sample_aspect_ratio.den));
+      std::size_t matrix_size = 0;
+      const std::uint8_t* matrix = display_matrix(st, &matrix_size);
+      put_u32(h, static_cast<std::uint32_t>(matrix_size));
+      h.update(matrix, matrix_size);
+    }
   }
   return h.finish();
 }
@@ -223,6 +254,10 @@ void check_target(const SegmenterOptions& options) {
       options.target_duration_s > 86400) {
     throw InvalidArgument("target_duration_s must be between 0 and 86400 seconds");
   }
+  if (options.stream_params_version != 1 && options.stream_params_version != 2) {
+    throw InvalidArgument("stream_params_version must be 1 or 2, got " +
+                          std::to_string(options.stream_params_version));
+  }
 }
 
 }  // namespace
@@ -255,7 +290,7 @@ SegmentationResult segment_opened(std::unique_ptr<AVFormatContext, FormatCloser>
       static_cast<std::int64_t>(std::llround(options.target_duration_s * video_tb.den / video_tb.num));
 
   SegmentationResult result;
-  result.stream_params_digest = stream_params_digest(fmt.get());
+  result.stream_params_digest = stream_params_digest(fmt.get(), options.stream_params_version);
   SegmentBuilder builder(video_tb, result.stream_params_digest);
   std::unique_ptr<AVPacket, PacketFree> pkt(av_packet_alloc());
   if (!pkt) throw kuzet::Error("cannot allocate an AVPacket");

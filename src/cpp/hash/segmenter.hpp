@@ -10,6 +10,8 @@
 
 namespace kuzet::hash {
 
+inline constexpr int kStreamParamsVersion = 2;  // what new recordings are sealed with
+
 struct SegmenterOptions {
   // A segment closes at the first video key frame whose pts is at least this far after the segment start.
   double target_duration_s = 2.0;
@@ -20,6 +22,10 @@ struct SegmenterOptions {
   // Told of each packet as it joins the segment in progress (is_video: of the video stream), so a caller can
   // count what each emitted segment holds per stream kind (a live recorder checks its prediction). Empty = none.
   std::function<void(bool is_video)> on_packet;
+  // What stream_params_digest covers (docs/evidence-format.md): 1 = each stream's media type, codec, time base
+  // and extradata (manifests without an "algorithms.stream_params" entry); 2 = also each video stream's coded
+  // size, sample aspect ratio and display matrix, so a picture rotated or mirrored by its container is caught.
+  int stream_params_version = kStreamParamsVersion;
 };
 
 struct SegmentationInterrupted : EvidenceError {
