@@ -80,6 +80,14 @@ def test_gpu_crops_left_and_top_like_the_cpu(tmp_path):
         for a, b in zip(cpu, gpu, strict=True):
             assert a.shape == b.shape
             assert np.abs(a.astype(np.int16) - b.astype(np.int16)).max() <= (1 if layout == "rgb" else 0), layout
+        # NVDEC frames handed to the host: sized by the picture less its cropping, as the converter writes it
+        with kuzet.VideoReader(clip, device="cuda", layout=layout) as reader:
+            host = [f.data for _, f in zip(range(5), reader, strict=False)]
+            batch = reader.get_frames([0, 4])
+        for a, b in zip(cpu, host, strict=True):
+            assert a.shape == b.shape
+            assert np.abs(a.astype(np.int16) - b.astype(np.int16)).max() <= (1 if layout == "rgb" else 0), layout
+        assert batch.data.shape == (2, *cpu[0].shape)
 
 
 def test_cuda_reader_samples_like_the_cpu_reader(data_dir):

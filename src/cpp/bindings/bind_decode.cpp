@@ -107,7 +107,7 @@ class PyDecoder {
       Decoder& d = get();
       got = next_sampled(d, f);
       if (got) {
-        geo = frame_geometry(layout, f.frame->width, f.frame->height, d.device().native_format(f.frame));
+        geo = d.device().geometry(f.frame, layout);
         buf = allocate_frame_buffer(geo.bytes);
         d.device().convert(f.frame, layout, buf.get());
       }
@@ -158,7 +158,6 @@ class PyDecoder {
     std::vector<uint8_t> key(n);
     FrameBuffer batch;
     FrameGeometry geo;
-    int width = 0, height = 0, format = -1;
     {
       py::gil_scoped_release release;
       std::lock_guard<std::mutex> lock(mutex_);
@@ -177,14 +176,11 @@ class PyDecoder {
         d.seek_to_index(indices[slot]);
         DecodedFrame f;
         if (!d.next(f)) throw DecodeError(d.name() + ": frame " + std::to_string(indices[slot]) + " is missing");
-        const int fmt = d.device().native_format(f.frame);
+        const FrameGeometry this_geo = d.device().geometry(f.frame, layout);
         if (j == 0) {
-          width = f.frame->width;
-          height = f.frame->height;
-          format = fmt;
-          geo = frame_geometry(layout, width, height, static_cast<AVPixelFormat>(fmt));
+          geo = this_geo;
           batch = allocate_frame_buffer(geo.bytes * n);
-        } else if (f.frame->width != width || f.frame->height != height || fmt != format) {
+        } else if (this_geo.shape != geo.shape || this_geo.bytes != geo.bytes) {
           throw DecodeError(d.name() + ": frame " + std::to_string(f.index) +
                             " has a different size or pixel format than the rest of the batch");
         }

@@ -23,8 +23,16 @@ class DeviceInterface {
   virtual void configure_codec(AVCodecContext* ctx, int threads) = 0;
   // The pixel format the 'native' layout exposes for this frame.
   virtual AVPixelFormat native_format(const AVFrame* frame) const = 0;
-  // Converts `frame` into `dst`, which holds frame_geometry(layout, frame->width, frame->height).bytes.
+  // Converts `frame` into `dst`, which holds geometry(frame, layout).bytes.
   virtual void convert(const AVFrame* frame, Layout layout, uint8_t* dst) = 0;
+  // What convert() writes for `frame`: the picture less the stream's cropping. FFmpeg crops a hardware frame
+  // only on the right and bottom (it cannot move its data pointers) and leaves crop_left/crop_top to the
+  // converter; software frames come fully cropped, both 0. Sizing host buffers by frame->width/height would
+  // shear the rows of an NVDEC frame with a left or top crop.
+  FrameGeometry geometry(const AVFrame* frame, Layout layout) const {
+    return frame_geometry(layout, frame->width - static_cast<int>(frame->crop_left),
+                          frame->height - static_cast<int>(frame->crop_top), native_format(frame));
+  }
 };
 
 // Creates the interface for "cpu", "cuda[:N]" (throws DeviceUnavailable where NVDEC is unusable) or "auto"

@@ -14,7 +14,7 @@ std::shared_ptr<DeviceArray> frame_on_gpu(Decoder& decoder, const AVFrame* frame
     throw DeviceUnavailable(decoder.name() + ": frames of a reader on device '" + decoder.options().device +
                             "' are not on the GPU; open the reader with device='cuda' or 'cuda:N'");
   }
-  const FrameGeometry geo = frame_geometry(layout, frame->width, frame->height, device.native_format(frame));
+  const FrameGeometry geo = device.geometry(frame, layout);
   FrameBuffer host = allocate_frame_buffer(geo.bytes);
   device.convert(frame, layout, host.get());
   return upload_to_gpu(host.get(), geo, gpu);

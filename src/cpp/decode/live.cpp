@@ -135,7 +135,7 @@ void LiveDecoder::pump(Decoder& decoder) {
       continue;
     }
     LiveFrame out;
-    out.geometry = frame_geometry(layout_, f.frame->width, f.frame->height, decoder.device().native_format(f.frame));
+    out.geometry = decoder.device().geometry(f.frame, layout_);
     if (live_.gpu_frames) {
       out.gpu = frame_on_gpu(decoder, f.frame, layout_);
     } else {
