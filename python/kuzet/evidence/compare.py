@@ -23,13 +23,32 @@ class Alignment:
     duplicates: tuple[tuple[int, int], ...]
 
 
+# Above this many (manifest x recording) pairs between the common head and tail, the longest-common-subsequence
+# search ignores payloads repeated throughout (difflib's "autojunk"): a static scene repeats its segments'
+# payloads, and aligning thousands of equal keys exactly takes hours; the moved-segment pass below still
+# matches them by digest.
+_EXACT_ALIGNMENT_PAIRS = 250_000
+
+
 def align(expected: Sequence[SegmentRecord], actual: Sequence[SegmentRecord]) -> Alignment:
     keys_e = [r.payload_digest for r in expected]
     keys_a = [r.payload_digest for r in actual]
     matched: dict[int, int] = {}  # actual position -> expected index
     unmatched_blocks: list[tuple[list[int], list[int]]] = []
-    matcher = difflib.SequenceMatcher(None, keys_e, keys_a, autojunk=False)
+    # The common head and tail first (an edit is usually local), then the middle.
+    head = 0
+    while head < min(len(keys_e), len(keys_a)) and keys_e[head] == keys_a[head]:
+        head += 1
+    tail = 0
+    while tail < min(len(keys_e), len(keys_a)) - head and keys_e[-1 - tail] == keys_a[-1 - tail]:
+        tail += 1
+    matched.update({k: k for k in range(head)})
+    matched.update({len(keys_a) - 1 - k: len(keys_e) - 1 - k for k in range(tail)})
+    mid_e, mid_a = keys_e[head : len(keys_e) - tail], keys_a[head : len(keys_a) - tail]
+    exact = len(mid_e) * len(mid_a) <= _EXACT_ALIGNMENT_PAIRS
+    matcher = difflib.SequenceMatcher(None, mid_e, mid_a, autojunk=not exact)
     for tag, i1, i2, j1, j2 in matcher.get_opcodes():
+        i1, i2, j1, j2 = i1 + head, i2 + head, j1 + head, j2 + head
         if tag == "equal":
             matched.update({j1 + k: i1 + k for k in range(i2 - i1)})
         else:
@@ -58,10 +77,10 @@ def align(expected: Sequence[SegmentRecord], actual: Sequence[SegmentRecord]) ->
     for idx_e, idx_a in unmatched_blocks:
         rest_e = [i for i in idx_e if i not in moved_e]
         rest_a = [j for j in idx_a if j not in moved_a]
-        pairs = min(len(rest_e), len(rest_a))
-        modified.extend(rest_e[:pairs])  # the same slot holds other packets
-        missing.extend(rest_e[pairs:])
-        extra.extend(rest_a[pairs:])
+        pairs = _same_slots(rest_e, rest_a, expected, actual)
+        modified.extend(i for i, _ in pairs)  # the same slot holds other packets
+        missing.extend(sorted(set(rest_e) - {i for i, _ in pairs}))
+        extra.extend(sorted(set(rest_a) - {j for _, j in pairs}))
 
     retimed = [i for j, i in matched.items() if not expected[i].same_media(actual[j])]
     index_of_payload = {key: i for i, key in enumerate(keys_e)}
@@ -78,6 +97,23 @@ def align(expected: Sequence[SegmentRecord], actual: Sequence[SegmentRecord]) ->
         actual_order=tuple(order),
         duplicates=duplicates,
     )
+
+
+def _same_slots(rest_e: list[int], rest_a: list[int], expected: Sequence[SegmentRecord],
+                actual: Sequence[SegmentRecord]) -> list[tuple[int, int]]:
+    """Unmatched manifest and recording segments that occupy the same place, as (manifest, recording) pairs:
+    those starting at the same time, when timestamps were kept (one segment cut out and the next altered is
+    then "missing" and "modified", not the other way round); else in order, position by position."""
+    by_start: dict[tuple[int | None, tuple[int, int]], list[int]] = {}
+    for j in rest_a:
+        if actual[j].start_pts is not None:  # a segment without video timestamps has no place to compare
+            by_start.setdefault((actual[j].start_pts, actual[j].time_base), []).append(j)
+    pairs = []
+    for i in rest_e:
+        same_time = by_start.get((expected[i].start_pts, expected[i].time_base))
+        if same_time:
+            pairs.append((i, same_time.pop(0)))
+    return pairs if pairs else list(zip(rest_e, rest_a, strict=False))
 
 
 def _out_of_order(sequence: list[int]) -> list[int]:
