@@ -201,6 +201,11 @@ def test_formats_never_invent_or_drop_characters():
     for text in ["LS15EB", "LS15EBCX", "", "LS1XEBC"]:  # wrong length, or X cannot become a digit
         r = uk.resolve(text)
         assert r.text == text and r.format is None
+    # a read that would need most of its characters swapped is not that plate misread: left as read
+    for text in ["0000000", "5B1SE8C"]:  # 5 swaps; 3 swaps (more than a third of 7)
+        r = uk.resolve(text)
+        assert r.text == text and r.format is None
+    assert uk.resolve("L515E8C").text == "LS15EBC"  # two misread characters: resolved
 
 
 def test_kazakh_variable_length_and_pattern_formats():

@@ -153,12 +153,15 @@ class FormatSet:
         return bool(self.formats)
 
     def resolve(self, text: str) -> Resolution:
-        """The fit needing the fewest swaps; on a tie between different results the text stays as read."""
+        """The fit needing the fewest swaps; on a tie between different results the text stays as read. A fit
+        that would swap more than a third of the characters is no fit: the text was not read as such a plate
+        (e.g. '0000000' is not 'OO00OOO', a UK plate), and resolving it would make a plate up."""
         best: list[tuple[str, str, int]] = []
+        most_swaps = max(1, len(text) // 3)
         for fmt in self.formats:
             for layout in fmt.layouts(len(text)):
                 fit = _fit(text, layout)
-                if fit is None:
+                if fit is None or fit[1] > most_swaps:
                     continue
                 if not best or fit[1] < best[0][2]:
                     best = [(fit[0], fmt.name, fit[1])]
