@@ -380,3 +380,29 @@ def test_a_task_returning_results_for_other_frames_is_an_analysis_failure(data_d
     pipeline = Pipeline([ShortTask()], open_source=open_reader, max_batch=4)
     with pytest.raises(kuzet.KuzetError, match="returned 3 result lists for 4 frames"):
         list(pipeline.run([str(data_dir / "faces/video/carphone_qcif.mp4")]))
+
+
+@pytest.mark.timeout(60)
+def test_a_consumer_still_reading_after_stop_gets_every_source_s_end(data_dir: Path):
+    """A service's shutdown calls stop() from another thread while its loop still reads events: each source
+    still gets its last events (what its tasks hold, then source_end "stopped")."""
+    stall_url, server, release = _stalling_server(seconds=12, sent=0.75)
+    clip = str(data_dir / "conformance/debian/mwe_example-movie_60s.mp4")
+    pipeline = Pipeline([RecordingTask()], read_timeout=30, reconnect=0, max_batch=4)
+    events: list[Event] = []
+    stopper = None
+    for event in pipeline.run([clip, stall_url]):
+        events.append(event)
+        if stopper is None and event.kind == "frame_seen":
+            stopper = threading.Thread(target=pipeline.stop)
+            stopper.start()
+    assert stopper is not None
+    stopper.join()
+    release.set()
+    server.join(5)
+    for name in ("mwe_example-movie_60s.mp4", stall_url.rsplit("/", 1)[-1]):
+        mine = [e.kind for e in events if e.source == name]
+        assert mine[-2:] == ["source_summary", "source_end"], (name, mine[-3:])
+        end = next(e for e in reversed(events) if e.source == name)
+        assert end.data["state"] == "stopped"
+    assert not pipeline_threads()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import queue
 import threading
@@ -228,7 +229,13 @@ class Pipeline:
                           RuntimeWarning, stacklevel=2)
 
     # -- internals -------------------------------------------------------------------------------
-    def _emit(self, event: Event) -> None:
+    def _emit(self, event: Event, *, after_stop: bool = False) -> None:
+        """Queues an event for the consumer, waiting while the queue is full; after stop() (`after_stop`) only
+        if there is room: a consumer still reading gets it, one that went away is never waited for."""
+        if after_stop:
+            with contextlib.suppress(queue.Full):
+                self._events.put_nowait(event)
+            return
         while not self._stopping.is_set():
             try:
                 self._events.put(event, timeout=0.1)
@@ -279,6 +286,8 @@ class Pipeline:
                         self._emit(self._event(item.source, det, item.index, item.pts))
                 self._finish_ended_sources(ended)
             self._finish_ended_sources(ended, all_sources=not self._stopping.is_set())
+            if self._stopping.is_set():
+                self._end_stopped_sources(ended)
         except Exception as exc:  # a task's or on_frame's failure ends every source, each told why
             self.failure = exc
             self._end_after_failure(ended, exc)
@@ -291,6 +300,21 @@ class Pipeline:
                 except queue.Full:
                     if self._stopping.is_set():
                         break
+
+    def _end_stopped_sources(self, ended: set[str]) -> None:
+        """After stop(): every source not yet ended gets its last events (what its tasks still hold, such as
+        open plate tracks and live recordings' seals, then source_end "stopped"), for a consumer still
+        reading, e.g. a service whose shutdown called stop() from another thread."""
+        deadline = time.monotonic() + 5.0
+        for worker in self._workers:  # their readers close (a live recording seals its segment in progress)
+            worker.join(max(0.0, deadline - time.monotonic()))
+        for name in self._urls:
+            if name in ended:
+                continue
+            ended.add(name)
+            if self.metrics.source(name).state == "running":  # a source still opening: it ends with the stop
+                self.metrics.update_source(name, state="stopped")
+            self._end_source(name, after_stop=True)
 
     def _end_after_failure(self, ended: set[str], exc: Exception) -> None:
         """Stops the decoders (the analysis that took their frames is gone) and ends each source not yet
@@ -343,17 +367,17 @@ class Pipeline:
             if name in ended or (not worker.ended.is_set() and not all_sources) or self.batcher.depths().get(name, 0):
                 continue
             ended.add(name)
-            self._end_source(name)
+            self._end_source(name, after_stop=self._stopping.is_set())  # stopped: for a consumer still reading
 
-    def _end_source(self, name: str, flush_tasks: bool = True) -> None:
+    def _end_source(self, name: str, flush_tasks: bool = True, after_stop: bool = False) -> None:
         """The source's last events: what its tasks still hold (e.g. open plate tracks), then source_end."""
         if flush_tasks:
             for task in self.tasks:
                 for det in task.finish_source(name):
-                    self._emit(self._event(name, det, None, None))
+                    self._emit(self._event(name, det, None, None), after_stop=after_stop)
         stats = self.metrics.source(name)
         self._emit(Event(name, "source_end", None, stats.last_pts,
                          {"state": stats.state, "decoded": stats.decoded, "analysed": stats.analysed,
                           "sampled_out": stats.sampled_out, "dropped": stats.dropped, "corrupt": stats.corrupt,
                           "reconnects": stats.reconnects, "error": stats.error,
-                          "decoder": stats.decoder, "gpu_frames": stats.gpu_frames}))
+                          "decoder": stats.decoder, "gpu_frames": stats.gpu_frames}), after_stop=after_stop)
