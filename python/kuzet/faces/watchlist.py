@@ -68,7 +68,7 @@ class Watchlist:
         self._lock = threading.RLock()  # writers; searches read self._snapshot without it
         self._db = self._open_database()
         try:
-            meta, rows = self._read_database()
+            meta, names, vectors = self._read_database()
         except BaseException:
             self._db.close()
             raise
@@ -85,9 +85,8 @@ class Watchlist:
         self._templates = np.zeros((0, self.dim or 0), np.float32)
         self._snapshot = _Snapshot((), self._templates)
         self._gpu: tuple[_Snapshot, Any] | None = None  # GpuTemplates of a snapshot, made by device="cuda"
-        if rows:
-            vectors = np.frombuffer(b"".join(r[2] for r in rows), np.float32).reshape(len(rows), -1)
-            self._add([r[1] for r in rows], vectors)
+        if names:
+            self._add(names, vectors)
 
     def _open_database(self) -> sqlite3.Connection:
         where = ":memory:" if self.path is None else str(self.path)
@@ -109,15 +108,16 @@ class Watchlist:
             raise
         return db
 
-    def _read_database(self) -> tuple[dict[str, str], list[tuple[int, str, bytes]]]:
-        """The meta table and every embedding row, checked: a damaged file is refused, naming the row."""
+    def _read_database(self) -> tuple[dict[str, str], list[str], np.ndarray]:
+        """The meta table, and every embedding row's identity and vector (n, dim), checked: a damaged file is
+        refused, naming the row."""
         try:
             meta = dict(self._db.execute("SELECT key, value FROM meta").fetchall())
             rows = self._db.execute("SELECT id, identity, vector FROM embeddings ORDER BY id").fetchall()
         except sqlite3.Error as exc:
             raise KuzetError(f"watchlist {self.path}: cannot be read ({exc})") from exc
         if not rows:
-            return meta, rows
+            return meta, [], np.zeros((0, 0), np.float32)
         if "model_id" not in meta or not str(meta.get("dim", "")).isdigit() or int(meta["dim"]) < 1:
             raise KuzetError(f"watchlist {self.path}: holds embeddings but no valid model id and dimension "
                              f"(meta: {meta}); it was not written by kuzet or is damaged")
@@ -129,10 +129,13 @@ class Watchlist:
                 got = len(vector) if isinstance(vector, bytes) else type(vector).__name__
                 raise KuzetError(f"watchlist {self.path}: embedding row {row_id} ({identity!r}) is {got} bytes, "
                                  f"not {size} (dimension {meta['dim']} float32): damaged")
-            if not np.all(np.isfinite(np.frombuffer(vector, np.float32))):
-                raise KuzetError(f"watchlist {self.path}: embedding row {row_id} ({identity!r}) holds NaN or "
-                                 "infinity: damaged")
-        return meta, rows
+        vectors = np.frombuffer(b"".join(r[2] for r in rows), np.float32).reshape(len(rows), -1)
+        finite = np.isfinite(vectors).all(axis=1)
+        if not finite.all():
+            row_id, identity, _ = rows[int(np.argmin(finite))]
+            raise KuzetError(f"watchlist {self.path}: embedding row {row_id} ({identity!r}) holds NaN or "
+                             "infinity: damaged")
+        return meta, [r[1] for r in rows], vectors
 
     # -- enrolment -------------------------------------------------------------------------------------
     def enrol(self, identity: str, embeddings: np.ndarray, *, model_id: str) -> None:
