@@ -54,6 +54,14 @@ def source_name(url: str, taken: set[str]) -> str:
     return name
 
 
+def _join_all(threads: Sequence[threading.Thread], timeout: float) -> list[str]:
+    """Joins the threads within `timeout` seconds in all; the names of those still running."""
+    deadline = time.monotonic() + timeout
+    for thread in threads:
+        thread.join(max(0.0, deadline - time.monotonic()))
+    return [t.name for t in threads if t.is_alive()]
+
+
 class Pipeline:
     """Runs `tasks` over many sources. Decoding runs in one thread per source (native decoding releases the
     GIL); one analysis thread takes batches filled across sources (at most `max_batch` frames, waiting at most
@@ -219,11 +227,7 @@ class Pipeline:
     def join(self, timeout: float = 30.0) -> None:
         """Waits up to `timeout` seconds in all for the pipeline's threads; warns about any still running (a
         source still opening a connection ends when that attempt does: they are daemon threads)."""
-        deadline = time.monotonic() + timeout
-        threads = [*self._workers, *([self._analysis] if self._analysis is not None else [])]
-        for thread in threads:
-            thread.join(max(0.0, deadline - time.monotonic()))
-        alive = [t.name for t in threads if t.is_alive()]
+        alive = _join_all([*self._workers, *([self._analysis] if self._analysis is not None else [])], timeout)
         if alive:
             warnings.warn(f"kuzet.Pipeline: threads still running {timeout:g} s after stop: {', '.join(alive)}",
                           RuntimeWarning, stacklevel=2)
@@ -285,9 +289,10 @@ class Pipeline:
                     for det in found:
                         self._emit(self._event(item.source, det, item.index, item.pts))
                 self._finish_ended_sources(ended)
-            self._finish_ended_sources(ended, all_sources=not self._stopping.is_set())
             if self._stopping.is_set():
                 self._end_stopped_sources(ended)
+            else:
+                self._finish_ended_sources(ended, all_sources=True)
         except Exception as exc:  # a task's or on_frame's failure ends every source, each told why
             self.failure = exc
             self._end_after_failure(ended, exc)
@@ -305,9 +310,7 @@ class Pipeline:
         """After stop(): every source not yet ended gets its last events (what its tasks still hold, such as
         open plate tracks and live recordings' seals, then source_end "stopped"), for a consumer still
         reading, e.g. a service whose shutdown called stop() from another thread."""
-        deadline = time.monotonic() + 5.0
-        for worker in self._workers:  # their readers close (a live recording seals its segment in progress)
-            worker.join(max(0.0, deadline - time.monotonic()))
+        _join_all(self._workers, 5.0)  # their readers close (a live recording seals its segment in progress)
         for name in self._urls:
             if name in ended:
                 continue
@@ -323,9 +326,7 @@ class Pipeline:
             worker.stop()
         if self.batcher is not None:
             self.batcher.stop()
-        deadline = time.monotonic() + 10.0
-        for worker in self._workers:
-            worker.join(max(0.0, deadline - time.monotonic()))
+        _join_all(self._workers, 10.0)
         message = f"analysis failed: {type(exc).__name__}: {exc}"
         trace = traceback.format_exc()
         for name in self._urls:
