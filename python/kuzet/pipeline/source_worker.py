@@ -95,7 +95,7 @@ class SourceWorker(threading.Thread):
             try:
                 state = self._feed(self.reader)
             finally:
-                self._record_reader_counters()  # before close: a closed reader has no counters
+                self._record_reader_counters(self.reader)  # before close: a closed reader has no counters
                 self.reader.close()
             self.metrics.update_source(name, state="stopped" if self.stop_event.is_set() else state)
         except Exception as exc:  # any failure of this source is reported and stops this source only
@@ -115,11 +115,9 @@ class SourceWorker(threading.Thread):
         for frame in reader:
             if self.stop_event.is_set():
                 return "stopped"
-            if self.reader_samples:
-                self._count_reader_sampled_out(reader)
+            self._record_reader_counters(reader)  # live: dropped, reconnects as they happen
             self.metrics.add(name, decoded=1)
             self.metrics.update_source(name, last_pts=frame.pts)
-            self._record_reader_counters(including_sampled_out=False)  # live: dropped, reconnects as they happen
             if not self.reader_samples and not self.sampler.keep(frame.index, frame.pts):
                 self.metrics.add(name, sampled_out=1)
                 continue
@@ -129,24 +127,21 @@ class SourceWorker(threading.Thread):
                 return "stopped"
         return "finished"
 
-    def _count_reader_sampled_out(self, reader: Any) -> None:
-        """Frames the reader decoded and left out since the last call: decoded and sampled out."""
-        total = int(reader.stats.sampled_out)
-        new = total - self._reader_sampled_out
-        if new:
-            self._reader_sampled_out = total
-            self.metrics.add(self.source_name, decoded=new, sampled_out=new)
-
-    def _record_reader_counters(self, including_sampled_out: bool = True) -> None:
-        stats = getattr(self.reader, "stats", None)
+    def _record_reader_counters(self, reader: Any) -> None:
+        """The reader's own counters so far, read once: frames it decoded and left out since the last call
+        (decoded and sampled out), and what it dropped, found corrupt and reconnected."""
+        stats = getattr(reader, "stats", None)
         if stats is None:
             return
-        if self.reader_samples and including_sampled_out:
-            self._count_reader_sampled_out(self.reader)  # those after the last frame handed out
-        for counter in ("dropped", "corrupt", "reconnects"):
-            value = getattr(stats, counter, None)
-            if isinstance(value, int):
-                self.metrics.update_source(self.source_name, **{counter: value})
+        if self.reader_samples:
+            total = int(stats.sampled_out)
+            new = total - self._reader_sampled_out
+            if new:
+                self._reader_sampled_out = total
+                self.metrics.add(self.source_name, decoded=new, sampled_out=new)
+        counts = {c: v for c in ("dropped", "corrupt", "reconnects") if isinstance(v := getattr(stats, c, None), int)}
+        if counts:
+            self.metrics.update_source(self.source_name, **counts)
 
     def stop(self) -> None:
         """Ends the source promptly: closing the reader from this thread cancels a read that is waiting for
