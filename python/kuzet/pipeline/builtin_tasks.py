@@ -114,19 +114,22 @@ class EvidenceTask:
         self.private_key = private_key
         self.target_duration_s = target_duration_s
         self._urls: dict[str, str] = {}
-        self._sealed: dict[str, _Sealed | str] = {}  # source -> sealed, or why it could not be
         self._live: dict[str, LiveRecording] = {}  # live sources recorded by their reader
         self._lock = threading.Lock()
+        # source -> its seal (or why it could not be sealed), made on a thread of its own from the start
         self._sealing: dict[str, Future[_Sealed | str]] = {}
         self._sealer: ThreadPoolExecutor | None = None
 
     def start_source(self, source: str, url: str) -> None:
         self._urls[source] = url
-        if "://" not in url or url.startswith("file://"):  # a file: sealed now, beside the decoding
-            with self._lock:
-                if self._sealer is None:
-                    self._sealer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="kuzet-seal")
-                self._sealing[source] = self._sealer.submit(self._seal_now, source)
+        with self._lock:
+            if "://" in url and not url.startswith("file://"):  # not a file: why it is not sealed, at once
+                self._sealing[source] = Future()
+                self._sealing[source].set_result(self._seal_now(source))
+                return
+            if self._sealer is None:  # a file: sealed beside its decoding
+                self._sealer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="kuzet-seal")
+            self._sealing[source] = self._sealer.submit(self._seal_now, source)
 
     def open_live(self, source: str, url: str, **reader_options: Any) -> RecordingReader:
         """The frame source for live `url`: a live reader that records each connection as evidence."""
@@ -178,13 +181,8 @@ class EvidenceTask:
 
     def _seal(self, source: str) -> _Sealed | str:
         with self._lock:
-            future = self._sealing.get(source)
-        if future is not None:
-            return future.result()
-        with self._lock:
-            if source not in self._sealed:
-                self._sealed[source] = self._seal_now(source)
-            return self._sealed[source]
+            future = self._sealing[source]
+        return future.result()
 
     def _seal_now(self, source: str) -> _Sealed | str:
         from kuzet.errors import KuzetError
