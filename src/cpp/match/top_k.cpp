@@ -9,12 +9,12 @@ namespace kuzet::match {
 namespace {
 
 // One row in a single pass: the k best so far are kept sorted in `cols_out`/`sims_out` (whose unfilled
-// tail keeps the caller's padding). Columns arrive in
-// ascending order, so once k are held a newcomer must beat the k-th strictly (an equal one comes later and
-// ranks after it); until then anything at or above the threshold is taken. Most columns cost one compare,
-// which is why this beats a full partition of the row (numpy's argpartition) by an order of magnitude.
+// tail keeps the caller's padding). Columns arrive in ascending order, so once k are held a newcomer must
+// beat the k-th strictly (an equal one comes later and ranks after it); until then anything at or above the
+// threshold is taken. Most columns cost one compare, which is why this beats a full partition of the row
+// (numpy's argpartition) by an order of magnitude.
 void select_row(const float* row, std::size_t cols, std::size_t k, float threshold, int64_t* cols_out,
-                       float* sims_out) {
+                float* sims_out) {
   std::size_t held = 0;
   float bar = threshold;
   for (std::size_t c = 0; c < cols; ++c) {

@@ -296,9 +296,13 @@ void LiveRecorder::predict(bool key, std::int64_t muxed_ts, std::int64_t decoder
   if (decoder_ts != hash::kNoTimestamp) {
     if (c.first_pts == hash::kNoTimestamp || decoder_ts < c.first_pts) c.first_pts = decoder_ts;
     if (c.last_pts == hash::kNoTimestamp || decoder_ts > c.last_pts) c.last_pts = decoder_ts;
-    recent_pts_[decoder_ts] = RecentPacket{segment_, digest};
-    if (recent_pts_.size() > kRecentFrames) recent_pts_.erase(recent_pts_.begin());
+    remember(decoder_ts, RecentPacket{segment_, digest});
   }
+}
+
+void LiveRecorder::remember(std::int64_t decoder_pts, RecentPacket packet) {
+  recent_pts_[decoder_pts] = packet;
+  if (recent_pts_.size() > kRecentFrames) recent_pts_.erase(recent_pts_.begin());
 }
 
 void LiveRecorder::packet(const AVPacket& in) {
@@ -579,10 +583,6 @@ void LiveRecorder::write_packet(AVPacket* p) {
   p->stream_index = static_cast<int>(&track - tracks_.data());
   p->pos = -1;
   if (track.video) predict((p->flags & AV_PKT_FLAG_KEY) != 0, pts, decoder_pts, packet_digest(*p));
-  if (failed_) {
-    av_packet_free(&p);
-    return;
-  }
   int rc = av_write_frame(muxer_, p);
   // The muxer gathers audio into larger PES packets until later packets come: write it out now, so that
   // each commit holds every packet handed over so far, whole.
@@ -607,8 +607,7 @@ void LiveRecorder::note_left_out(std::int64_t decoder_pts, std::size_t digest) {
   std::lock_guard<std::mutex> lock(mutex_);
   auto it = recent_pts_.find(decoder_pts);
   if (it != recent_pts_.end() && it->second.digest == digest) return;
-  recent_pts_[decoder_pts] = RecentPacket{-1, digest};
-  if (recent_pts_.size() > kRecentFrames) recent_pts_.erase(recent_pts_.begin());
+  remember(decoder_pts, RecentPacket{-1, digest});
 }
 
 std::int64_t LiveRecorder::segment_of(std::int64_t pts) const {

@@ -182,6 +182,7 @@ class LiveRecorder final : public decode::ConnectionTap {
     std::size_t digest;    // of its bytes
   };
   std::map<std::int64_t, RecentPacket> recent_pts_;  // video packets by decoder pts, bounded
+  void remember(std::int64_t decoder_pts, RecentPacket packet);  // into recent_pts_; mutex_ held
 };
 
 }  // namespace kuzet::record
