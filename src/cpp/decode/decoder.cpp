@@ -487,15 +487,7 @@ bool Decoder::try_seek_to_index(int64_t index) {
     }
     if (f.pts_raw < target) continue;  // frames before the target (possibly damaged by the seek)
     if (f.pts_raw > target) return false;
-    if (frame_is_corrupt(frame_, codec_)) {
-      // Asked for by position, a damaged frame cannot be skipped: skipping applies to reading in order.
-      ++stats_.corrupt;
-      throw CorruptStream(source_->name() + ": frame " + std::to_string(index) + " decoded with errors");
-    }
-    pending_info_ = f;
-    pending_info_.index = index;
-    pending_ = true;
-    next_index_ = index;
+    hold_fetched(f, index);
     return true;
   }
   return false;
@@ -529,10 +521,15 @@ void Decoder::seek_to_index(int64_t index) {
     }
   } while (f.index < index);
   stats_ = saved;
-  if (frame_is_corrupt(frame_, codec_)) {  // asked for by position: skipping applies to reading in order
+  hold_fetched(f, index);
+}
+
+void Decoder::hold_fetched(DecodedFrame f, int64_t index) {
+  if (frame_is_corrupt(frame_, codec_)) {  // asked for by position, it cannot be skipped as in reading in order
     ++stats_.corrupt;
     throw CorruptStream(source_->name() + ": frame " + std::to_string(index) + " decoded with errors");
   }
+  f.index = index;
   pending_info_ = f;
   pending_ = true;
   next_index_ = index;

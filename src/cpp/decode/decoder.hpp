@@ -97,6 +97,7 @@ class Decoder {
   bool packets_match_first_frames();  // the packet index against the first decoded frames
   void build_index_by_decoding();
   bool try_seek_to_index(int64_t index);
+  void hold_fetched(DecodedFrame f, int64_t index);  // frame `index`, fetched by position, for the next read
   [[noreturn]] void throw_read_error(int ret) const;
 
   std::unique_ptr<Source> source_;
